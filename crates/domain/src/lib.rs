@@ -1,0 +1,25 @@
+//! Outbreak's vocabulary: the types, validation and rules that every layer shares, with no I/O.
+//!
+//! - [`person`]: people and the checks on their identifiers (CCCD, phone, health insurance).
+//! - [`unit`]: administrative units and the national list Outbreak ships with.
+//! - [`access`]: roles, principals and jurisdictions: who may see what.
+//! - [`text`]: Vietnamese text handling (NFC, diacritic folding).
+//! - [`error`]: the validation error that names the offending field.
+
+pub mod access;
+pub mod error;
+pub mod person;
+pub mod text;
+pub mod unit;
+
+pub use access::{Grant, Jurisdiction, Permission, Principal, Role};
+pub use error::{Invalid, ValidationErrors};
+pub use person::{BirthDate, Cccd, InsuranceNumber, NewPerson, Person, PersonId, Phone, Sex};
+pub use unit::{Unit, UnitCode, UnitLevel};
+
+/// The current instant, to the microsecond: the precision both stores keep, so that what is
+/// written reads back equal.
+pub fn now() -> time::OffsetDateTime {
+    let now = time::OffsetDateTime::now_utc();
+    now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000).unwrap_or(now)
+}

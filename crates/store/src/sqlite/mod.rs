@@ -1,0 +1,825 @@
+//! The embedded store: one SQLite file in WAL mode.
+//!
+//! One writer connection (SQLite allows one writer at a time anyway) and a small pool of
+//! readers, each used on Tokio's blocking threads so a slow query never stalls the server.
+
+mod rows;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use outbreak_domain::{Person, PersonId, Phone, Role, Unit, UnitCode};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params, params_from_iter};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::records::*;
+use crate::{
+    AccountStore, AuditStore, KeyStore, PersonStore, Result, SessionStore, Store, StoreError, UnitStore, name_pattern,
+    subtree_range,
+};
+use rows::*;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("0001_foundation.sql"))];
+
+/// Readers kept open between requests; more are opened under load and closed after.
+const IDLE_READERS: usize = 8;
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn connect(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    // FULL: a transaction is on disk when commit returns, so an acknowledged write survives
+    // a power cut, not only a crash of the process.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 10000;
+         PRAGMA cache_size = -65536;",
+    )?;
+    Ok(conn)
+}
+
+fn poisoned<T>(_: T) -> StoreError {
+    StoreError::Backend("a SQLite connection lock was poisoned by an earlier failure".into())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub async fn open(path: impl AsRef<Path>) -> Result<SqliteStore> {
+        let path = path.as_ref().to_owned();
+        tokio::task::spawn_blocking(move || {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
+            }
+            let mut writer = connect(&path)?;
+            migrate(&mut writer)?;
+            Ok(SqliteStore { inner: Arc::new(Inner { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) }) })
+        })
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+
+    async fn read<T: Send + 'static>(&self, f: impl FnOnce(&Connection) -> Result<T> + Send + 'static) -> Result<T> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = inner.readers.lock().map_err(poisoned)?.pop();
+            let conn = match pooled {
+                Some(conn) => conn,
+                None => connect(&inner.path)?,
+            };
+            let result = f(&conn);
+            let mut readers = inner.readers.lock().map_err(poisoned)?;
+            if readers.len() < IDLE_READERS {
+                readers.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+
+    /// Runs `f` in one write transaction: all of it is committed or none of it.
+    async fn write<T: Send + 'static>(&self, f: impl FnOnce(&Transaction) -> Result<T> + Send + 'static) -> Result<T> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner.writer.lock().map_err(poisoned)?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")?;
+    for (version, sql) in MIGRATIONS {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let applied: bool =
+            tx.query_row("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)", [version], |r| r.get(0))?;
+        if !applied {
+            tracing::info!(version, "applying SQLite migration");
+            tx.execute_batch(sql)?;
+            tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)", params![version, micros(crate_now())])?;
+        }
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn crate_now() -> OffsetDateTime {
+    outbreak_domain::now()
+}
+
+/// Which unique column a failed insert collided with, if that is what failed.
+fn unique_violation(error: &rusqlite::Error) -> Option<&str> {
+    match error {
+        rusqlite::Error::SqliteFailure(e, Some(message)) if e.code == ErrorCode::ConstraintViolation => {
+            message.strip_prefix("UNIQUE constraint failed: ").or_else(|| message.strip_prefix("PRIMARY KEY constraint failed: "))
+        }
+        _ => None,
+    }
+}
+
+fn unit_path(tx: &Connection, code: &UnitCode, field: &'static str) -> Result<String> {
+    tx.query_row("SELECT path FROM units WHERE code = ?1", [code.as_str()], |r| r.get(0))
+        .optional()?
+        .ok_or(StoreError::NotFound(field))
+}
+
+/// Writes a person (insert or replace), mapping collisions to the field and existing record.
+fn put_person(tx: &Connection, person: &Person, replace: bool) -> Result<()> {
+    let address_path = unit_path(tx, &person.address_unit, "address_unit")?;
+    if let Some(household) = &person.household {
+        unit_path(tx, household, "household")?;
+    }
+    let sql = if replace {
+        "UPDATE people SET full_name = ?2, name_folded = ?3, date_of_birth = ?4, birth_year = ?5, sex = ?6,
+            phone = ?7, cccd = ?8, insurance_number = ?9, address_unit = ?10, address_path = ?11, street = ?12,
+            household = ?13, updated_at = ?15 WHERE id = ?1"
+    } else {
+        "INSERT INTO people (id, full_name, name_folded, date_of_birth, birth_year, sex, phone, cccd, insurance_number,
+            address_unit, address_path, street, household, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+    };
+    let written = tx.prepare_cached(sql)?.execute(params![
+        person.id.0.to_string(),
+        person.full_name,
+        person.folded_name(),
+        person.date_of_birth.to_string(),
+        person.date_of_birth.year(),
+        person.sex.as_str(),
+        person.phone.as_ref().map(Phone::as_str),
+        person.cccd.as_ref().map(|c| c.as_str()),
+        person.insurance_number.as_ref().map(|n| n.as_str()),
+        person.address_unit.as_str(),
+        address_path,
+        person.street,
+        person.household.as_ref().map(UnitCode::as_str),
+        micros(person.created_at),
+        micros(person.updated_at),
+    ]);
+    match written {
+        Ok(0) => Err(StoreError::NotFound("person")),
+        Ok(_) => Ok(()),
+        Err(error) => Err(match unique_violation(&error) {
+            Some("people.cccd") => conflict(tx, "cccd", person.cccd.as_ref().map(|c| c.as_str())),
+            Some("people.insurance_number") => {
+                conflict(tx, "insurance_number", person.insurance_number.as_ref().map(|n| n.as_str()))
+            }
+            Some("people.id") => StoreError::Conflict { field: "id", existing: Some(person.id.to_string()) },
+            _ => error.into(),
+        }),
+    }
+}
+
+fn conflict(tx: &Connection, field: &'static str, value: Option<&str>) -> StoreError {
+    let sql = match field {
+        "cccd" => "SELECT id FROM people WHERE cccd = ?1",
+        _ => "SELECT id FROM people WHERE insurance_number = ?1",
+    };
+    let existing = tx.query_row(sql, [value], |r| r.get::<_, String>(0)).optional().ok().flatten();
+    StoreError::Conflict { field, existing }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await
+    }
+}
+
+#[async_trait]
+impl UnitStore for SqliteStore {
+    async fn seed_units(&self, units: &[Unit]) -> Result<u64> {
+        let units = units.to_vec();
+        self.write(move |tx| {
+            let mut insert = tx.prepare(
+                "INSERT INTO units (code, parent_code, level, name, name_folded, division_type, path, population)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (code) DO NOTHING",
+            )?;
+            let mut added = 0;
+            for unit in &units {
+                added += insert.execute(rusqlite::params_from_iter(unit_params(unit)))? as u64;
+            }
+            Ok(added)
+        })
+        .await
+    }
+
+    async fn insert_unit(&self, unit: &Unit) -> Result<()> {
+        let unit = unit.clone();
+        self.write(move |tx| {
+            if let Some(parent) = &unit.parent {
+                unit_path(tx, parent, "parent")?;
+            }
+            tx.execute(
+                "INSERT INTO units (code, parent_code, level, name, name_folded, division_type, path, population)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                rusqlite::params_from_iter(unit_params(&unit)),
+            )
+            .map_err(|e| match unique_violation(&e) {
+                Some(_) => StoreError::Conflict { field: "code", existing: Some(unit.code.to_string()) },
+                None => e.into(),
+            })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn unit(&self, code: &UnitCode) -> Result<Option<Unit>> {
+        let code = code.clone();
+        self.read(move |c| {
+            Ok(c.prepare_cached(&format!("SELECT {UNIT_COLUMNS} FROM units WHERE code = ?1"))?
+                .query_row([code.as_str()], unit_row)
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn child_units(&self, code: &UnitCode) -> Result<Vec<Unit>> {
+        let code = code.clone();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!("SELECT {UNIT_COLUMNS} FROM units WHERE parent_code = ?1 ORDER BY code"))?;
+            let units = stmt.query_map([code.as_str()], unit_row)?.collect::<rusqlite::Result<_>>()?;
+            Ok(units)
+        })
+        .await
+    }
+
+    async fn find_units(&self, folded: &str, scope: &[String], limit: u32) -> Result<Vec<Unit>> {
+        let pattern = name_pattern(folded);
+        let code = folded.trim().to_uppercase();
+        let scope = scope.to_vec();
+        self.read(move |c| {
+            let mut sql = format!("SELECT {UNIT_COLUMNS} FROM units WHERE (name_folded LIKE ?1 OR code = ?2) AND (");
+            let mut values: Vec<String> = vec![pattern, code];
+            push_scope(&mut sql, &mut values, "path", &scope);
+            sql.push_str(&format!(") ORDER BY length(path), code LIMIT {limit}"));
+            let mut stmt = c.prepare(&sql)?;
+            let units = stmt.query_map(params_from_iter(values.iter()), unit_row)?.collect::<rusqlite::Result<_>>()?;
+            Ok(units)
+        })
+        .await
+    }
+
+    async fn set_population(&self, figures: &[(UnitCode, i64)]) -> Result<()> {
+        let figures = figures.to_vec();
+        self.write(move |tx| {
+            let mut update = tx.prepare("UPDATE units SET population = ?2 WHERE code = ?1")?;
+            for (code, population) in &figures {
+                if update.execute(params![code.as_str(), population])? == 0 {
+                    return Err(StoreError::NotFound("unit"));
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// Appends `(col >= ? AND col < ?) OR …` for each path prefix; `0` (false) when none.
+fn push_scope(sql: &mut String, values: &mut Vec<String>, column: &str, scope: &[String]) {
+    if scope.is_empty() {
+        sql.push('0');
+    }
+    for (i, prefix) in scope.iter().enumerate() {
+        let (low, high) = subtree_range(prefix);
+        if i > 0 {
+            sql.push_str(" OR ");
+        }
+        values.push(low);
+        let low_at = values.len();
+        values.push(high);
+        sql.push_str(&format!("({column} >= ?{low_at} AND {column} < ?{})", low_at + 1));
+    }
+}
+
+#[async_trait]
+impl PersonStore for SqliteStore {
+    async fn insert_person(&self, person: &Person) -> Result<()> {
+        let person = person.clone();
+        self.write(move |tx| put_person(tx, &person, false)).await
+    }
+
+    async fn insert_people(&self, people: &[Person]) -> Result<()> {
+        let people = people.to_vec();
+        self.write(move |tx| people.iter().try_for_each(|p| put_person(tx, p, false))).await
+    }
+
+    async fn update_person(&self, person: &Person) -> Result<()> {
+        let person = person.clone();
+        self.write(move |tx| put_person(tx, &person, true)).await
+    }
+
+    async fn person(&self, id: PersonId) -> Result<Option<PersonRecord>> {
+        self.read(move |c| {
+            c.prepare_cached(&format!("SELECT {PERSON_COLUMNS} FROM people WHERE id = ?1"))?
+                .query_row([id.0.to_string()], person_row)
+                .optional()?
+                .transpose()
+        })
+        .await
+    }
+
+    async fn search_people(&self, query: &PersonQuery) -> Result<Vec<PersonRecord>> {
+        let query = query.clone();
+        self.read(move |c| {
+            let mut sql = format!("SELECT {PERSON_COLUMNS} FROM people WHERE (");
+            let mut values: Vec<String> = Vec::new();
+            push_scope(&mut sql, &mut values, "address_path", &query.scope);
+            sql.push(')');
+            for (column, value) in [
+                ("cccd", &query.cccd),
+                ("phone", &query.phone),
+                ("insurance_number", &query.insurance_number),
+            ] {
+                if let Some(value) = value {
+                    values.push(value.clone());
+                    sql.push_str(&format!(" AND {column} = ?{}", values.len()));
+                }
+            }
+            if let Some(name) = &query.name {
+                values.push(name_pattern(name));
+                sql.push_str(&format!(" AND name_folded LIKE ?{}", values.len()));
+            }
+            sql.push_str(&format!(" ORDER BY name_folded, id LIMIT {} OFFSET {}", query.limit, query.offset));
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(params_from_iter(values.iter()), person_row)?;
+            rows.map(|r| r?).collect()
+        })
+        .await
+    }
+
+    async fn people_by_phone(&self, phone: &Phone) -> Result<Vec<PersonRecord>> {
+        let phone = phone.clone();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!("SELECT {PERSON_COLUMNS} FROM people WHERE phone = ?1 ORDER BY created_at, id"))?;
+            let rows = stmt.query_map([phone.as_str()], person_row)?;
+            rows.map(|r| r?).collect()
+        })
+        .await
+    }
+
+    async fn count_people(&self) -> Result<u64> {
+        self.read(|c| Ok(c.query_row("SELECT count(*) FROM people", [], |r| r.get::<_, i64>(0))? as u64)).await
+    }
+}
+
+fn insert_grants(tx: &Connection, id: Uuid, grants: &[(Role, UnitCode)]) -> Result<()> {
+    let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO account_grants (account_id, role, unit_code) VALUES (?1, ?2, ?3)")?;
+    for (role, unit) in grants {
+        unit_path(tx, unit, "unit")?;
+        insert.execute(params![id.to_string(), role.as_str(), unit.as_str()])?;
+    }
+    Ok(())
+}
+
+fn load_account(c: &Connection, column: &str, value: &str) -> Result<Option<Account>> {
+    let account = c
+        .prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE {column} = ?1"))?
+        .query_row([value], account_row)
+        .optional()?;
+    let Some(mut account) = account.transpose()? else { return Ok(None) };
+    account.grants = grants_of(c, account.id)?;
+    Ok(Some(account))
+}
+
+fn grants_of(c: &Connection, id: Uuid) -> Result<Vec<outbreak_domain::Grant>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT g.role, g.unit_code, u.path FROM account_grants g JOIN units u ON u.code = g.unit_code
+         WHERE g.account_id = ?1 ORDER BY u.path, g.role",
+    )?;
+    let rows = stmt.query_map([id.to_string()], |r| Ok(grant(r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    rows.map(|r| r?).collect()
+}
+
+#[async_trait]
+impl AccountStore for SqliteStore {
+    async fn insert_account(&self, account: &NewAccount) -> Result<()> {
+        let account = account.clone();
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO accounts (id, kind, username, display_name, password_hash, disabled, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
+                params![
+                    account.id.to_string(),
+                    account.kind.as_str(),
+                    account.username,
+                    account.display_name,
+                    account.password_hash,
+                    micros(account.created_at)
+                ],
+            )
+            .map_err(|e| match unique_violation(&e) {
+                Some("accounts.username") => StoreError::Conflict { field: "username", existing: None },
+                _ => e.into(),
+            })?;
+            insert_grants(tx, account.id, &account.grants)
+        })
+        .await
+    }
+
+    async fn account(&self, id: Uuid) -> Result<Option<Account>> {
+        self.read(move |c| load_account(c, "id", &id.to_string())).await
+    }
+
+    async fn account_by_username(&self, username: &str) -> Result<Option<Account>> {
+        let username = username.to_owned();
+        self.read(move |c| load_account(c, "username", &username)).await
+    }
+
+    async fn list_accounts(&self, scope: &[String]) -> Result<Vec<Account>> {
+        let scope = scope.to_vec();
+        self.read(move |c| {
+            let mut sql = format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id IN (SELECT g.account_id FROM account_grants g
+                 JOIN units u ON u.code = g.unit_code WHERE "
+            );
+            let mut values = Vec::new();
+            push_scope(&mut sql, &mut values, "u.path", &scope);
+            sql.push_str(") ORDER BY username");
+            let mut stmt = c.prepare(&sql)?;
+            let accounts: Vec<Account> =
+                stmt.query_map(params_from_iter(values.iter()), account_row)?.map(|r| r?).collect::<Result<_>>()?;
+            accounts
+                .into_iter()
+                .map(|mut a| {
+                    a.grants = grants_of(c, a.id)?;
+                    Ok(a)
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn set_grants(&self, id: Uuid, grants: &[(Role, UnitCode)]) -> Result<()> {
+        let grants = grants.to_vec();
+        self.write(move |tx| {
+            if tx.execute("DELETE FROM account_grants WHERE account_id = ?1", [id.to_string()])? == 0
+                && tx.query_row("SELECT count(*) FROM accounts WHERE id = ?1", [id.to_string()], |r| r.get::<_, i64>(0))? == 0
+            {
+                return Err(StoreError::NotFound("account"));
+            }
+            insert_grants(tx, id, &grants)
+        })
+        .await
+    }
+
+    async fn set_account_disabled(&self, id: Uuid, disabled: bool) -> Result<()> {
+        self.write(move |tx| match tx.execute("UPDATE accounts SET disabled = ?2 WHERE id = ?1", params![id.to_string(), disabled])? {
+            0 => Err(StoreError::NotFound("account")),
+            _ => Ok(()),
+        })
+        .await
+    }
+
+    async fn insert_api_token(&self, token: &ApiToken) -> Result<()> {
+        let token = token.clone();
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO api_tokens (id, account_id, name, hash, created_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    token.id.to_string(),
+                    token.account_id.to_string(),
+                    token.name,
+                    token.hash,
+                    micros(token.created_at),
+                    token.revoked_at.map(micros)
+                ],
+            )
+            .map_err(|e| match e.sqlite_error_code() {
+                Some(ErrorCode::ConstraintViolation) => StoreError::NotFound("account"),
+                _ => e.into(),
+            })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn api_token_by_hash(&self, hash: &[u8]) -> Result<Option<ApiToken>> {
+        let hash = hash.to_vec();
+        self.read(move |c| {
+            c.prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE hash = ?1"))?
+                .query_row([hash], token_row)
+                .optional()?
+                .transpose()
+        })
+        .await
+    }
+
+    async fn api_tokens(&self, account_id: Uuid) -> Result<Vec<ApiToken>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE account_id = ?1 ORDER BY created_at, id"))?;
+            let rows = stmt.query_map([account_id.to_string()], token_row)?;
+            rows.map(|r| r?).collect()
+        })
+        .await
+    }
+
+    async fn revoke_api_token(&self, id: Uuid, at: OffsetDateTime) -> Result<()> {
+        self.write(move |tx| {
+            match tx.execute(
+                "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1",
+                params![id.to_string(), micros(at)],
+            )? {
+                0 => Err(StoreError::NotFound("token")),
+                _ => Ok(()),
+            }
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn insert_session(&self, session: &Session) -> Result<()> {
+        let session = session.clone();
+        self.write(move |tx| {
+            let (staff, citizen) = owner_columns(&session.owner);
+            tx.execute(
+                "INSERT INTO sessions (hash, staff_account, citizen_phone, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![session.hash, staff.map(|id| id.to_string()), citizen, micros(session.created_at), micros(session.expires_at)],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn session(&self, hash: &[u8]) -> Result<Option<Session>> {
+        let hash = hash.to_vec();
+        self.read(move |c| {
+            c.prepare_cached("SELECT hash, staff_account, citizen_phone, created_at, expires_at FROM sessions WHERE hash = ?1")?
+                .query_row([hash], |r| {
+                    let staff = r.get::<_, Option<String>>(1)?;
+                    Ok(staff.as_deref().map(parse_uuid).transpose().and_then(|staff| session(
+                        r.get(0)?,
+                        staff,
+                        r.get(2)?,
+                        from_micros(r.get(3)?),
+                        from_micros(r.get(4)?),
+                    )))
+                })
+                .optional()?
+                .transpose()
+        })
+        .await
+    }
+
+    async fn delete_session(&self, hash: &[u8]) -> Result<()> {
+        let hash = hash.to_vec();
+        self.write(move |tx| {
+            tx.execute("DELETE FROM sessions WHERE hash = ?1", [hash])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn put_otp(&self, challenge: &OtpChallenge) -> Result<()> {
+        let challenge = challenge.clone();
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO otp_challenges (phone, code_hash, expires_at, attempts) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (phone) DO UPDATE SET code_hash = excluded.code_hash, expires_at = excluded.expires_at,
+                 attempts = excluded.attempts",
+                params![challenge.phone.as_str(), challenge.code_hash, micros(challenge.expires_at), challenge.attempts],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn take_otp_attempt(&self, phone: &Phone) -> Result<Option<OtpChallenge>> {
+        let phone = phone.clone();
+        self.write(move |tx| {
+            tx.prepare_cached(
+                "UPDATE otp_challenges SET attempts = attempts + 1 WHERE phone = ?1
+                 RETURNING phone, code_hash, expires_at, attempts",
+            )?
+            .query_row([phone.as_str()], |r| {
+                Ok(otp(r.get(0)?, r.get(1)?, from_micros(r.get(2)?), r.get(3)?))
+            })
+            .optional()?
+            .transpose()
+        })
+        .await
+    }
+
+    async fn delete_otp(&self, phone: &Phone) -> Result<()> {
+        let phone = phone.clone();
+        self.write(move |tx| {
+            tx.execute("DELETE FROM otp_challenges WHERE phone = ?1", [phone.as_str()])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn record_otp_send(&self, phone: &Phone, client: &str, at: OffsetDateTime) -> Result<()> {
+        let (phone, client) = (phone.clone(), client.to_owned());
+        self.write(move |tx| {
+            // Sends older than a day no longer count towards any limit.
+            tx.execute("DELETE FROM otp_sends WHERE at < ?1", [micros(at - time::Duration::DAY)])?;
+            tx.execute("INSERT INTO otp_sends (phone, client, at) VALUES (?1, ?2, ?3)", params![phone.as_str(), client, micros(at)])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn count_otp_sends(&self, phone: &Phone, client: &str, since: OffsetDateTime) -> Result<(u64, u64)> {
+        let (phone, client) = (phone.clone(), client.to_owned());
+        self.read(move |c| {
+            let by_phone: i64 =
+                c.query_row("SELECT count(*) FROM otp_sends WHERE phone = ?1 AND at >= ?2", params![phone.as_str(), micros(since)], |r| r.get(0))?;
+            let by_client: i64 =
+                c.query_row("SELECT count(*) FROM otp_sends WHERE client = ?1 AND at >= ?2", params![client, micros(since)], |r| r.get(0))?;
+            Ok((by_phone as u64, by_client as u64))
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl KeyStore for SqliteStore {
+    async fn insert_signing_key(&self, key: &SigningKey) -> Result<()> {
+        let key = key.clone();
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO signing_keys (kid, purpose, secret, created_at, retired_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![key.kid, key.purpose, key.secret, micros(key.created_at), key.retired_at.map(micros)],
+            )
+            .map_err(|e| match unique_violation(&e) {
+                Some(_) => StoreError::Conflict { field: "kid", existing: Some(key.kid.clone()) },
+                None => e.into(),
+            })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn signing_keys(&self, purpose: &str) -> Result<Vec<SigningKey>> {
+        let purpose = purpose.to_owned();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT kid, purpose, secret, created_at, retired_at FROM signing_keys WHERE purpose = ?1
+                 ORDER BY created_at DESC, kid DESC",
+            )?;
+            let keys = stmt
+                .query_map([purpose], |r| {
+                    Ok(SigningKey {
+                        kid: r.get(0)?,
+                        purpose: r.get(1)?,
+                        secret: r.get(2)?,
+                        created_at: from_micros(r.get(3)?),
+                        retired_at: r.get::<_, Option<i64>>(4)?.map(from_micros),
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(keys)
+        })
+        .await
+    }
+
+    async fn retire_signing_key(&self, kid: &str, at: OffsetDateTime) -> Result<()> {
+        let kid = kid.to_owned();
+        self.write(move |tx| {
+            match tx.execute("UPDATE signing_keys SET retired_at = coalesce(retired_at, ?2) WHERE kid = ?1", params![kid, micros(at)])? {
+                0 => Err(StoreError::NotFound("kid")),
+                _ => Ok(()),
+            }
+        })
+        .await
+    }
+
+    async fn insert_qr_token(&self, token: &QrToken) -> Result<()> {
+        let token = token.clone();
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO qr_tokens (id, person_id, kid, issued_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![token.id, token.person.0.to_string(), token.kid, micros(token.issued_at), token.revoked_at.map(micros)],
+            )
+            .map_err(|e| match e.sqlite_error_code() {
+                Some(ErrorCode::ConstraintViolation) => StoreError::NotFound("person"),
+                _ => e.into(),
+            })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn qr_token(&self, id: &str) -> Result<Option<QrToken>> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            c.prepare_cached(&format!("SELECT {QR_COLUMNS} FROM qr_tokens WHERE id = ?1"))?
+                .query_row([id], qr_row)
+                .optional()?
+                .transpose()
+        })
+        .await
+    }
+
+    async fn active_qr_token(&self, person: PersonId) -> Result<Option<QrToken>> {
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {QR_COLUMNS} FROM qr_tokens WHERE person_id = ?1 AND revoked_at IS NULL ORDER BY issued_at DESC, id LIMIT 1"
+            ))?
+            .query_row([person.0.to_string()], qr_row)
+            .optional()?
+            .transpose()
+        })
+        .await
+    }
+
+    async fn revoke_qr_tokens(&self, person: PersonId, at: OffsetDateTime) -> Result<u64> {
+        self.write(move |tx| {
+            Ok(tx.execute(
+                "UPDATE qr_tokens SET revoked_at = ?2 WHERE person_id = ?1 AND revoked_at IS NULL",
+                params![person.0.to_string(), micros(at)],
+            )? as u64)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl AuditStore for SqliteStore {
+    async fn append_audit(&self, entry: &NewAuditEntry) -> Result<()> {
+        let e = entry.clone();
+        self.write(move |tx| {
+            tx.prepare_cached(
+                "INSERT INTO audit_log (at, actor, actor_kind, action, entity, entity_id, detail, client)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![micros(e.at), e.actor, e.actor_kind, e.action, e.entity, e.entity_id, e.detail, e.client])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        let filter = filter.clone();
+        self.read(move |c| {
+            let mut sql = "SELECT id, at, actor, actor_kind, action, entity, entity_id, detail, client FROM audit_log WHERE 1 = 1".to_owned();
+            let mut values: Vec<rusqlite::types::Value> = Vec::new();
+            let mut push = |clause: &str, value: rusqlite::types::Value| {
+                values.push(value);
+                sql.push_str(&format!(" AND {clause} ?{}", values.len()));
+            };
+            if let Some(actor) = &filter.actor {
+                push("actor =", actor.clone().into());
+            }
+            if let Some(action) = &filter.action {
+                push("action =", action.clone().into());
+            }
+            if let Some(entity_id) = &filter.entity_id {
+                push("entity_id =", entity_id.clone().into());
+            }
+            if let Some(since) = filter.since {
+                push("at >=", micros(since).into());
+            }
+            if let Some(until) = filter.until {
+                push("at <", micros(until).into());
+            }
+            if let Some(before) = filter.before_id {
+                push("id <", before.into());
+            }
+            sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", filter.limit));
+            let mut stmt = c.prepare(&sql)?;
+            let entries = stmt
+                .query_map(params_from_iter(values.iter()), |r| {
+                    Ok(AuditEntry {
+                        id: r.get(0)?,
+                        at: from_micros(r.get(1)?),
+                        actor: r.get(2)?,
+                        actor_kind: r.get(3)?,
+                        action: r.get(4)?,
+                        entity: r.get(5)?,
+                        entity_id: r.get(6)?,
+                        detail: r.get(7)?,
+                        client: r.get(8)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(entries)
+        })
+        .await
+    }
+}

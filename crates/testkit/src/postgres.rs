@@ -1,0 +1,93 @@
+//! A throwaway PostgreSQL for tests.
+//!
+//! Each test gets its own database. The cluster comes from `OUTBREAK_TEST_POSTGRES` (a
+//! `postgres://` URL of a server the caller runs) or else is started once per test process
+//! from the machine's PostgreSQL 15 binaries in a temporary folder; a watchdog stops it and
+//! removes the folder when the test process ends.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+const BIN: &str = "/usr/lib/postgresql/15/bin";
+
+static CLUSTER: OnceLock<String> = OnceLock::new();
+
+/// The URL of a new, empty database on the test cluster.
+pub async fn database() -> String {
+    let base = CLUSTER.get_or_init(start_cluster).clone();
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let (client, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at {base}: {e}"));
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap_or_else(|e| panic!("cannot create a test database: {e}"));
+    let (prefix, _) = base.rsplit_once('/').unwrap_or((base.as_str(), ""));
+    format!("{prefix}/{name}")
+}
+
+fn start_cluster() -> String {
+    if let Ok(url) = std::env::var("OUTBREAK_TEST_POSTGRES") {
+        return url;
+    }
+    assert!(
+        Path::new(BIN).join("initdb").exists(),
+        "PostgreSQL 15 is not installed (apt-get install postgresql), and OUTBREAK_TEST_POSTGRES is not set"
+    );
+    let dir = std::env::temp_dir().join(format!("outbreak-pg-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    let as_root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
+    if as_root {
+        // initdb refuses to run as root; the cluster belongs to the postgres user.
+        run(Command::new("chown").arg("postgres").arg(&dir));
+    }
+    let pg = |tool: &str| {
+        let mut command = if as_root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(Path::new(BIN).join(tool));
+            c
+        } else {
+            Command::new(Path::new(BIN).join(tool))
+        };
+        command.stdout(Stdio::null());
+        command
+    };
+    let data = dir.join("data");
+    run(pg("initdb").arg("-D").arg(&data).args(["-A", "trust", "-U", "postgres", "--no-sync"]));
+    let port = crate::free_port();
+    let options = format!(
+        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+        dir.display()
+    );
+    run(pg("pg_ctl").arg("-D").arg(&data).args(["-o", &options, "-l"]).arg(dir.join("log")).args(["-w", "start"]));
+    // Stop the cluster when this process is gone, however it ends.
+    let watchdog = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {stop}; rm -rf {dir}",
+        pid = std::process::id(),
+        stop = if as_root {
+            format!("runuser -u postgres -- {BIN}/pg_ctl -D {} -m immediate stop", data.display())
+        } else {
+            format!("{BIN}/pg_ctl -D {} -m immediate stop", data.display())
+        },
+        dir = dir.display(),
+    );
+    Command::new("sh")
+        .args(["-c", &watchdog])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start the PostgreSQL watchdog: {e}"));
+    format!("postgres://postgres@127.0.0.1:{port}/postgres")
+}
+
+fn run(command: &mut Command) {
+    let output = command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
