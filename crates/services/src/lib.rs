@@ -1,1 +1,106 @@
-//! placeholder
+//! Outbreak's workflows over the domain and the store, and the one place where access is
+//! checked: every function that touches personal data takes the [`Caller`], asks
+//! [`Services::authorize`] and writes the audit log.
+//!
+//! - [`auth`]: staff passwords, citizens' one-time codes, sessions and API tokens.
+//! - [`people`]: registering, finding and changing people.
+//! - [`units`]: administrative units below communes, population figures.
+//! - [`qr`]: personal QR tokens, signed and revocable.
+//! - [`accounts`]: staff and system accounts, their roles and tokens.
+//! - [`audit`]: reading the audit log.
+//! - [`sms`]: the SMS gateway interface and the built-in gateway that writes a log file.
+
+pub mod accounts;
+pub mod audit;
+pub mod auth;
+mod error;
+pub mod people;
+pub mod qr;
+pub mod sms;
+pub mod units;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use error::ServiceError;
+pub use outbreak_store::Store;
+use outbreak_domain::{Jurisdiction, Permission, Principal};
+use outbreak_store::NewAuditEntry;
+
+pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
+
+/// Settings the workflows need; built by the binary from flags, varied freely by tests.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The address people reach this server at (`https://outbreak.example.vn`), used in
+    /// links that leave the server: QR codes, SMS.
+    pub public_url: String,
+    /// Where the built-in SMS gateway writes messages.
+    pub sms_log: PathBuf,
+    pub staff_session_hours: i64,
+    pub citizen_session_days: i64,
+}
+
+/// Who is asking, and from where: what every audited workflow needs to know.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    /// The client's network address, for the audit log and rate limits.
+    pub client: String,
+    /// Whether the caller is a system using an API token rather than a person.
+    pub is_system: bool,
+}
+
+/// The workflows, sharing one store, one SMS gateway and one configuration.
+#[derive(Clone)]
+pub struct Services {
+    pub store: Arc<dyn Store>,
+    pub sms: Arc<dyn sms::SmsGateway>,
+    pub config: Arc<Config>,
+}
+
+impl Services {
+    pub fn new(store: Arc<dyn Store>, sms: Arc<dyn sms::SmsGateway>, config: Config) -> Services {
+        Services { store, sms, config: Arc::new(config) }
+    }
+
+    /// The caller's jurisdiction for `permission`, or `Forbidden` when it holds none.
+    pub fn authorize(&self, caller: &Caller, permission: Permission) -> Result<Jurisdiction> {
+        let jurisdiction = caller.principal.jurisdiction(permission);
+        if jurisdiction.is_empty() {
+            return Err(ServiceError::Forbidden("your account does not have a role that allows this".into()));
+        }
+        Ok(jurisdiction)
+    }
+
+    /// Checks that `unit_path` lies in the caller's jurisdiction for `permission`.
+    pub fn authorize_unit(&self, caller: &Caller, permission: Permission, unit_path: &str) -> Result<()> {
+        if self.authorize(caller, permission)?.covers(unit_path) {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden("this record is outside your jurisdiction".into()))
+        }
+    }
+
+    /// Writes one audit entry for something the caller did to a record.
+    pub async fn audit(&self, caller: &Caller, action: &str, entity: &str, entity_id: &str, detail: &str) -> Result<()> {
+        let actor_kind = match (&caller.principal, caller.is_system) {
+            (Principal::Citizen { .. }, _) => "citizen",
+            (Principal::Staff { .. }, true) => "system",
+            (Principal::Staff { .. }, false) => "staff",
+        };
+        self.store
+            .append_audit(&NewAuditEntry {
+                at: outbreak_domain::now(),
+                actor: caller.principal.actor(),
+                actor_kind: actor_kind.into(),
+                action: action.into(),
+                entity: entity.into(),
+                entity_id: entity_id.into(),
+                detail: detail.into(),
+                client: caller.client.clone(),
+            })
+            .await?;
+        Ok(())
+    }
+}
