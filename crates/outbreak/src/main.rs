@@ -1,1 +1,26 @@
-fn main() {}
+//! `outbreak`: the one binary. It parses flags, sets up logging and wires the layers
+//! together; the work itself lives in the library crates.
+
+mod cli;
+mod demo;
+mod serve;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("outbreak: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli.run()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("outbreak: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! Command-line flags. Every flag of `serve` can also be set by an environment variable
+//! (`OUTBREAK_DATABASE`, `OUTBREAK_LISTEN`, …), as container platforms prefer.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "outbreak", version, about = "Outbreak: an open platform for a country's response to an epidemic")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log format: `text` for people, `json` for log collectors.
+    #[arg(long, global = true, env = "OUTBREAK_LOG_FORMAT", default_value = "text")]
+    log_format: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the platform: the API, the web pages, the background work.
+    Serve(ServeArgs),
+    /// Fill a fresh SQLite store with a synthetic population and serve it.
+    Demo(DemoArgs),
+    /// Manage signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Args, Clone)]
+pub struct StoreArgs {
+    /// A SQLite file path, or a postgres:// URL.
+    #[arg(long, env = "OUTBREAK_DATABASE", default_value = "data/outbreak.sqlite")]
+    pub database: String,
+}
+
+#[derive(Args, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The address to listen on.
+    #[arg(long, env = "OUTBREAK_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// The URL people reach this server at, used in QR codes and SMS; defaults to
+    /// `http://<listen>`.
+    #[arg(long, env = "OUTBREAK_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Where the built-in SMS gateway writes messages.
+    #[arg(long, env = "OUTBREAK_SMS_LOG", default_value = "data/sms.log")]
+    pub sms_log: PathBuf,
+    /// Take client addresses from X-Forwarded-For (only behind a trusted reverse proxy).
+    #[arg(long, env = "OUTBREAK_TRUST_PROXY")]
+    pub trust_proxy: bool,
+}
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Seed of the synthetic population: the same seed gives the same people.
+    #[arg(long, env = "OUTBREAK_DEMO_SEED", default_value_t = 2021)]
+    pub seed: u64,
+    /// How many people to create.
+    #[arg(long, env = "OUTBREAK_DEMO_PEOPLE", default_value_t = 2000)]
+    pub people: u64,
+    /// Fill the store and exit instead of serving it.
+    #[arg(long)]
+    pub no_serve: bool,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Start signing personal QRs with a new key; older keys keep verifying.
+    Rotate,
+    /// Stop a key from verifying: every personal QR it signed stops working.
+    Retire { kid: String },
+}
+
+impl Cli {
+    pub async fn run(self) -> anyhow::Result<()> {
+        crate::serve::init_logging(&self.log_format);
+        match self.command {
+            Command::Serve(args) => crate::serve::serve(args).await,
+            Command::Demo(args) => crate::demo::run(args).await,
+            Command::Keys { command, store } => {
+                let services = crate::serve::services(&ServeArgs {
+                    store,
+                    listen: String::new(),
+                    public_url: Some(String::new()),
+                    sms_log: PathBuf::from("data/sms.log"),
+                    trust_proxy: false,
+                })
+                .await?;
+                match command {
+                    KeysCommand::Rotate => println!("new personal-QR key: {}", services.rotate_qr_key().await?),
+                    KeysCommand::Retire { kid } => {
+                        services.retire_qr_key(&kid).await?;
+                        println!("retired {kid}");
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}

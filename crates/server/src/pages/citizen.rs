@@ -1,0 +1,157 @@
+//! The citizen's pages: the landing page, their home with their personal QR (kept for
+//! offline use by the service worker), self-registration, and a printable QR card.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use outbreak_domain::{NewPerson, PersonId, Principal};
+use outbreak_services::Caller;
+use outbreak_store::PersonRecord;
+use uuid::Uuid;
+
+use super::{PageContext, render};
+use crate::AppState;
+use crate::error::PageError;
+use crate::extract::{CitizenCaller, CsrfForm, MaybeCaller};
+
+#[derive(Template)]
+#[template(path = "landing.html")]
+struct Landing {
+    ctx: PageContext,
+}
+
+/// One person on the citizen's home: their name and QR.
+pub struct QrPerson {
+    pub id: PersonId,
+    pub name: String,
+    pub qr_svg: String,
+}
+
+#[derive(Template)]
+#[template(path = "me.html")]
+struct Home {
+    ctx: PageContext,
+    people: Vec<QrPerson>,
+    form: PersonForm,
+    unit_choices: Vec<(String, String)>,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "card.html")]
+pub struct Card {
+    pub ctx: PageContext,
+    pub name: String,
+    pub birth: String,
+    pub qr_svg: String,
+}
+
+/// The person form's fields as typed, to show again after an error.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct PersonForm {
+    #[serde(default)]
+    pub full_name: String,
+    #[serde(default)]
+    pub date_of_birth: String,
+    #[serde(default)]
+    pub sex: String,
+    #[serde(default)]
+    pub cccd: String,
+    #[serde(default)]
+    pub insurance_number: String,
+    #[serde(default)]
+    pub address_unit: String,
+    #[serde(default)]
+    pub street: String,
+    #[serde(default)]
+    pub household: String,
+}
+
+impl PersonForm {
+    pub fn to_new_person(&self, phone: Option<String>) -> NewPerson {
+        NewPerson {
+            full_name: self.full_name.clone(),
+            date_of_birth: self.date_of_birth.clone(),
+            sex: self.sex.clone(),
+            phone,
+            cccd: Some(self.cccd.clone()),
+            insurance_number: Some(self.insurance_number.clone()),
+            address_unit: self.address_unit.clone(),
+            street: self.street.clone(),
+            household: Some(self.household.clone()),
+        }
+    }
+
+    pub fn from_record(record: &PersonRecord) -> PersonForm {
+        let p = &record.person;
+        PersonForm {
+            full_name: p.full_name.clone(),
+            date_of_birth: p.date_of_birth.to_string(),
+            sex: p.sex.as_str().into(),
+            cccd: p.cccd.as_ref().map(|c| c.as_str().to_owned()).unwrap_or_default(),
+            insurance_number: p.insurance_number.as_ref().map(|n| n.as_str().to_owned()).unwrap_or_default(),
+            address_unit: p.address_unit.to_string(),
+            street: p.street.clone(),
+            household: p.household.as_ref().map(ToString::to_string).unwrap_or_default(),
+        }
+    }
+}
+
+pub async fn landing(ctx: PageContext, MaybeCaller(caller): MaybeCaller) -> Response {
+    match caller.map(|c| c.principal) {
+        Some(Principal::Citizen { .. }) => Redirect::to("/me").into_response(),
+        Some(Principal::Staff { .. }) => Redirect::to("/staff").into_response(),
+        None => render(&Landing { ctx }),
+    }
+}
+
+/// A person's QR drawing, issuing their token when they have none.
+pub async fn qr_svg(state: &AppState, person: PersonId, size: u32) -> Result<String, outbreak_services::ServiceError> {
+    let token = state.services.personal_qr_token(person).await?;
+    outbreak_formats::qr::qr_svg(&state.services.personal_qr_url(&token), size)
+        .map_err(|e| outbreak_services::ServiceError::Internal(format!("QR: {e}")))
+}
+
+async fn home_page(state: &AppState, ctx: PageContext, caller: &Caller, form: PersonForm, error: Option<String>) -> Result<Response, PageError> {
+    let lang = ctx.lang;
+    let records = state.services.my_people(caller).await.map_err(|e| PageError::from_service(e, lang))?;
+    let mut people = Vec::with_capacity(records.len());
+    for record in records {
+        let qr_svg = qr_svg(state, record.id(), 260).await.map_err(|e| PageError::from_service(e, lang))?;
+        people.push(QrPerson { id: record.id(), name: record.person.full_name, qr_svg });
+    }
+    Ok(render(&Home { ctx: ctx.with_caller(Some(caller)), people, form, unit_choices: Vec::new(), error }))
+}
+
+pub async fn home(State(state): State<AppState>, ctx: PageContext, CitizenCaller(caller): CitizenCaller) -> Result<Response, PageError> {
+    home_page(&state, ctx, &caller, PersonForm { sex: "male".into(), ..PersonForm::default() }, None).await
+}
+
+pub async fn register(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    CitizenCaller(caller): CitizenCaller,
+    CsrfForm(form): CsrfForm<PersonForm>,
+) -> Result<Response, PageError> {
+    match state.services.register_self(&caller, &form.to_new_person(None)).await {
+        Ok(_) => Ok(Redirect::to("/me").into_response()),
+        Err(e) => home_page(&state, ctx, &caller, form, Some(super::user_message(e))).await,
+    }
+}
+
+pub async fn card(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    CitizenCaller(caller): CitizenCaller,
+    Path(id): Path<Uuid>,
+) -> Result<Response, PageError> {
+    let lang = ctx.lang;
+    let record = state.services.person(&caller, PersonId(id)).await.map_err(|e| PageError::from_service(e, lang))?;
+    let qr_svg = qr_svg(&state, record.id(), 300).await.map_err(|e| PageError::from_service(e, lang))?;
+    Ok(render(&Card {
+        ctx: ctx.with_caller(Some(&caller)),
+        birth: record.person.date_of_birth.to_string(),
+        name: record.person.full_name,
+        qr_svg,
+    }))
+}

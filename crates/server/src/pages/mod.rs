@@ -1,0 +1,187 @@
+//! The web pages: server-rendered HTML for cheap phones and weak networks, Vietnamese first
+//! and English on request (`?lang=en`, remembered in a cookie). Every form carries the CSRF
+//! token of the visitor's `ob_csrf` cookie, checked by [`crate::extract::CsrfForm`].
+
+mod admin;
+mod assets;
+mod citizen;
+mod i18n;
+mod signin;
+mod staff;
+
+use askama::Template;
+use axum::extract::Request;
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use outbreak_domain::Principal;
+use outbreak_services::Caller;
+
+use crate::AppState;
+use crate::cookies;
+
+pub use i18n::Lang;
+
+pub fn router() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/", get(citizen::landing))
+        .route("/signin", get(signin::phone_form).post(signin::send_code))
+        .route("/signin/code", get(signin::code_form).post(signin::check_code))
+        .route("/staff/signin", get(signin::staff_form).post(signin::staff_check))
+        .route("/signout", post(signin::sign_out))
+        .route("/me", get(citizen::home))
+        .route("/me/register", post(citizen::register))
+        .route("/me/card/{id}", get(citizen::card))
+        .route("/staff", get(staff::home))
+        .route("/people", get(staff::search))
+        .route("/people/new", get(staff::new_form).post(staff::create))
+        .route("/people/{id}", get(staff::person))
+        .route("/people/{id}/edit", get(staff::edit_form).post(staff::update))
+        .route("/people/{id}/card", get(staff::card))
+        .route("/people/{id}/qr/reissue", post(staff::reissue_qr))
+        .route("/q/{token}", get(staff::scan))
+        .route("/admin/units", get(admin::units))
+        .route("/admin/units/{code}/children", post(admin::add_unit))
+        .route("/admin/units/population", post(admin::import_population))
+        .route("/admin/accounts", get(admin::accounts).post(admin::create_account))
+        .route("/admin/audit", get(admin::audit))
+        .merge(assets::router())
+        .layer(axum::middleware::from_fn(page_cookies))
+}
+
+/// The CSRF token and language chosen for this request, when the middleware set them now.
+#[derive(Clone)]
+struct Chosen {
+    csrf: Option<String>,
+    lang: Option<Lang>,
+}
+
+/// Gives every visitor a CSRF cookie, and remembers `?lang=` in a cookie.
+async fn page_cookies(mut request: Request, next: Next) -> Response {
+    let secure = request.uri().scheme_str() == Some("https")
+        || request.headers().get("x-forwarded-proto").is_some_and(|v| v == "https");
+    let csrf = cookies::get(request.headers(), cookies::CSRF)
+        .is_none()
+        .then(|| outbreak_services::auth::random_token(24));
+    let lang = request.uri().query().and_then(|q| {
+        q.split('&').find_map(|pair| match pair {
+            "lang=en" => Some(Lang::En),
+            "lang=vi" => Some(Lang::Vi),
+            _ => None,
+        })
+    });
+    request.extensions_mut().insert(Chosen { csrf: csrf.clone(), lang });
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if let Some(csrf) = csrf {
+        headers.append(header::SET_COOKIE, cookies::set(cookies::CSRF, &csrf, 30 * 86_400, secure));
+    }
+    if let Some(lang) = lang {
+        headers.append(header::SET_COOKIE, cookies::set(cookies::LANG, lang.code(), 365 * 86_400, secure));
+    }
+    response
+}
+
+/// What every page template needs: the language, the CSRF token for forms, and who is
+/// signed in (for the header).
+pub struct PageContext {
+    pub lang: Lang,
+    pub csrf: String,
+    /// The staff username or citizen phone, when signed in.
+    pub signed_in: Option<String>,
+    pub is_staff: bool,
+    pub is_admin: bool,
+}
+
+impl PageContext {
+    pub fn from_parts(parts: &Parts) -> PageContext {
+        let chosen = parts.extensions.get::<Chosen>();
+        let csrf = chosen
+            .and_then(|c| c.csrf.clone())
+            .or_else(|| cookies::get(&parts.headers, cookies::CSRF).map(str::to_owned))
+            .unwrap_or_default();
+        PageContext { lang: Lang::from_parts(parts), csrf, signed_in: None, is_staff: false, is_admin: false }
+    }
+
+    pub fn with_caller(mut self, caller: Option<&Caller>) -> PageContext {
+        if let Some(caller) = caller {
+            self.signed_in = Some(match &caller.principal {
+                Principal::Citizen { phone } => phone.national(),
+                Principal::Staff { username, .. } => username.clone(),
+            });
+            self.is_staff = matches!(caller.principal, Principal::Staff { .. });
+            self.is_admin = !caller.principal.jurisdiction(outbreak_domain::Permission::ManageAccounts).is_empty();
+        }
+        self
+    }
+
+    /// The text for `key` in the page's language.
+    pub fn t(&self, key: &str) -> &'static str {
+        i18n::text(self.lang, key)
+    }
+
+    /// A role's name in the page's language.
+    pub fn role(&self, role: &outbreak_domain::Role) -> &'static str {
+        i18n::text(self.lang, &format!("role_{}", role.as_str()))
+    }
+
+    /// The other language, for the switch in the header.
+    pub fn other_lang(&self) -> &'static str {
+        match self.lang {
+            Lang::Vi => "en",
+            Lang::En => "vi",
+        }
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PageContext {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(PageContext::from_parts(parts))
+    }
+}
+
+/// Renders a template into a response; a template that fails to render is a bug, logged.
+pub fn render(template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "page failed to render").into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    ctx: PageContext,
+    status: u16,
+    message: &'a str,
+}
+
+pub fn error_page(lang: Lang, status: StatusCode, message: &str) -> Response {
+    let ctx = PageContext { lang, csrf: String::new(), signed_in: None, is_staff: false, is_admin: false };
+    render(&ErrorPage { ctx, status: status.as_u16(), message })
+}
+
+/// Dates and times as pages show them: in Vietnam's time zone (UTC+7, no daylight saving).
+pub fn local_time(at: time::OffsetDateTime) -> String {
+    let local = at.to_offset(time::macros::offset!(+7));
+    format!(
+        "{:02}/{:02}/{} {:02}:{:02}",
+        local.day(),
+        u8::from(local.month()),
+        local.year(),
+        local.hour(),
+        local.minute()
+    )
+}
+
+/// What a person is told about a failed action: the API's message, which hides internals.
+pub fn user_message(error: outbreak_services::ServiceError) -> String {
+    crate::error::ApiError::from(error).detail.message
+}

@@ -1,0 +1,290 @@
+//! Staff pages: home, people search, a person's page, registering and editing people, and
+//! what a scanned personal QR opens. Access and auditing happen in the services.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use outbreak_domain::{Permission, PersonId, Principal, Role};
+use outbreak_services::Caller;
+use outbreak_store::PersonRecord;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::citizen::{Card, PersonForm, qr_svg};
+use super::{PageContext, render, user_message};
+use crate::AppState;
+use crate::error::PageError;
+use crate::extract::{CsrfForm, MaybeCaller, StaffCaller};
+
+#[derive(Template)]
+#[template(path = "staff_home.html")]
+struct Home {
+    ctx: PageContext,
+    grants: Vec<(Role, String)>,
+}
+
+/// A person as listed and shown on pages.
+pub struct PersonRow {
+    pub id: PersonId,
+    pub name: String,
+    pub birth: String,
+    pub sex: &'static str,
+    pub phone: String,
+    pub cccd: String,
+    pub insurance: String,
+    pub unit: String,
+    pub street: String,
+    pub household: String,
+}
+
+impl PersonRow {
+    fn new(ctx: &PageContext, record: &PersonRecord, unit_name: String) -> PersonRow {
+        let p = &record.person;
+        PersonRow {
+            id: p.id,
+            name: p.full_name.clone(),
+            birth: p.date_of_birth.to_string(),
+            sex: ctx.t(p.sex.as_str()),
+            phone: p.phone.as_ref().map(|p| p.national()).unwrap_or_default(),
+            cccd: p.cccd.as_ref().map(|c| c.as_str().to_owned()).unwrap_or_default(),
+            insurance: p.insurance_number.as_ref().map(|n| n.as_str().to_owned()).unwrap_or_default(),
+            unit: unit_name,
+            street: p.street.clone(),
+            household: p.household.as_ref().map(ToString::to_string).unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "people_search.html")]
+struct Search {
+    ctx: PageContext,
+    q: String,
+    searched: bool,
+    people: Vec<PersonRow>,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "person.html")]
+struct PersonPage {
+    ctx: PageContext,
+    p: PersonRow,
+    qr_svg: String,
+}
+
+#[derive(Template)]
+#[template(path = "person_form.html")]
+struct PersonFormPage {
+    ctx: PageContext,
+    id: Option<PersonId>,
+    form: PersonForm,
+    unit_choices: Vec<(String, String)>,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "scan_denied.html")]
+struct ScanDenied {
+    ctx: PageContext,
+    token: String,
+}
+
+#[derive(Deserialize)]
+pub struct SearchParams {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    page: u32,
+}
+
+fn grants(caller: &Caller) -> &[outbreak_domain::Grant] {
+    match &caller.principal {
+        Principal::Staff { grants, .. } => grants,
+        Principal::Citizen { .. } => &[],
+    }
+}
+
+async fn unit_name(state: &AppState, code: &str) -> String {
+    match state.services.unit(code).await {
+        Ok(unit) => unit.name,
+        Err(_) => code.to_owned(),
+    }
+}
+
+pub async fn home(State(state): State<AppState>, ctx: PageContext, StaffCaller(caller): StaffCaller) -> Response {
+    let mut named = Vec::new();
+    for grant in grants(&caller) {
+        named.push((grant.role, format!("{} ({})", unit_name(&state, grant.unit.as_str()).await, grant.unit)));
+    }
+    render(&Home { ctx: ctx.with_caller(Some(&caller)), grants: named })
+}
+
+pub async fn search(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    StaffCaller(caller): StaffCaller,
+    Query(params): Query<SearchParams>,
+) -> Response {
+    let ctx = ctx.with_caller(Some(&caller));
+    let searched = !params.q.trim().is_empty();
+    let (people, error) = match state.services.search_people(&caller, &params.q, params.page).await {
+        Ok(found) => {
+            let mut rows = Vec::with_capacity(found.len());
+            for record in &found {
+                rows.push(PersonRow::new(&ctx, record, unit_name(&state, record.person.address_unit.as_str()).await));
+            }
+            (rows, None)
+        }
+        Err(e) => (Vec::new(), Some(user_message(e))),
+    };
+    render(&Search { ctx, q: params.q, searched, people, error })
+}
+
+pub async fn person(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    StaffCaller(caller): StaffCaller,
+    Path(id): Path<Uuid>,
+) -> Result<Response, PageError> {
+    let lang = ctx.lang;
+    let record = state.services.person(&caller, PersonId(id)).await.map_err(|e| PageError::from_service(e, lang))?;
+    let ctx = ctx.with_caller(Some(&caller));
+    let unit = unit_name(&state, record.person.address_unit.as_str()).await;
+    let qr_svg = qr_svg(&state, record.id(), 160).await.map_err(|e| PageError::from_service(e, lang))?;
+    Ok(render(&PersonPage { p: PersonRow::new(&ctx, &record, unit), ctx, qr_svg }))
+}
+
+/// Units a staff member is likely to type as an address: their communes and what lies
+/// directly below them.
+async fn unit_choices(state: &AppState, caller: &Caller) -> Vec<(String, String)> {
+    let mut choices = Vec::new();
+    for path in caller.principal.jurisdiction(Permission::WritePeople).paths {
+        let Some(code) = path.trim_end_matches('/').rsplit('/').next() else { continue };
+        let Ok(unit) = state.services.unit(code).await else { continue };
+        if unit.level >= outbreak_domain::UnitLevel::Commune {
+            choices.push((unit.code.to_string(), unit.name.clone()));
+            if let Ok(children) = state.services.child_units(code).await {
+                choices.extend(children.into_iter().take(300).map(|u| (u.code.to_string(), u.name)));
+            }
+        }
+    }
+    choices
+}
+
+pub async fn new_form(State(state): State<AppState>, ctx: PageContext, StaffCaller(caller): StaffCaller) -> Response {
+    let unit_choices = unit_choices(&state, &caller).await;
+    let form = PersonForm { sex: "male".into(), ..PersonForm::default() };
+    render(&PersonFormPage { ctx: ctx.with_caller(Some(&caller)), id: None, form, unit_choices, error: None })
+}
+
+#[derive(Deserialize)]
+pub struct PersonInput {
+    #[serde(flatten)]
+    form: PersonForm,
+    #[serde(default)]
+    phone: String,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    StaffCaller(caller): StaffCaller,
+    CsrfForm(input): CsrfForm<PersonInput>,
+) -> Response {
+    match state.services.register_person(&caller, &input.form.to_new_person(Some(input.phone.clone()))).await {
+        Ok(record) => Redirect::to(&format!("/people/{}", record.id())).into_response(),
+        Err(e) => {
+            let unit_choices = unit_choices(&state, &caller).await;
+            let ctx = ctx.with_caller(Some(&caller));
+            render(&PersonFormPage { ctx, id: None, form: input.form, unit_choices, error: Some(user_message(e)) })
+        }
+    }
+}
+
+pub async fn edit_form(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    StaffCaller(caller): StaffCaller,
+    Path(id): Path<Uuid>,
+) -> Result<Response, PageError> {
+    let lang = ctx.lang;
+    let record = state.services.person(&caller, PersonId(id)).await.map_err(|e| PageError::from_service(e, lang))?;
+    let unit_choices = unit_choices(&state, &caller).await;
+    Ok(render(&PersonFormPage {
+        ctx: ctx.with_caller(Some(&caller)),
+        id: Some(record.id()),
+        form: PersonForm::from_record(&record),
+        unit_choices,
+        error: None,
+    }))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    StaffCaller(caller): StaffCaller,
+    Path(id): Path<Uuid>,
+    CsrfForm(input): CsrfForm<PersonInput>,
+) -> Response {
+    let phone = Some(input.phone.clone());
+    match state.services.update_person(&caller, PersonId(id), &input.form.to_new_person(phone)).await {
+        Ok(_) => Redirect::to(&format!("/people/{id}")).into_response(),
+        Err(e) => {
+            let unit_choices = unit_choices(&state, &caller).await;
+            let ctx = ctx.with_caller(Some(&caller));
+            render(&PersonFormPage { ctx, id: Some(PersonId(id)), form: input.form, unit_choices, error: Some(user_message(e)) })
+        }
+    }
+}
+
+pub async fn card(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    StaffCaller(caller): StaffCaller,
+    Path(id): Path<Uuid>,
+) -> Result<Response, PageError> {
+    let lang = ctx.lang;
+    let record = state.services.person(&caller, PersonId(id)).await.map_err(|e| PageError::from_service(e, lang))?;
+    let qr_svg = qr_svg(&state, record.id(), 300).await.map_err(|e| PageError::from_service(e, lang))?;
+    Ok(render(&Card {
+        ctx: ctx.with_caller(Some(&caller)),
+        birth: record.person.date_of_birth.to_string(),
+        name: record.person.full_name,
+        qr_svg,
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct Empty {}
+
+pub async fn reissue_qr(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    StaffCaller(caller): StaffCaller,
+    Path(id): Path<Uuid>,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Result<Response, PageError> {
+    let lang = ctx.lang;
+    state.services.reissue_personal_qr(&caller, PersonId(id)).await.map_err(|e| PageError::from_service(e, lang))?;
+    Ok(Redirect::to(&format!("/people/{id}")).into_response())
+}
+
+/// What a phone camera opens from a personal QR: staff go to the person (if their
+/// jurisdiction allows); anyone else learns what the code is, and nothing about the person.
+pub async fn scan(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    MaybeCaller(caller): MaybeCaller,
+    Path(token): Path<String>,
+) -> Result<Response, PageError> {
+    let lang = ctx.lang;
+    match caller {
+        Some(caller) if matches!(caller.principal, Principal::Staff { .. }) => {
+            let record =
+                state.services.resolve_personal_qr(&caller, &token).await.map_err(|e| PageError::from_service(e, lang))?;
+            Ok(Redirect::to(&format!("/people/{}", record.id())).into_response())
+        }
+        caller => Ok(render(&ScanDenied { ctx: ctx.with_caller(caller.as_ref()), token })),
+    }
+}
