@@ -134,8 +134,11 @@ impl Names {
             return format!("{family} {given}");
         }
         let mut middle = if chance(rng, plain_share) { plain_middle } else { any(rng, middles) };
-        // "Minh Minh" happens, but rarely: draw again once.
-        if middle == given {
+        // No "Minh Minh": draw again (a few times at most; the tables are long).
+        for _ in 0..8 {
+            if middle != given {
+                break;
+            }
             middle = any(rng, middles);
         }
         format!("{family} {middle} {given}")

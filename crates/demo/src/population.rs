@@ -464,4 +464,18 @@ mod tests {
         assert!(children_with_phone > 100);
         assert!(g.samples.iter().any(|s| s.people_on_phone > 1));
     }
+
+    /// How fast people are made without a store: `cargo test --release -p outbreak-demo
+    /// --lib generation_speed -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn generation_speed() {
+        let started = std::time::Instant::now();
+        let mut g = generator(1, 1_000_000);
+        let mut people = 0;
+        while let Some(chunk) = g.next_chunk(20_000).unwrap() {
+            people += chunk.people.len();
+        }
+        println!("{people} people made in {:.2?}", started.elapsed());
+    }
 }

@@ -1,0 +1,153 @@
+//! A real Outbreak server for integration tests: a fresh store, the HTTP stack on a free
+//! loopback port, staff accounts made to order, and the SMS log to read codes from.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use outbreak_domain::{Grant, Principal, Role, UnitCode};
+use outbreak_server::AppState;
+use outbreak_services::accounts::{AccountRequest, GrantRequest};
+use outbreak_services::sms::LogGateway;
+use outbreak_services::{Caller, Config, Services};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+pub struct TestServer {
+    pub url: String,
+    pub services: Services,
+    pub dir: PathBuf,
+    _stop: oneshot::Sender<()>,
+}
+
+/// The caller that tests use to set things up, like an installer would.
+pub fn root() -> Caller {
+    Caller {
+        principal: Principal::Staff {
+            account_id: uuid::Uuid::nil(),
+            username: "test-setup".into(),
+            grants: vec![Grant { role: Role::Admin, unit: UnitCode::country(), unit_path: "/VN/".into() }],
+        },
+        client: "test".into(),
+        is_system: false,
+    }
+}
+
+impl TestServer {
+    /// A server on a new SQLite store.
+    pub async fn start() -> TestServer {
+        let dir = std::env::temp_dir().join(format!("outbreak-test-{}", uuid::Uuid::new_v4().simple()));
+        let database = dir.join("store.sqlite").to_string_lossy().into_owned();
+        TestServer::start_on(&database, dir).await
+    }
+
+    /// A server on a new PostgreSQL database.
+    pub async fn start_postgres() -> TestServer {
+        let dir = std::env::temp_dir().join(format!("outbreak-test-{}", uuid::Uuid::new_v4().simple()));
+        TestServer::start_on(&outbreak_testkit::postgres::database().await, dir).await
+    }
+
+    async fn start_on(database: &str, dir: PathBuf) -> TestServer {
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = outbreak_store::open(database).await.unwrap();
+        store.seed_units(&outbreak_domain::unit::national_units()).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let sms_log = dir.join("sms.log");
+        let config = Config { public_url: url.clone(), sms_log: sms_log.clone(), staff_session_hours: 12, citizen_session_days: 30 };
+        let services = Services::new(store, Arc::new(LogGateway::new(sms_log)), config);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let state = AppState::new(services.clone(), false);
+        tokio::spawn(async move {
+            outbreak_server::serve(listener, state, async move {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        TestServer { url, services, dir, _stop: stop }
+    }
+
+    /// Creates a staff account holding `role` over `unit`; returns its password.
+    pub async fn staff(&self, username: &str, role: &str, unit: &str) -> String {
+        let password = format!("{username}-password-1");
+        self.services
+            .create_account(
+                &root(),
+                &AccountRequest {
+                    username: username.into(),
+                    display_name: username.into(),
+                    password: Some(password.clone()),
+                    system: false,
+                    grants: vec![GrantRequest { role: role.into(), unit: unit.into() }],
+                },
+            )
+            .await
+            .unwrap();
+        password
+    }
+
+    /// A system account with an API token for `role` over `unit`; returns the token.
+    pub async fn system_token(&self, username: &str, role: &str, unit: &str) -> String {
+        let account = self
+            .services
+            .create_account(
+                &root(),
+                &AccountRequest {
+                    username: username.into(),
+                    display_name: username.into(),
+                    password: None,
+                    system: true,
+                    grants: vec![GrantRequest { role: role.into(), unit: unit.into() }],
+                },
+            )
+            .await
+            .unwrap();
+        self.services.issue_api_token(&root(), account.id, "test").await.unwrap().secret
+    }
+
+    /// The last one-time code the SMS log shows for `phone` (E.164).
+    pub fn last_code(&self, phone: &str) -> Option<String> {
+        let log = std::fs::read_to_string(self.dir.join("sms.log")).ok()?;
+        log.lines()
+            .filter(|line| line.split('\t').nth(1) == Some(phone))
+            .filter_map(|line| line.split("la ").nth(1).map(|rest| rest.chars().take(6).collect::<String>()))
+            .last()
+    }
+
+    pub fn client() -> reqwest::Client {
+        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    }
+
+    /// A browser-like client signed in as staff, and the CSRF token for its changes.
+    pub async fn signed_in(&self, username: &str, password: &str) -> (reqwest::Client, String) {
+        let client = TestServer::client();
+        let response = client
+            .post(format!("{}/api/v1/auth/staff", self.url))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "sign-in of {username}");
+        let body: Value = response.json().await.unwrap();
+        (client, body["csrf_token"].as_str().unwrap().to_owned())
+    }
+
+    pub async fn people_count(&self) -> u64 {
+        self.services.store.count_people().await.unwrap()
+    }
+}
+
+/// A valid person for commune `unit`, with the given CCCD.
+pub fn person(name: &str, cccd: Option<&str>, unit: &str) -> Value {
+    json!({
+        "full_name": name,
+        "date_of_birth": "1987-03-21",
+        "sex": "male",
+        "phone": "0912345678",
+        "cccd": cccd,
+        "address_unit": unit,
+        "street": "12 Hàng Bạc",
+    })
+}
