@@ -82,6 +82,8 @@ pub(crate) struct Generator {
     /// Person ids come from their own stream, so they stay put when the way people are
     /// made changes.
     ids: ChaCha8Rng,
+    /// The millisecond stamped into the next id (see [`Generator::next_id`]).
+    id_millis: u64,
     numbers: Numbers,
     names: Names,
     prefixes: Weighted<u16>,
@@ -106,6 +108,7 @@ impl Generator {
         Generator {
             rng,
             ids,
+            id_millis: u64::try_from(today.midnight().assume_utc().unix_timestamp()).unwrap_or(0) * 1_000,
             numbers,
             names: Names::new(),
             prefixes: Weighted::new(MOBILE_PREFIXES),
@@ -364,8 +367,16 @@ impl Generator {
             Err(first) => DemoError::Invalid(first),
             Ok(()) => DemoError::Task("validation failed without a reason".into()),
         })?;
-        let id = uuid::Builder::from_random_bytes(self.ids.r#gen()).into_uuid();
-        Ok(valid.into_person(PersonId(id), self.now))
+        Ok(valid.into_person(self.next_id(), self.now))
+    }
+
+    /// A time-ordered id like the ones [`PersonId::new`] makes (UUIDv7), with the demo's day
+    /// and a millisecond per person as its time and seeded randomness for the rest: new ids
+    /// go to the end of the store's index, as real registrations do, instead of anywhere.
+    fn next_id(&mut self) -> PersonId {
+        let random: [u8; 10] = self.ids.r#gen();
+        self.id_millis += 1;
+        PersonId(uuid::Builder::from_unix_timestamp_millis(self.id_millis, &random).into_uuid())
     }
 
     /// Keeps a few citizens of the first commune who can sign in with their phone.

@@ -50,6 +50,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("register", "Đăng ký", "Register"),
     ("full_name", "Họ và tên", "Full name"),
     ("date_of_birth", "Ngày sinh (YYYY-MM-DD hoặc năm)", "Date of birth (YYYY-MM-DD or year)"),
+    ("born", "Ngày sinh", "Date of birth"),
     ("sex", "Giới tính", "Sex"),
     ("male", "Nam", "Male"),
     ("female", "Nữ", "Female"),
