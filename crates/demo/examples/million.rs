@@ -60,7 +60,10 @@ async fn main() -> Result<(), Error> {
     let summary = generate(&services, &options, &progress).await?;
     let elapsed = started.elapsed();
 
-    println!("{} people in {} households, {} neighbourhoods, {} units added", summary.people, summary.households, summary.neighbourhoods, summary.units_added);
+    println!(
+        "{} people in {} households, {} neighbourhoods, {} units added",
+        summary.people, summary.households, summary.neighbourhoods, summary.units_added
+    );
     let mut from = started;
     for (stage, until) in stages.lock().map(|s| s.clone()).unwrap_or_default() {
         println!("  {stage:<8} {:>7.1}s", until.duration_since(from).as_secs_f64());

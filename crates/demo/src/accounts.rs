@@ -43,7 +43,8 @@ pub(crate) fn plan(seed: u64, country: &Unit, home: &Unit, elsewhere: &Unit) -> 
     rng.set_stream(2);
     let mut accounts = Vec::with_capacity(Role::ALL.len() + 1);
     let mut add = |role: Role, username: &str, unit: &Unit, rng: &mut ChaCha8Rng| {
-        let password = format!("demo-{username}-{}-{}-{:04}", any(rng, WORDS), any(rng, WORDS), rng.gen_range(0..10_000));
+        let password =
+            format!("demo-{username}-{}-{}-{:04}", any(rng, WORDS), any(rng, WORDS), rng.gen_range(0..10_000));
         accounts.push(DemoAccount {
             role,
             username: username.to_owned(),

@@ -65,36 +65,90 @@ const FAMILY: &[(&str, &str, u32)] = &[
 
 /// Middle names other than Văn and Thị, for men and for women.
 const MIDDLE_MALE: &[&str] = &[
-    "Hữu", "Đức", "Minh", "Quang", "Công", "Thành", "Xuân", "Ngọc", "Trọng", "Anh", "Hoàng", "Tuấn", "Duy",
-    "Đình", "Mạnh", "Tiến", "Quốc", "Thanh", "Hải", "Nhật", "Đăng", "Khánh", "Trung", "Việt",
+    "Hữu", "Đức", "Minh", "Quang", "Công", "Thành", "Xuân", "Ngọc", "Trọng", "Anh", "Hoàng", "Tuấn", "Duy", "Đình",
+    "Mạnh", "Tiến", "Quốc", "Thanh", "Hải", "Nhật", "Đăng", "Khánh", "Trung", "Việt",
 ];
 const MIDDLE_FEMALE: &[&str] = &[
-    "Ngọc", "Thu", "Thanh", "Minh", "Thùy", "Phương", "Kim", "Hải", "Khánh", "Diệu", "Mai", "Hồng", "Thúy",
-    "Quỳnh", "Bích", "Hoài", "Tường", "Như", "Hà", "Lan", "Mỹ", "Cẩm",
+    "Ngọc", "Thu", "Thanh", "Minh", "Thùy", "Phương", "Kim", "Hải", "Khánh", "Diệu", "Mai", "Hồng", "Thúy", "Quỳnh",
+    "Bích", "Hoài", "Tường", "Như", "Hà", "Lan", "Mỹ", "Cẩm",
 ];
 
 /// Given names long in use, for men and for women.
 const GIVEN_MALE_OLDER: &[&str] = &[
-    "Hùng", "Dũng", "Tuấn", "Minh", "Nam", "Hải", "Long", "Sơn", "Thắng", "Trung", "Hiếu", "Đức", "Cường",
-    "Thành", "Hoàng", "Việt", "Toàn", "Bình", "Tâm", "Lâm", "Phong", "Vinh", "Hưng", "Nghĩa", "Quang", "Tiến",
-    "Thịnh", "Tài", "Lộc", "Phát", "Nhân", "Hòa", "Thanh", "Tùng", "Kiên", "Chiến", "Quý", "Hậu", "Tú", "Thái",
+    "Hùng", "Dũng", "Tuấn", "Minh", "Nam", "Hải", "Long", "Sơn", "Thắng", "Trung", "Hiếu", "Đức", "Cường", "Thành",
+    "Hoàng", "Việt", "Toàn", "Bình", "Tâm", "Lâm", "Phong", "Vinh", "Hưng", "Nghĩa", "Quang", "Tiến", "Thịnh", "Tài",
+    "Lộc", "Phát", "Nhân", "Hòa", "Thanh", "Tùng", "Kiên", "Chiến", "Quý", "Hậu", "Tú", "Thái",
 ];
 const GIVEN_FEMALE_OLDER: &[&str] = &[
     "Lan", "Hoa", "Mai", "Hằng", "Hương", "Hà", "Hạnh", "Nga", "Dung", "Huyền", "Thủy", "Yến", "Nhung", "Loan",
-    "Phương", "Tuyết", "Oanh", "Liên", "Cúc", "Hồng", "Xuân", "Vân", "Thu", "Nhàn", "Thảo", "Trang", "Ngọc",
-    "Tâm", "Thơm", "Hiền", "Lệ", "Bích", "Sen", "Đào", "Hòa", "Thanh", "Lý", "Huệ",
+    "Phương", "Tuyết", "Oanh", "Liên", "Cúc", "Hồng", "Xuân", "Vân", "Thu", "Nhàn", "Thảo", "Trang", "Ngọc", "Tâm",
+    "Thơm", "Hiền", "Lệ", "Bích", "Sen", "Đào", "Hòa", "Thanh", "Lý", "Huệ",
 ];
 /// Given names in fashion since the 1990s; some have two words and then take no middle name
 /// of their own (`Nguyễn Gia Huy`).
 const GIVEN_MALE_NEWER: &[&str] = &[
-    "Anh", "Huy", "Khang", "Bảo", "Phúc", "Khoa", "Quân", "Duy", "Đạt", "Khánh", "Nam", "Minh", "An", "Long",
-    "Kiệt", "Lâm", "Hưng", "Thịnh", "Tùng", "Vũ", "Gia Huy", "Minh Khang", "Bảo Long", "Đăng Khoa", "Minh Quân",
-    "Gia Bảo", "Hoàng Nam", "Anh Khoa", "Nhật Minh", "Đức Anh",
+    "Anh",
+    "Huy",
+    "Khang",
+    "Bảo",
+    "Phúc",
+    "Khoa",
+    "Quân",
+    "Duy",
+    "Đạt",
+    "Khánh",
+    "Nam",
+    "Minh",
+    "An",
+    "Long",
+    "Kiệt",
+    "Lâm",
+    "Hưng",
+    "Thịnh",
+    "Tùng",
+    "Vũ",
+    "Gia Huy",
+    "Minh Khang",
+    "Bảo Long",
+    "Đăng Khoa",
+    "Minh Quân",
+    "Gia Bảo",
+    "Hoàng Nam",
+    "Anh Khoa",
+    "Nhật Minh",
+    "Đức Anh",
 ];
 const GIVEN_FEMALE_NEWER: &[&str] = &[
-    "Linh", "Anh", "Vy", "Nhi", "Ngân", "Trâm", "Uyên", "Thư", "Giang", "Chi", "My", "Hân", "Quỳnh", "Trang",
-    "Thảo", "Châu", "Diệp", "Ngọc", "Phương", "An", "Khánh Linh", "Bảo Anh", "Phương Anh", "Gia Hân",
-    "Bảo Ngọc", "Minh Châu", "Ngọc Diệp", "Thảo Vy", "Yến Nhi", "Tú Anh",
+    "Linh",
+    "Anh",
+    "Vy",
+    "Nhi",
+    "Ngân",
+    "Trâm",
+    "Uyên",
+    "Thư",
+    "Giang",
+    "Chi",
+    "My",
+    "Hân",
+    "Quỳnh",
+    "Trang",
+    "Thảo",
+    "Châu",
+    "Diệp",
+    "Ngọc",
+    "Phương",
+    "An",
+    "Khánh Linh",
+    "Bảo Anh",
+    "Phương Anh",
+    "Gia Hân",
+    "Bảo Ngọc",
+    "Minh Châu",
+    "Ngọc Diệp",
+    "Thảo Vy",
+    "Yến Nhi",
+    "Tú Anh",
 ];
 
 /// The tables, turned into fast weighted picks once per run.

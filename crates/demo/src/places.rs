@@ -10,9 +10,9 @@ use crate::pick::chance;
 
 /// The 63 provinces before 2025, by their CCCD code: the first three digits of a CCCD.
 pub(crate) const OLD_PROVINCES: [u16; 63] = [
-    1, 2, 4, 6, 8, 10, 11, 12, 14, 15, 17, 19, 20, 22, 24, 25, 26, 27, 30, 31, 33, 34, 35, 36, 37, 38, 40, 42,
-    44, 45, 46, 48, 49, 51, 52, 54, 56, 58, 60, 62, 64, 66, 67, 68, 70, 72, 74, 75, 77, 79, 80, 82, 83, 84, 86,
-    87, 89, 91, 92, 93, 94, 95, 96,
+    1, 2, 4, 6, 8, 10, 11, 12, 14, 15, 17, 19, 20, 22, 24, 25, 26, 27, 30, 31, 33, 34, 35, 36, 37, 38, 40, 42, 44, 45,
+    46, 48, 49, 51, 52, 54, 56, 58, 60, 62, 64, 66, 67, 68, 70, 72, 74, 75, 77, 79, 80, 82, 83, 84, 86, 87, 89, 91, 92,
+    93, 94, 95, 96,
 ];
 
 /// The first commune code of each old province, in code order. Commune codes were numbered
@@ -126,13 +126,48 @@ pub(crate) fn hood_style(commune: &Unit, southern: bool) -> HoodStyle {
 
 /// Streets named after people and events, found in towns across the country.
 const STREETS: &[&str] = &[
-    "Lê Lợi", "Trần Hưng Đạo", "Nguyễn Trãi", "Hai Bà Trưng", "Lý Thường Kiệt", "Quang Trung", "Lê Duẩn",
-    "Nguyễn Huệ", "Phan Chu Trinh", "Điện Biên Phủ", "Hoàng Diệu", "Nguyễn Du", "Bà Triệu", "Lê Thánh Tông",
-    "Trần Phú", "Võ Thị Sáu", "Nguyễn Thị Minh Khai", "Hàm Nghi", "Tôn Đức Thắng", "Nguyễn Đình Chiểu",
-    "Cách Mạng Tháng Tám", "Đinh Tiên Hoàng", "Lý Tự Trọng", "Phan Bội Châu", "Lê Hồng Phong", "Nguyễn Văn Cừ",
-    "Trần Quốc Toản", "Lê Văn Sỹ", "Hùng Vương", "Ngô Quyền", "Lý Thái Tổ", "Phan Đình Phùng", "Yết Kiêu",
-    "Nguyễn Thái Học", "Trần Nhân Tông", "Chu Văn An", "Hoàng Văn Thụ", "Pasteur", "Nam Kỳ Khởi Nghĩa",
-    "Hàng Bạc", "Hàng Bông", "Hàng Gai",
+    "Lê Lợi",
+    "Trần Hưng Đạo",
+    "Nguyễn Trãi",
+    "Hai Bà Trưng",
+    "Lý Thường Kiệt",
+    "Quang Trung",
+    "Lê Duẩn",
+    "Nguyễn Huệ",
+    "Phan Chu Trinh",
+    "Điện Biên Phủ",
+    "Hoàng Diệu",
+    "Nguyễn Du",
+    "Bà Triệu",
+    "Lê Thánh Tông",
+    "Trần Phú",
+    "Võ Thị Sáu",
+    "Nguyễn Thị Minh Khai",
+    "Hàm Nghi",
+    "Tôn Đức Thắng",
+    "Nguyễn Đình Chiểu",
+    "Cách Mạng Tháng Tám",
+    "Đinh Tiên Hoàng",
+    "Lý Tự Trọng",
+    "Phan Bội Châu",
+    "Lê Hồng Phong",
+    "Nguyễn Văn Cừ",
+    "Trần Quốc Toản",
+    "Lê Văn Sỹ",
+    "Hùng Vương",
+    "Ngô Quyền",
+    "Lý Thái Tổ",
+    "Phan Đình Phùng",
+    "Yết Kiêu",
+    "Nguyễn Thái Học",
+    "Trần Nhân Tông",
+    "Chu Văn An",
+    "Hoàng Văn Thụ",
+    "Pasteur",
+    "Nam Kỳ Khởi Nghĩa",
+    "Hàng Bạc",
+    "Hàng Bông",
+    "Hàng Gai",
 ];
 
 /// Where in a neighbourhood its households are: one street, house numbers going up.

@@ -12,12 +12,12 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use time::{Date, Duration, OffsetDateTime};
 
+use crate::SampleCitizen;
 use crate::error::DemoError;
 use crate::identifiers::{MOBILE_PREFIXES, Numbers};
 use crate::names::Names;
 use crate::pick::{Weighted, chance, low_skewed};
 use crate::places::{HoodStyle, OLD_PROVINCES, Street, hood_style, old_province, southern};
-use crate::SampleCitizen;
 
 /// Household sizes (1 to 6) in shares of a thousand, after the 2019 census (3.5 on average).
 const HOUSEHOLD_SIZES: &[(u32, u32); 6] = &[(1, 110), (2, 200), (3, 220), (4, 250), (5, 130), (6, 90)];
@@ -158,7 +158,12 @@ impl Generator {
         self.hoods_in_commune += 1;
         let n = self.hoods_in_commune;
         let style = plan.style;
-        let unit = Unit::new_child(&plan.unit, &format!("{}{n}", style.code), &format!("{} {n}", style.name), style.division_type)?;
+        let unit = Unit::new_child(
+            &plan.unit,
+            &format!("{}{n}", style.code),
+            &format!("{} {n}", style.name),
+            style.division_type,
+        )?;
         Ok(Hood {
             unit,
             capacity: self.rng.gen_range(HOUSEHOLDS_PER_HOOD),
@@ -440,7 +445,8 @@ mod tests {
         assert_eq!(people.len(), 60_000);
         let today = date!(2026 - 05 - 01);
         let share = |range: std::ops::Range<i32>| {
-            people.iter().filter(|p| range.contains(&p.date_of_birth.age_on(today))).count() as f64 / people.len() as f64
+            people.iter().filter(|p| range.contains(&p.date_of_birth.age_on(today))).count() as f64
+                / people.len() as f64
         };
         // Vietnam 2019: about 24% under 15, 68% from 15 to 64, 8% over 64.
         let (young, working, old) = (share(0..15), share(15..65), share(65..200));

@@ -42,7 +42,8 @@ fn quiet(_: Progress) {}
 
 async fn everyone(services: &Services) -> Vec<Person> {
     let query = PersonQuery { scope: vec!["/VN/".into()], limit: 1_000_000, ..PersonQuery::default() };
-    let mut people: Vec<Person> = services.store.search_people(&query).await.unwrap().into_iter().map(|r| r.person).collect();
+    let mut people: Vec<Person> =
+        services.store.search_people(&query).await.unwrap().into_iter().map(|r| r.person).collect();
     people.sort_by_key(|p| p.id);
     people
 }
@@ -160,7 +161,8 @@ async fn staff_sign_in_within_their_jurisdiction() {
     assert!(summary.sample_citizens.iter().any(|s| s.people_on_phone > 1));
 
     // The accounts were made through the services, so the audit log names them.
-    let filter = outbreak_store::AuditFilter { action: Some("account.create".into()), limit: 100, ..Default::default() };
+    let filter =
+        outbreak_store::AuditFilter { action: Some("account.create".into()), limit: 100, ..Default::default() };
     assert_eq!(services.store.audit_entries(&filter).await.unwrap().len(), summary.accounts.len());
 }
 
@@ -232,7 +234,11 @@ async fn a_store_with_other_people_or_accounts_is_left_alone() {
         principal: outbreak_domain::Principal::Staff {
             account_id: uuid::Uuid::nil(),
             username: "root".into(),
-            grants: vec![outbreak_domain::Grant { role: Role::Admin, unit: UnitCode::country(), unit_path: "/VN/".into() }],
+            grants: vec![outbreak_domain::Grant {
+                role: Role::Admin,
+                unit: UnitCode::country(),
+                unit_path: "/VN/".into(),
+            }],
         },
         client: "test".into(),
         is_system: false,

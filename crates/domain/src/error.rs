@@ -61,18 +61,10 @@ pub fn text_field(field: &str, value: &str, max: usize, required: bool) -> Resul
         return Err(Invalid::new(field, "required", format!("{field} is required")));
     }
     if value.chars().count() > max {
-        return Err(Invalid::new(
-            field,
-            "too_long",
-            format!("{field} must be at most {max} characters"),
-        ));
+        return Err(Invalid::new(field, "too_long", format!("{field} must be at most {max} characters")));
     }
     if value.chars().any(char::is_control) {
-        return Err(Invalid::new(
-            field,
-            "invalid_characters",
-            format!("{field} must not contain control characters"),
-        ));
+        return Err(Invalid::new(field, "invalid_characters", format!("{field} must not contain control characters")));
     }
     Ok(value)
 }

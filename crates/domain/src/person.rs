@@ -72,13 +72,7 @@ impl BirthDate {
     /// Parses `YYYY-MM-DD` or `YYYY`, between 1900 and today.
     pub fn parse(field: &str, value: &str, today: Date) -> Result<Self, Invalid> {
         let value = value.trim();
-        let bad = || {
-            Invalid::new(
-                field,
-                "invalid_format",
-                "date of birth must be YYYY-MM-DD, or a year YYYY alone",
-            )
-        };
+        let bad = || Invalid::new(field, "invalid_format", "date of birth must be YYYY-MM-DD, or a year YYYY alone");
         let birth = if value.len() == 4 {
             BirthDate::Year(value.parse().map_err(|_| bad())?)
         } else {
@@ -87,11 +81,7 @@ impl BirthDate {
         };
         let year = birth.year();
         if year < 1900 || birth.earliest() > today {
-            return Err(Invalid::new(
-                field,
-                "out_of_range",
-                "date of birth must be between 1900 and today",
-            ));
+            return Err(Invalid::new(field, "out_of_range", "date of birth must be between 1900 and today"));
         }
         Ok(birth)
     }
@@ -146,9 +136,9 @@ impl<'de> Deserialize<'de> for BirthDate {
 
 /// Province codes in use before 2025, the first three digits of a CCCD.
 const CCCD_PROVINCES: [u16; 63] = [
-    1, 2, 4, 6, 8, 10, 11, 12, 14, 15, 17, 19, 20, 22, 24, 25, 26, 27, 30, 31, 33, 34, 35, 36, 37,
-    38, 40, 42, 44, 45, 46, 48, 49, 51, 52, 54, 56, 58, 60, 62, 64, 66, 67, 68, 70, 72, 74, 75, 77,
-    79, 80, 82, 83, 84, 86, 87, 89, 91, 92, 93, 94, 95, 96,
+    1, 2, 4, 6, 8, 10, 11, 12, 14, 15, 17, 19, 20, 22, 24, 25, 26, 27, 30, 31, 33, 34, 35, 36, 37, 38, 40, 42, 44, 45,
+    46, 48, 49, 51, 52, 54, 56, 58, 60, 62, 64, 66, 67, 68, 70, 72, 74, 75, 77, 79, 80, 82, 83, 84, 86, 87, 89, 91, 92,
+    93, 94, 95, 96,
 ];
 
 /// A citizen identity card number (CCCD): twelve digits.
@@ -200,11 +190,7 @@ impl Cccd {
             return Err(Invalid::new(
                 field,
                 "contradiction",
-                format!(
-                    "CCCD digit 4 says {} but the record says {}",
-                    cccd_sex.as_str(),
-                    sex.as_str()
-                ),
+                format!("CCCD digit 4 says {} but the record says {}", cccd_sex.as_str(), sex.as_str()),
             ));
         }
         if cccd_year != birth.year() {
@@ -228,10 +214,7 @@ impl Phone {
     pub fn parse(field: &str, value: &str) -> Result<Self, Invalid> {
         let trimmed = value.trim();
         let plus = trimmed.starts_with('+');
-        let digits: String = trimmed
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '.' | '-' | '(' | ')' | '+'))
-            .collect();
+        let digits: String = trimmed.chars().filter(|c| !matches!(c, ' ' | '.' | '-' | '(' | ')' | '+')).collect();
         let bad = || {
             Invalid::new(
                 field,
@@ -242,13 +225,14 @@ impl Phone {
         if !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad());
         }
-        let national = if let Some(rest) = digits.strip_prefix("84").filter(|r| plus || r.len() >= 9 && !r.starts_with('0')) {
-            rest.to_owned()
-        } else if let Some(rest) = digits.strip_prefix('0').filter(|_| !plus) {
-            rest.to_owned()
-        } else {
-            return Err(bad());
-        };
+        let national =
+            if let Some(rest) = digits.strip_prefix("84").filter(|r| plus || r.len() >= 9 && !r.starts_with('0')) {
+                rest.to_owned()
+            } else if let Some(rest) = digits.strip_prefix('0').filter(|_| !plus) {
+                rest.to_owned()
+            } else {
+                return Err(bad());
+            };
         // Mobiles have 9 digits after the 0; landlines (area codes starting with 2) have 10.
         let valid = match national.as_bytes().first() {
             Some(b'2') => national.len() == 10,

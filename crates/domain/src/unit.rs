@@ -49,9 +49,8 @@ impl UnitCode {
     /// The code of a new unit below `parent`, from the short local code staff type.
     pub fn child_of(parent: &UnitCode, local: &str) -> Result<Self, Invalid> {
         let local = local.trim();
-        let valid = !local.is_empty()
-            && local.len() <= 20
-            && local.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        let valid =
+            !local.is_empty() && local.len() <= 20 && local.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
         if !valid {
             return Err(Invalid::new(
                 "code",
@@ -98,11 +97,7 @@ impl UnitLevel {
             "commune" => Ok(UnitLevel::Commune),
             "neighbourhood" => Ok(UnitLevel::Neighbourhood),
             "household" => Ok(UnitLevel::Household),
-            _ => Err(Invalid::new(
-                field,
-                "invalid_value",
-                "level must be neighbourhood or household",
-            )),
+            _ => Err(Invalid::new(field, "invalid_value", "level must be neighbourhood or household")),
         }
     }
 

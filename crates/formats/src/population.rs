@@ -22,7 +22,8 @@ pub fn parse_population_csv(data: &[u8]) -> Result<Vec<(String, i64)>, Vec<RowEr
     let find = |names: &[&str]| {
         headers.iter().position(|h| names.contains(&outbreak_domain::text::fold(&h.replace('_', " ")).as_str()))
     };
-    let code_at = find(&["code", "ma", "ma don vi", "unit", "unit code"]).ok_or_else(|| header_error("no `code` column"))?;
+    let code_at =
+        find(&["code", "ma", "ma don vi", "unit", "unit code"]).ok_or_else(|| header_error("no `code` column"))?;
     let population_at =
         find(&["population", "dan so", "so dan"]).ok_or_else(|| header_error("no `population` column"))?;
     let mut figures = Vec::new();
@@ -41,7 +42,9 @@ pub fn parse_population_csv(data: &[u8]) -> Result<Vec<(String, i64)>, Vec<RowEr
         match (code.is_empty(), population.parse::<i64>()) {
             (true, _) => errors.push(RowError { line, message: "the unit code is empty".into() }),
             (false, Ok(n)) if n >= 0 => figures.push((code.to_owned(), n)),
-            (false, _) => errors.push(RowError { line, message: format!("population {population:?} is not a whole number") }),
+            (false, _) => {
+                errors.push(RowError { line, message: format!("population {population:?} is not a whole number") })
+            }
         }
     }
     if errors.is_empty() { Ok(figures) } else { Err(errors) }

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use outbreak_formats::hcert::{
-    self, IssueRequest, PublicKey, SignerCertificate, TrustListEntry, check_expiry, keys, schema,
-    testdata, verify_with_key,
+    self, IssueRequest, PublicKey, SignerCertificate, TrustListEntry, check_expiry, keys, schema, testdata,
+    verify_with_key,
 };
 
 /// Where the test data lives: the `shared` folder beside the repository root.
@@ -76,28 +76,17 @@ const DOCUMENTED_EXCEPTIONS: &[(&str, &str, &str)] = &[
 fn every_test_case_meets_its_expectations() {
     let root = testdata_dir();
     if !root.is_dir() {
-        eprintln!(
-            "SKIPPED: no DCC test data at {} (shared/dcc-testdata is absent)",
-            root.display()
-        );
+        eprintln!("SKIPPED: no DCC test data at {} (shared/dcc-testdata is absent)", root.display());
         return;
     }
     let files = case_files(&root).unwrap();
-    assert!(
-        files.len() > 100,
-        "expected the full test data set, found {} files",
-        files.len()
-    );
+    assert!(files.len() > 100, "expected the full test data set, found {} files", files.len());
     let mut checked = 0;
     let mut per_step = [0_usize; testdata::Step::ALL.len()];
     let mut excused: Vec<(&str, &str, &str)> = Vec::new();
     let mut mismatches = Vec::new();
     for file in &files {
-        let name = file
-            .strip_prefix(&root)
-            .unwrap()
-            .to_string_lossy()
-            .replace('\\', "/");
+        let name = file.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/");
         let text = std::fs::read_to_string(file).unwrap();
         let case = testdata::parse_case(&text).unwrap();
         for outcome in testdata::check_case(&case) {
@@ -107,10 +96,7 @@ fn every_test_case_meets_its_expectations() {
                 continue;
             }
             let key = outcome.step.key();
-            if let Some(exception) = DOCUMENTED_EXCEPTIONS
-                .iter()
-                .find(|(f, s, _)| *f == name && *s == key)
-            {
+            if let Some(exception) = DOCUMENTED_EXCEPTIONS.iter().find(|(f, s, _)| *f == name && *s == key) {
                 excused.push(*exception);
                 continue;
             }
@@ -124,19 +110,10 @@ fn every_test_case_meets_its_expectations() {
     for (file, step, reason) in &excused {
         println!("documented exception: {file} {step}: {reason}");
     }
-    let stale: Vec<_> = DOCUMENTED_EXCEPTIONS
-        .iter()
-        .filter(|e| !excused.contains(e))
-        .collect();
-    assert!(
-        stale.is_empty(),
-        "documented exceptions that no longer apply: {stale:?}"
-    );
+    let stale: Vec<_> = DOCUMENTED_EXCEPTIONS.iter().filter(|e| !excused.contains(e)).collect();
+    assert!(stale.is_empty(), "documented exceptions that no longer apply: {stale:?}");
     if !mismatches.is_empty() {
-        println!(
-            "{:<28} {:<26} {:>8} {:>5}  detail",
-            "case", "step", "expected", "got"
-        );
+        println!("{:<28} {:<26} {:>8} {:>5}  detail", "case", "step", "expected", "got");
         for (name, outcome) in &mismatches {
             println!(
                 "{:<28} {:<26} {:>8} {:>5}  {}",
@@ -173,18 +150,11 @@ fn issued_certificate_decodes_verifies_and_validates() {
     schema::validate(&hcert).unwrap();
     let issued_at = 1_633_132_800; // 2021-10-02
     let expires_at = issued_at + 365 * 86_400;
-    let request = IssueRequest {
-        hcert: &hcert,
-        issuer: "VN",
-        issued_at,
-        expires_at,
-        kid: &kid,
-    };
+    let request = IssueRequest { hcert: &hcert, issuer: "VN", issued_at, expires_at, kid: &kid };
     let text = hcert::issue(&request, &signing_key).unwrap();
     assert!(text.starts_with("HC1:"));
     assert!(
-        text.bytes()
-            .all(|b| b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:".contains(&b)),
+        text.bytes().all(|b| b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:".contains(&b)),
         "QR alphanumeric only"
     );
 
@@ -196,14 +166,8 @@ fn issued_certificate_decodes_verifies_and_validates() {
     assert_eq!(decoded.claims.expires_at, Some(expires_at));
     assert_eq!(decoded.claims.hcert, hcert);
     assert_eq!(verify_with_key(&decoded.cose, &trusted_key), Ok(()));
-    assert_eq!(
-        verify_with_key(&decoded.cose, &PublicKey::P256(verifying_key)),
-        Ok(())
-    );
-    assert_eq!(
-        check_expiry(&decoded.claims, None, issued_at + 86_400),
-        Ok(())
-    );
+    assert_eq!(verify_with_key(&decoded.cose, &PublicKey::P256(verifying_key)), Ok(()));
+    assert_eq!(check_expiry(&decoded.claims, None, issued_at + 86_400), Ok(()));
     assert!(check_expiry(&decoded.claims, None, expires_at + 1).is_err());
     schema::validate(&decoded.claims.hcert).unwrap();
 
@@ -221,17 +185,13 @@ fn signer_certificates_of_the_test_data_parse() {
     use base64::Engine;
     let text = std::fs::read_to_string(root.join("common/2DCode/raw/CO3.json")).unwrap();
     let case: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(case["TESTCTX"]["CERTIFICATE"].as_str().unwrap())
-        .unwrap();
+    let der =
+        base64::engine::general_purpose::STANDARD.decode(case["TESTCTX"]["CERTIFICATE"].as_str().unwrap()).unwrap();
     let signer = SignerCertificate::from_der(&der).unwrap();
     assert!(matches!(signer.public_key, PublicKey::P256(_)));
     assert_eq!(signer.kid, keys::kid_from_certificate(&der));
     assert!(signer.validity.not_before < signer.validity.not_after);
     let entry = TrustListEntry::for_certificate(&der).unwrap();
     let (kid, key) = entry.decode().unwrap();
-    assert_eq!(
-        (kid.as_slice(), &key),
-        (signer.kid.as_slice(), &signer.public_key)
-    );
+    assert_eq!((kid.as_slice(), &key), (signer.kid.as_slice(), &signer.public_key));
 }

@@ -52,7 +52,12 @@ pub async fn run(mut args: DemoArgs) -> anyhow::Result<()> {
 
 fn print_summary(summary: &DemoSummary, url: &str, database: &str, elapsed: std::time::Duration) {
     println!();
-    println!("Outbreak demo: {} people in {} households, {:.1} s, store {database}", summary.people, summary.households, elapsed.as_secs_f64());
+    println!(
+        "Outbreak demo: {} people in {} households, {:.1} s, store {database}",
+        summary.people,
+        summary.households,
+        elapsed.as_secs_f64()
+    );
     println!();
     println!("Staff accounts (sign in at {url}/staff/signin):");
     for account in &summary.accounts {

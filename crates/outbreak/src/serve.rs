@@ -35,7 +35,8 @@ pub async fn services(args: &ServeArgs) -> anyhow::Result<Services> {
         Some(url) => url.clone(),
         None => format!("http://{}", args.listen),
     };
-    let config = Config { public_url, sms_log: args.sms_log.clone(), staff_session_hours: 12, citizen_session_days: 30 };
+    let config =
+        Config { public_url, sms_log: args.sms_log.clone(), staff_session_hours: 12, citizen_session_days: 30 };
     Ok(Services::new(store, Arc::new(LogGateway::new(args.sms_log.clone())), config))
 }
 

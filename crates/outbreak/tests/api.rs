@@ -27,7 +27,8 @@ async fn health_and_readiness() {
 async fn openapi_document_matches_the_routes() {
     let server = TestServer::start().await;
     let client = TestServer::client();
-    let doc: Value = client.get(format!("{}/api/v1/openapi.json", server.url)).send().await.unwrap().json().await.unwrap();
+    let doc: Value =
+        client.get(format!("{}/api/v1/openapi.json", server.url)).send().await.unwrap().json().await.unwrap();
     assert_eq!(doc["openapi"].as_str().unwrap().chars().next(), Some('3'));
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() >= 15, "only {} paths documented", paths.len());
@@ -52,7 +53,11 @@ async fn openapi_document_matches_the_routes() {
             let body = response.text().await.unwrap();
             assert!(!body.contains("no_route"), "{method} {path} is documented but not served");
             let documented = operation["responses"].as_object().unwrap();
-            assert!(documented.contains_key(&status), "{method} {path} answered {status}, documented: {:?}", documented.keys());
+            assert!(
+                documented.contains_key(&status),
+                "{method} {path} answered {status}, documented: {:?}",
+                documented.keys()
+            );
             checked += 1;
         }
     }
@@ -72,7 +77,10 @@ async fn staff_sign_in_and_me() {
         .send()
         .await
         .unwrap();
-    assert_eq!(error_of(wrong).await, (StatusCode::UNAUTHORIZED, json!({"code": "unauthenticated", "message": "wrong username or password"})));
+    assert_eq!(
+        error_of(wrong).await,
+        (StatusCode::UNAUTHORIZED, json!({"code": "unauthenticated", "message": "wrong username or password"}))
+    );
     let (client, _) = server.signed_in("tracer.hk", &password).await;
     let me: Value = client.get(format!("{}/api/v1/me", server.url)).send().await.unwrap().json().await.unwrap();
     assert_eq!(me["kind"], "staff");
@@ -89,7 +97,13 @@ async fn session_changes_need_the_csrf_header() {
     let refused = client.post(&url).json(&person("Nguyễn Văn A", None, "00070")).send().await.unwrap();
     assert_eq!(error_of(refused).await.1["code"], "csrf");
     assert_eq!(server.people_count().await, 0);
-    let created = client.post(&url).header("x-csrf-token", csrf).json(&person("Nguyễn Văn A", None, "00070")).send().await.unwrap();
+    let created = client
+        .post(&url)
+        .header("x-csrf-token", csrf)
+        .json(&person("Nguyễn Văn A", None, "00070"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(created.status(), StatusCode::CREATED);
 }
 
@@ -152,7 +166,14 @@ async fn bad_people_are_refused_naming_the_field() {
     let (status, _) = error_of(client.post(&url).bearer_auth(&token).body("{}").send().await.unwrap()).await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let huge = vec![b' '; 9 * 1024 * 1024];
-    let response = client.post(&url).bearer_auth(&token).header("content-type", "application/json").body(huge).send().await.unwrap();
+    let response = client
+        .post(&url)
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(server.people_count().await, 1, "nothing but the first person was stored");
 }
@@ -182,9 +203,11 @@ async fn jurisdiction_limits_reads_and_the_audit_log_records_them() {
     assert_eq!(own.status(), 200);
     let other = tracer.get(format!("{}/api/v1/people/{}", server.url, ids[1])).send().await.unwrap();
     assert_eq!(error_of(other).await.0, StatusCode::FORBIDDEN);
-    let found: Vec<Value> = tracer.get(format!("{}/api/v1/people?q=nguyen", server.url)).send().await.unwrap().json().await.unwrap();
+    let found: Vec<Value> =
+        tracer.get(format!("{}/api/v1/people?q=nguyen", server.url)).send().await.unwrap().json().await.unwrap();
     assert_eq!(found.len(), 1);
-    let found: Vec<Value> = tracer.get(format!("{}/api/v1/people?q=tran thi", server.url)).send().await.unwrap().json().await.unwrap();
+    let found: Vec<Value> =
+        tracer.get(format!("{}/api/v1/people?q=tran thi", server.url)).send().await.unwrap().json().await.unwrap();
     assert!(found.is_empty(), "a tracer finds nobody outside their commune");
 
     let forbidden = tracer.get(format!("{}/api/v1/audit", server.url)).send().await.unwrap();
@@ -202,7 +225,8 @@ async fn jurisdiction_limits_reads_and_the_audit_log_records_them() {
     assert_eq!(reads.len(), 1, "the refused read is not a read");
     assert_eq!(reads[0]["entity_id"], ids[0].as_str());
     assert_eq!(reads[0]["client"], "127.0.0.1");
-    let created: Vec<Value> = admin.get(format!("{}/api/v1/audit?actor=registry", server.url)).send().await.unwrap().json().await.unwrap();
+    let created: Vec<Value> =
+        admin.get(format!("{}/api/v1/audit?actor=registry", server.url)).send().await.unwrap().json().await.unwrap();
     assert_eq!(created.iter().filter(|e| e["action"] == "person.create" && e["actor_kind"] == "system").count(), 2);
 }
 
@@ -210,12 +234,20 @@ async fn jurisdiction_limits_reads_and_the_audit_log_records_them() {
 async fn citizens_sign_in_with_a_one_time_code() {
     let server = TestServer::start().await;
     let client = TestServer::client();
-    let sent = client.post(format!("{}/api/v1/auth/code", server.url)).json(&json!({"phone": "0912 345 678"})).send().await.unwrap();
+    let sent = client
+        .post(format!("{}/api/v1/auth/code", server.url))
+        .json(&json!({"phone": "0912 345 678"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(sent.status(), StatusCode::ACCEPTED);
     let code = server.last_code("+84912345678").expect("a code in the SMS log");
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let verify = |code: &str| {
-        client.post(format!("{}/api/v1/auth/code/verify", server.url)).json(&json!({"phone": "+84912345678", "code": code})).send()
+        client
+            .post(format!("{}/api/v1/auth/code/verify", server.url))
+            .json(&json!({"phone": "+84912345678", "code": code}))
+            .send()
     };
     assert_eq!(verify(wrong).await.unwrap().status(), StatusCode::UNAUTHORIZED);
     assert_eq!(verify(&code).await.unwrap().status(), 200);
@@ -233,9 +265,15 @@ async fn citizens_sign_in_with_a_one_time_code() {
 
     // A third code in 15 minutes is the last.
     client.post(format!("{}/api/v1/auth/code", server.url)).json(&json!({"phone": "0912345678"})).send().await.unwrap();
-    let limited = client.post(format!("{}/api/v1/auth/code", server.url)).json(&json!({"phone": "0912345678"})).send().await.unwrap();
+    let limited = client
+        .post(format!("{}/api/v1/auth/code", server.url))
+        .json(&json!({"phone": "0912345678"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_of(limited).await.1["code"], "rate_limited");
-    let bad = client.post(format!("{}/api/v1/auth/code", server.url)).json(&json!({"phone": "12345"})).send().await.unwrap();
+    let bad =
+        client.post(format!("{}/api/v1/auth/code", server.url)).json(&json!({"phone": "12345"})).send().await.unwrap();
     assert_eq!(error_of(bad).await.1["field"], "phone");
 }
 
@@ -255,11 +293,27 @@ async fn personal_qr_opens_the_person_until_revoked() {
         .await
         .unwrap();
     let id = created["id"].as_str().unwrap();
-    let qr: Value = client.get(format!("{}/api/v1/people/{id}/qr", server.url)).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let qr: Value = client
+        .get(format!("{}/api/v1/people/{id}/qr", server.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let qr_token = qr["token"].as_str().unwrap().to_owned();
     assert!(qr["url"].as_str().unwrap().ends_with(&format!("/q/{qr_token}")));
     assert!(!qr_token.contains("001087012345") && !qr_token.contains(id), "the token carries no identifier");
-    let again: Value = client.get(format!("{}/api/v1/people/{id}/qr", server.url)).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let again: Value = client
+        .get(format!("{}/api/v1/people/{id}/qr", server.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(again["token"], qr_token.as_str(), "the same card keeps working");
 
     let scan = |t: String| client.get(format!("{}/api/v1/qr/{t}", server.url)).bearer_auth(&token).send();
@@ -272,11 +326,19 @@ async fn personal_qr_opens_the_person_until_revoked() {
     assert_eq!(scan(format!("{}.{}x.{}", parts[0], parts[1], parts[2])).await.unwrap().status(), StatusCode::NOT_FOUND);
 
     let outsider = server.system_token("other-app", "sampler", "26740").await;
-    let refused = client.get(format!("{}/api/v1/qr/{qr_token}", server.url)).bearer_auth(&outsider).send().await.unwrap();
+    let refused =
+        client.get(format!("{}/api/v1/qr/{qr_token}", server.url)).bearer_auth(&outsider).send().await.unwrap();
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
 
-    let reissued: Value =
-        client.post(format!("{}/api/v1/people/{id}/qr/reissue", server.url)).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let reissued: Value = client
+        .post(format!("{}/api/v1/people/{id}/qr/reissue", server.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_ne!(reissued["token"], qr_token.as_str());
     assert_eq!(scan(qr_token.clone()).await.unwrap().status(), StatusCode::NOT_FOUND, "a revoked card stops working");
     assert_eq!(scan(reissued["token"].as_str().unwrap().to_owned()).await.unwrap().status(), 200);
@@ -288,7 +350,15 @@ async fn personal_qr_opens_the_person_until_revoked() {
     assert_eq!(scan(reissued["token"].as_str().unwrap().to_owned()).await.unwrap().status(), 200);
     server.services.retire_qr_key(&kid_before).await.unwrap();
     assert_eq!(scan(reissued["token"].as_str().unwrap().to_owned()).await.unwrap().status(), StatusCode::NOT_FOUND);
-    let fresh: Value = client.get(format!("{}/api/v1/people/{id}/qr", server.url)).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let fresh: Value = client
+        .get(format!("{}/api/v1/people/{id}/qr", server.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_ne!(fresh["token"].as_str().unwrap().split('.').next().unwrap(), kid_before);
     assert_eq!(scan(fresh["token"].as_str().unwrap().to_owned()).await.unwrap().status(), 200);
 }
@@ -306,20 +376,43 @@ async fn commune_staff_add_units_and_import_population() {
     assert_eq!(created.status(), StatusCode::CREATED);
     let unit: Value = created.json().await.unwrap();
     assert_eq!((unit["code"].as_str(), unit["level"].as_str()), (Some("00070.TDP1"), Some("neighbourhood")));
-    assert_eq!(add(&officer, "00070.TDP1", json!({"code": "H1", "name": "Hộ ông Ba"})).await.unwrap().status(), StatusCode::CREATED);
-    assert_eq!(error_of(add(&officer, "00070", json!({"code": "TDP1", "name": "again"})).await.unwrap()).await.0, StatusCode::CONFLICT);
-    assert_eq!(error_of(add(&officer, "00073", json!({"code": "X", "name": "x"})).await.unwrap()).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(error_of(add(&tracer, "00070", json!({"code": "X", "name": "x"})).await.unwrap()).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(error_of(add(&officer, "01", json!({"code": "X", "name": "x"})).await.unwrap()).await.0, StatusCode::FORBIDDEN);
-    let (status, error) = error_of(add(&officer, "00070", json!({"code": "bad code!", "name": "x"})).await.unwrap()).await;
+    assert_eq!(
+        add(&officer, "00070.TDP1", json!({"code": "H1", "name": "Hộ ông Ba"})).await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        error_of(add(&officer, "00070", json!({"code": "TDP1", "name": "again"})).await.unwrap()).await.0,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        error_of(add(&officer, "00073", json!({"code": "X", "name": "x"})).await.unwrap()).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        error_of(add(&tracer, "00070", json!({"code": "X", "name": "x"})).await.unwrap()).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        error_of(add(&officer, "01", json!({"code": "X", "name": "x"})).await.unwrap()).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, error) =
+        error_of(add(&officer, "00070", json!({"code": "bad code!", "name": "x"})).await.unwrap()).await;
     assert_eq!((status, error["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("code")));
-    let children: Vec<Value> = client.get(format!("{}/api/v1/units/00070/children", server.url)).send().await.unwrap().json().await.unwrap();
+    let children: Vec<Value> =
+        client.get(format!("{}/api/v1/units/00070/children", server.url)).send().await.unwrap().json().await.unwrap();
     assert_eq!(children.len(), 1);
-    let found: Vec<Value> = client.get(format!("{}/api/v1/units?q=hoan kiem", server.url)).send().await.unwrap().json().await.unwrap();
+    let found: Vec<Value> =
+        client.get(format!("{}/api/v1/units?q=hoan kiem", server.url)).send().await.unwrap().json().await.unwrap();
     assert_eq!(found[0]["code"], "00070");
 
     let import = |body: &'static str| {
-        client.put(format!("{}/api/v1/units/population", server.url)).bearer_auth(&officer).header("content-type", "text/csv").body(body).send()
+        client
+            .put(format!("{}/api/v1/units/population", server.url))
+            .bearer_auth(&officer)
+            .header("content-type", "text/csv")
+            .body(body)
+            .send()
     };
     let bad = import("code,population\n00070,1000\n00070.NOPE,5\n").await.unwrap();
     assert_eq!(error_of(bad).await.1["code"], "unknown_unit");
@@ -353,15 +446,31 @@ async fn admins_manage_accounts_and_tokens_within_their_jurisdiction() {
     let (_, signed_in_csrf) = server.signed_in("tracer.new", "a-long-password").await;
     assert!(!signed_in_csrf.is_empty(), "usernames are kept in lower case");
 
-    let system: Value = post("/accounts", json!({"username": "gate-1", "display_name": "Cổng chợ", "system": true,
-        "grants": [{"role": "venue_owner", "unit": "00070"}]})).await.unwrap().json().await.unwrap();
+    let system: Value = post(
+        "/accounts",
+        json!({"username": "gate-1", "display_name": "Cổng chợ", "system": true,
+        "grants": [{"role": "venue_owner", "unit": "00070"}]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
     let system_id = system["id"].as_str().unwrap();
-    let issued: Value = post(&format!("/accounts/{system_id}/tokens"), json!({"name": "gate"})).await.unwrap().json().await.unwrap();
+    let issued: Value =
+        post(&format!("/accounts/{system_id}/tokens"), json!({"name": "gate"})).await.unwrap().json().await.unwrap();
     let secret = issued["secret"].as_str().unwrap();
     let client = TestServer::client();
     let me = client.get(format!("{}/api/v1/me", server.url)).bearer_auth(secret).send().await.unwrap();
     assert_eq!(me.status(), 200);
-    let listed: Vec<Value> = admin.get(format!("{}/api/v1/accounts/{system_id}/tokens", server.url)).send().await.unwrap().json().await.unwrap();
+    let listed: Vec<Value> = admin
+        .get(format!("{}/api/v1/accounts/{system_id}/tokens", server.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(listed.len(), 1);
     assert!(listed[0].get("secret").is_none());
     let revoked = admin
@@ -374,7 +483,8 @@ async fn admins_manage_accounts_and_tokens_within_their_jurisdiction() {
     let refused = client.get(format!("{}/api/v1/me", server.url)).bearer_auth(secret).send().await.unwrap();
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
 
-    let accounts: Vec<Value> = admin.get(format!("{}/api/v1/accounts", server.url)).send().await.unwrap().json().await.unwrap();
+    let accounts: Vec<Value> =
+        admin.get(format!("{}/api/v1/accounts", server.url)).send().await.unwrap().json().await.unwrap();
     let names: Vec<_> = accounts.iter().map(|a| a["username"].as_str().unwrap()).collect();
     assert_eq!(names, ["admin.hn", "gate-1", "tracer.new"]);
 }

@@ -41,7 +41,12 @@ impl ApiError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>, field: Option<&str>) -> ApiError {
         ApiError {
             status,
-            detail: ErrorDetail { code: code.into(), message: message.into(), field: field.map(Into::into), existing_id: None },
+            detail: ErrorDetail {
+                code: code.into(),
+                message: message.into(),
+                field: field.map(Into::into),
+                existing_id: None,
+            },
         }
     }
 }
@@ -55,10 +60,16 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict { field, message, existing } => {
                 (StatusCode::CONFLICT, "conflict".into(), message, Some(field), existing)
             }
-            ServiceError::NotFound(what) => (StatusCode::NOT_FOUND, "not_found".into(), format!("{what} not found"), None, None),
-            ServiceError::Unauthenticated(message) => (StatusCode::UNAUTHORIZED, "unauthenticated".into(), message, None, None),
+            ServiceError::NotFound(what) => {
+                (StatusCode::NOT_FOUND, "not_found".into(), format!("{what} not found"), None, None)
+            }
+            ServiceError::Unauthenticated(message) => {
+                (StatusCode::UNAUTHORIZED, "unauthenticated".into(), message, None, None)
+            }
             ServiceError::Forbidden(message) => (StatusCode::FORBIDDEN, "forbidden".into(), message, None, None),
-            ServiceError::RateLimited { message, .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited".into(), message, None, None),
+            ServiceError::RateLimited { message, .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "rate_limited".into(), message, None, None)
+            }
             ServiceError::Internal(message) => {
                 tracing::error!(%message, "internal error");
                 (
@@ -102,7 +113,9 @@ impl IntoResponse for PageError {
         match self {
             PageError::SignIn { staff: true } => Redirect::to("/staff/signin").into_response(),
             PageError::SignIn { staff: false } => Redirect::to("/signin").into_response(),
-            PageError::Show { status, message, lang } => (status, crate::pages::error_page(lang, status, &message)).into_response(),
+            PageError::Show { status, message, lang } => {
+                (status, crate::pages::error_page(lang, status, &message)).into_response()
+            }
         }
     }
 }
@@ -110,6 +123,11 @@ impl IntoResponse for PageError {
 /// A handler panicked: answer 500 without taking the server down.
 pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side; try again later", None)
-        .into_response()
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "something went wrong on our side; try again later",
+        None,
+    )
+    .into_response()
 }

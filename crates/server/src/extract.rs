@@ -50,11 +50,14 @@ where
         let state = AppState::from_ref(state);
         let client = client_address(parts, &state);
         if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
-            let token = auth
-                .to_str()
-                .ok()
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "use Authorization: Bearer <API token>", None))?;
+            let token = auth.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    "use Authorization: Bearer <API token>",
+                    None,
+                )
+            })?;
             return Ok(ApiCaller(state.services.token_caller(token.trim(), &client).await?));
         }
         let unauthenticated =
@@ -65,7 +68,12 @@ where
             let expected = cookies::get(&parts.headers, cookies::CSRF);
             let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
             if expected.is_none() || expected != sent {
-                return Err(ApiError::new(StatusCode::FORBIDDEN, "csrf", "send the X-CSRF-Token header with the ob_csrf cookie's value", None));
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "csrf",
+                    "send the X-CSRF-Token header with the ob_csrf cookie's value",
+                    None,
+                ));
             }
         }
         Ok(ApiCaller(caller))
@@ -96,13 +104,24 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             // serde names the path of the field at fault: "full_name: invalid type …".
             let text = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_else(|| e.body_text());
             let field = text.split_once(": ").map(|(path, _)| path.to_owned()).filter(|p| !p.contains(' '));
-            let missing = text.split("missing field `").nth(1).and_then(|rest| rest.split('`').next()).map(str::to_owned);
+            let missing =
+                text.split("missing field `").nth(1).and_then(|rest| rest.split('`').next()).map(str::to_owned);
             let field = missing.or(field);
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", format!("the JSON does not fit: {text}"), field.as_deref())
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                format!("the JSON does not fit: {text}"),
+                field.as_deref(),
+            )
         }
         JsonRejection::JsonSyntaxError(e) => {
             let text = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_else(|| e.body_text());
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("the body is not valid JSON (UTF-8): {text}"), None)
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                format!("the body is not valid JSON (UTF-8): {text}"),
+                None,
+            )
         }
         JsonRejection::MissingJsonContentType(_) => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -133,7 +152,8 @@ where
         let Some(token) = cookies::get(&parts.headers, cookies::SESSION) else { return Ok(MaybeCaller(None)) };
         let client = client_address(parts, &state);
         let lang = Lang::from_parts(parts);
-        let caller = state.services.session_caller(token, &client).await.map_err(|e| PageError::from_service(e, lang))?;
+        let caller =
+            state.services.session_caller(token, &client).await.map_err(|e| PageError::from_service(e, lang))?;
         Ok(MaybeCaller(caller))
     }
 }
@@ -187,7 +207,11 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
         let context = PageContext::from_parts(&parts);
-        let refuse = |status: StatusCode, message: &str| PageError::Show { status, message: message.to_owned(), lang: context.lang };
+        let refuse = |status: StatusCode, message: &str| PageError::Show {
+            status,
+            message: message.to_owned(),
+            lang: context.lang,
+        };
         let bytes = axum::body::Bytes::from_request(Request::from_parts(parts.clone(), body), state)
             .await
             .map_err(|_| refuse(StatusCode::PAYLOAD_TOO_LARGE, "the form is too large"))?;

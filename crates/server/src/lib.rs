@@ -60,10 +60,7 @@ pub fn app(state: AppState) -> Router {
     for (name, value) in security_headers {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
     }
-    router
-        .layer(CatchPanicLayer::custom(error::panic_response))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+    router.layer(CatchPanicLayer::custom(error::panic_response)).layer(TraceLayer::new_for_http()).with_state(state)
 }
 
 /// Ready when the store answers; load balancers stop sending traffic otherwise.

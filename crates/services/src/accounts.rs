@@ -42,7 +42,8 @@ fn check_username(username: &str) -> Result<String> {
     if valid {
         Ok(username)
     } else {
-        Err(Invalid::new("username", "invalid_format", "username must be 3 to 40 letters, digits, '.', '_' or '-'").into())
+        Err(Invalid::new("username", "invalid_format", "username must be 3 to 40 letters, digits, '.', '_' or '-'")
+            .into())
     }
 }
 
@@ -72,13 +73,19 @@ impl Services {
         let (kind, password_hash) = match (request.system, request.password.as_deref()) {
             (true, None) => (AccountKind::System, None),
             (true, Some(_)) => {
-                return Err(Invalid::new("password", "not_allowed", "system accounts sign in with API tokens, not passwords").into());
+                return Err(Invalid::new(
+                    "password",
+                    "not_allowed",
+                    "system accounts sign in with API tokens, not passwords",
+                )
+                .into());
             }
             (false, Some(password)) => (AccountKind::User, Some(hash_password(password)?)),
             (false, None) => return Err(Invalid::new("password", "required", "password is required").into()),
         };
         let id = Uuid::now_v7();
-        let account = NewAccount { id, kind, username: username.clone(), display_name, password_hash, grants, created_at: now() };
+        let account =
+            NewAccount { id, kind, username: username.clone(), display_name, password_hash, grants, created_at: now() };
         self.store.insert_account(&account).await.map_err(|e| match ServiceError::from(e) {
             ServiceError::Conflict { existing, .. } => ServiceError::Conflict {
                 field: "username".into(),
@@ -132,7 +139,14 @@ impl Services {
         let secret = format!("obt_{}", random_token(32));
         let id = Uuid::now_v7();
         self.store
-            .insert_api_token(&ApiToken { id, account_id, name, hash: sha256(secret.as_bytes()), created_at: now(), revoked_at: None })
+            .insert_api_token(&ApiToken {
+                id,
+                account_id,
+                name,
+                hash: sha256(secret.as_bytes()),
+                created_at: now(),
+                revoked_at: None,
+            })
             .await?;
         self.audit(caller, "token.create", "account", &account_id.to_string(), &id.to_string()).await?;
         Ok(IssuedToken { id, secret })

@@ -4,9 +4,9 @@
 //! one-time code sent by SMS. Either way they get a random session token (a cookie) of which
 //! only the SHA-256 is stored. Systems send an API token, also stored hashed.
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use outbreak_domain::{Invalid, Phone, Principal, now};
@@ -84,7 +84,8 @@ impl Services {
             let password = password.to_owned();
             move || {
                 let stored = hash.as_deref().unwrap_or_else(|| dummy_hash());
-                PasswordHash::new(stored).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+                PasswordHash::new(stored)
+                    .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
                     && hash.is_some()
             }
         })
@@ -97,8 +98,12 @@ impl Services {
         if account.disabled {
             return Err(ServiceError::Unauthenticated("this account is disabled".into()));
         }
-        self.start_session(SessionOwner::Staff(account.id), staff_principal(&account), Duration::hours(self.config.staff_session_hours))
-            .await
+        self.start_session(
+            SessionOwner::Staff(account.id),
+            staff_principal(&account),
+            Duration::hours(self.config.staff_session_hours),
+        )
+        .await
     }
 
     /// Sends a one-time code to the phone, within the rate limits.
@@ -109,7 +114,10 @@ impl Services {
             let (by_phone, _) = self.store.count_otp_sends(&phone, client, at - window).await?;
             if by_phone >= limit {
                 return Err(ServiceError::RateLimited {
-                    message: format!("too many codes were sent to this phone; try again in {} minutes", window.whole_minutes()),
+                    message: format!(
+                        "too many codes were sent to this phone; try again in {} minutes",
+                        window.whole_minutes()
+                    ),
                     retry_after_secs: window.whole_seconds() as u64,
                 });
             }
@@ -123,11 +131,21 @@ impl Services {
         }
         let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
         self.store
-            .put_otp(&OtpChallenge { phone: phone.clone(), code_hash: otp_hash(&phone, &code), expires_at: at + OTP_LIFETIME, attempts: 0 })
+            .put_otp(&OtpChallenge {
+                phone: phone.clone(),
+                code_hash: otp_hash(&phone, &code),
+                expires_at: at + OTP_LIFETIME,
+                attempts: 0,
+            })
             .await?;
         self.store.record_otp_send(&phone, client, at).await?;
         self.sms
-            .send(&phone, &format!("Outbreak: ma dang nhap cua ban la {code}. Het han sau 5 phut. / Your sign-in code is {code}."))
+            .send(
+                &phone,
+                &format!(
+                    "Outbreak: ma dang nhap cua ban la {code}. Het han sau 5 phut. / Your sign-in code is {code}."
+                ),
+            )
             .await?;
         Ok(phone)
     }
@@ -146,7 +164,8 @@ impl Services {
         }
         self.store.delete_otp(&phone).await?;
         let principal = Principal::Citizen { phone: phone.clone() };
-        self.start_session(SessionOwner::Citizen(phone), principal, Duration::days(self.config.citizen_session_days)).await
+        self.start_session(SessionOwner::Citizen(phone), principal, Duration::days(self.config.citizen_session_days))
+            .await
     }
 
     async fn start_session(&self, owner: SessionOwner, principal: Principal, lifetime: Duration) -> Result<SignedIn> {

@@ -23,9 +23,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use error::ServiceError;
-pub use outbreak_store::Store;
 use outbreak_domain::{Jurisdiction, Permission, Principal};
 use outbreak_store::NewAuditEntry;
+pub use outbreak_store::Store;
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
 
@@ -83,7 +83,14 @@ impl Services {
     }
 
     /// Writes one audit entry for something the caller did to a record.
-    pub async fn audit(&self, caller: &Caller, action: &str, entity: &str, entity_id: &str, detail: &str) -> Result<()> {
+    pub async fn audit(
+        &self,
+        caller: &Caller,
+        action: &str,
+        entity: &str,
+        entity_id: &str,
+        detail: &str,
+    ) -> Result<()> {
         let actor_kind = match (&caller.principal, caller.is_system) {
             (Principal::Citizen { .. }, _) => "citizen",
             (Principal::Staff { .. }, true) => "system",

@@ -51,17 +51,31 @@ impl Services {
 
     /// The unit of an address: known, a commune or below; the household, when given, a
     /// household unit inside the same commune.
-    async fn address_unit(&self, code: &outbreak_domain::UnitCode, household: Option<&outbreak_domain::UnitCode>) -> Result<Unit> {
+    async fn address_unit(
+        &self,
+        code: &outbreak_domain::UnitCode,
+        household: Option<&outbreak_domain::UnitCode>,
+    ) -> Result<Unit> {
         let unknown = |field: &str| Invalid::new(field, "unknown_unit", format!("{field} is not a known unit code"));
         let unit = self.store.unit(code).await?.ok_or_else(|| unknown("address_unit"))?;
         if unit.level < UnitLevel::Commune {
-            return Err(Invalid::new("address_unit", "too_broad", "an address must be in a commune or a unit below it").into());
+            return Err(Invalid::new(
+                "address_unit",
+                "too_broad",
+                "an address must be in a commune or a unit below it",
+            )
+            .into());
         }
         if let Some(code) = household {
             let household = self.store.unit(code).await?.ok_or_else(|| unknown("household"))?;
             let commune_path: String = unit.path.split_inclusive('/').take(4).collect();
             if household.level != UnitLevel::Household || !household.path.starts_with(&commune_path) {
-                return Err(Invalid::new("household", "mismatch", "household must be a household unit in the address's commune").into());
+                return Err(Invalid::new(
+                    "household",
+                    "mismatch",
+                    "household must be a household unit in the address's commune",
+                )
+                .into());
             }
         }
         Ok(unit)
@@ -118,7 +132,12 @@ impl Services {
         if q.is_empty() {
             return Ok(Vec::new());
         }
-        let mut query = PersonQuery { scope: jurisdiction.paths, limit: SEARCH_PAGE, offset: page * SEARCH_PAGE, ..PersonQuery::default() };
+        let mut query = PersonQuery {
+            scope: jurisdiction.paths,
+            limit: SEARCH_PAGE,
+            offset: page * SEARCH_PAGE,
+            ..PersonQuery::default()
+        };
         if let Ok(cccd) = outbreak_domain::Cccd::parse("q", q) {
             query.cccd = Some(cccd.as_str().to_owned());
         } else if let Ok(phone) = outbreak_domain::Phone::parse("q", q) {
@@ -128,12 +147,18 @@ impl Services {
         } else {
             let folded = text::fold(q);
             if folded.chars().count() < 2 || folded.chars().count() > 100 {
-                return Err(Invalid::new("q", "invalid_length", "search with 2 to 100 characters of a name, or an identifier").into());
+                return Err(Invalid::new(
+                    "q",
+                    "invalid_length",
+                    "search with 2 to 100 characters of a name, or an identifier",
+                )
+                .into());
             }
             query.name = Some(folded);
         }
         let found = self.store.search_people(&query).await?;
-        self.audit(caller, "person.search", "person", "", &format!("q={q} page={page} results={}", found.len())).await?;
+        self.audit(caller, "person.search", "person", "", &format!("q={q} page={page} results={}", found.len()))
+            .await?;
         Ok(found)
     }
 

@@ -83,7 +83,13 @@ impl Services {
         let key = self.current_key().await?;
         let id = random_token(12);
         self.store
-            .insert_qr_token(&QrToken { id: id.clone(), person, kid: key.kid.clone(), issued_at: now(), revoked_at: None })
+            .insert_qr_token(&QrToken {
+                id: id.clone(),
+                person,
+                kid: key.kid.clone(),
+                issued_at: now(),
+                revoked_at: None,
+            })
             .await?;
         token(&key, &id)
     }
@@ -104,7 +110,9 @@ impl Services {
     /// The person a scanned token stands for, if the caller may open them (audited).
     pub async fn resolve_personal_qr(&self, caller: &Caller, token: &str) -> Result<PersonRecord> {
         let mut parts = token.trim().splitn(3, '.');
-        let (Some(kid), Some(id), Some(tag)) = (parts.next(), parts.next(), parts.next()) else { return Err(invalid()) };
+        let (Some(kid), Some(id), Some(tag)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(invalid());
+        };
         let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| invalid())?;
         if tag.len() != MAC_BYTES {
             return Err(invalid());

@@ -56,18 +56,34 @@ impl Services {
         let jurisdiction = self.authorize(caller, Permission::ManageUnits)?;
         let rows = parse_population_csv(csv).map_err(|errors| {
             let listed: Vec<String> = errors.iter().take(10).map(ToString::to_string).collect();
-            Invalid::new("file", "invalid_rows", format!("{} bad rows, nothing imported: {}", errors.len(), listed.join("; ")))
+            Invalid::new(
+                "file",
+                "invalid_rows",
+                format!("{} bad rows, nothing imported: {}", errors.len(), listed.join("; ")),
+            )
         })?;
         let mut figures = Vec::with_capacity(rows.len());
         for (line, (code, population)) in rows.into_iter().enumerate() {
             let Ok(code) = UnitCode::parse("code", &code) else {
-                return Err(Invalid::new("file", "invalid_rows", format!("line {}: {code:?} is not a unit code", line + 2)).into());
+                return Err(Invalid::new(
+                    "file",
+                    "invalid_rows",
+                    format!("line {}: {code:?} is not a unit code", line + 2),
+                )
+                .into());
             };
             let known = self.store.unit(&code).await?.ok_or_else(|| {
-                Invalid::new("file", "unknown_unit", format!("line {}: unit {code} is unknown; nothing imported", line + 2))
+                Invalid::new(
+                    "file",
+                    "unknown_unit",
+                    format!("line {}: unit {code} is unknown; nothing imported", line + 2),
+                )
             })?;
             if !jurisdiction.covers(&known.path) {
-                return Err(ServiceError::Forbidden(format!("line {}: unit {code} is outside your jurisdiction; nothing imported", line + 2)));
+                return Err(ServiceError::Forbidden(format!(
+                    "line {}: unit {code} is outside your jurisdiction; nothing imported",
+                    line + 2
+                )));
             }
             figures.push((code, population));
         }

@@ -2,7 +2,9 @@
 //! values were validated on the way in; one that no longer parses is reported as a corrupt
 //! row rather than trusted.
 
-use outbreak_domain::{BirthDate, Cccd, Grant, InsuranceNumber, Person, PersonId, Phone, Role, Sex, Unit, UnitCode, UnitLevel};
+use outbreak_domain::{
+    BirthDate, Cccd, Grant, InsuranceNumber, Person, PersonId, Phone, Role, Sex, Unit, UnitCode, UnitLevel,
+};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
@@ -89,11 +91,7 @@ pub(crate) fn unit(
 }
 
 pub(crate) fn grant(role: String, unit: String, unit_path: String) -> Result<Grant> {
-    Ok(Grant {
-        role: Role::parse("role", &role).map_err(|_| corrupt("role", &role))?,
-        unit: code(&unit)?,
-        unit_path,
-    })
+    Ok(Grant { role: Role::parse("role", &role).map_err(|_| corrupt("role", &role))?, unit: code(&unit)?, unit_path })
 }
 
 pub(crate) fn session(
@@ -119,6 +117,16 @@ pub(crate) fn owner_columns(owner: &SessionOwner) -> (Option<Uuid>, Option<&str>
     }
 }
 
-pub(crate) fn otp(phone_text: String, code_hash: Vec<u8>, expires_at: OffsetDateTime, attempts: i64) -> Result<OtpChallenge> {
-    Ok(OtpChallenge { phone: phone(&phone_text)?, code_hash, expires_at, attempts: attempts.clamp(0, i64::from(u32::MAX)) as u32 })
+pub(crate) fn otp(
+    phone_text: String,
+    code_hash: Vec<u8>,
+    expires_at: OffsetDateTime,
+    attempts: i64,
+) -> Result<OtpChallenge> {
+    Ok(OtpChallenge {
+        phone: phone(&phone_text)?,
+        code_hash,
+        expires_at,
+        attempts: attempts.clamp(0, i64::from(u32::MAX)) as u32,
+    })
 }

@@ -146,9 +146,7 @@ fn subtree_range(prefix: &str) -> (String, String) {
 
 /// The `LIKE` pattern for folded name words: each word in order, anything between.
 fn name_pattern(folded: &str) -> String {
-    let words: Vec<String> = folded
-        .split_whitespace()
-        .map(|w| w.chars().filter(|c| !matches!(c, '%' | '_' | '\\')).collect())
-        .collect();
+    let words: Vec<String> =
+        folded.split_whitespace().map(|w| w.chars().filter(|c| !matches!(c, '%' | '_' | '\\')).collect()).collect();
     format!("%{}%", words.join("%"))
 }

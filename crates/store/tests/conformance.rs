@@ -137,8 +137,17 @@ async fn duplicate_identifiers_name_the_holder(store: &dyn Store) {
     store.insert_person(&third).await.unwrap();
     let mut fourth = person("Lê Văn D", None, "00070");
     fourth.insurance_number = third.insurance_number.clone();
-    match store.update_person(&{ let mut f = first.clone(); f.insurance_number = fourth.insurance_number.clone(); f }).await {
-        Err(StoreError::Conflict { field: "insurance_number", existing }) => assert_eq!(existing, Some(third.id.to_string())),
+    match store
+        .update_person(&{
+            let mut f = first.clone();
+            f.insurance_number = fourth.insurance_number.clone();
+            f
+        })
+        .await
+    {
+        Err(StoreError::Conflict { field: "insurance_number", existing }) => {
+            assert_eq!(existing, Some(third.id.to_string()))
+        }
         other => panic!("expected an insurance conflict, got {other:?}"),
     }
     assert_eq!(store.person(first.id).await.unwrap().unwrap().person, first);
@@ -172,10 +181,18 @@ async fn people_search_stays_in_scope(store: &dyn Store) {
     let ids = |found: Vec<PersonRecord>| found.into_iter().map(|r| r.person.id).collect::<Vec<_>>();
     assert_eq!(ids(store.search_people(&search("nguyen van", &["/VN/"])).await.unwrap()), [a.id, b.id, c.id]);
     assert_eq!(ids(store.search_people(&search("nguyen van", &["/VN/01/00070/"])).await.unwrap()), [a.id]);
-    assert_eq!(ids(store.search_people(&search("nguyen van", &["/VN/01/00070/", "/VN/01/00073/"])).await.unwrap()), [a.id, b.id]);
+    assert_eq!(
+        ids(store.search_people(&search("nguyen van", &["/VN/01/00070/", "/VN/01/00073/"])).await.unwrap()),
+        [a.id, b.id]
+    );
     assert_eq!(ids(store.search_people(&search("van cuong", &["/VN/01/"])).await.unwrap()), Vec::<PersonId>::new());
     assert!(store.search_people(&search("nguyen", &[])).await.unwrap().is_empty());
-    let by_cccd = PersonQuery { cccd: Some("001087012345".into()), scope: vec!["/VN/".into()], limit: 5, ..PersonQuery::default() };
+    let by_cccd = PersonQuery {
+        cccd: Some("001087012345".into()),
+        scope: vec!["/VN/".into()],
+        limit: 5,
+        ..PersonQuery::default()
+    };
     assert_eq!(ids(store.search_people(&by_cccd).await.unwrap()), [a.id]);
     let phone = Phone::parse("phone", "0912345678").unwrap();
     assert_eq!(ids(store.people_by_phone(&phone).await.unwrap()), [a.id, b.id, c.id]);
@@ -214,8 +231,14 @@ async fn accounts_and_grants(store: &dyn Store) {
     for a in [&tracer, &officer, &southern] {
         store.insert_account(a).await.unwrap();
     }
-    assert!(matches!(store.insert_account(&account("tracer.hk", &[])).await, Err(StoreError::Conflict { field: "username", .. })));
-    assert!(matches!(store.insert_account(&account("ghost", &[(Role::Admin, "99999")])).await, Err(StoreError::NotFound("unit"))));
+    assert!(matches!(
+        store.insert_account(&account("tracer.hk", &[])).await,
+        Err(StoreError::Conflict { field: "username", .. })
+    ));
+    assert!(matches!(
+        store.insert_account(&account("ghost", &[(Role::Admin, "99999")])).await,
+        Err(StoreError::NotFound("unit"))
+    ));
     assert!(store.account_by_username("ghost").await.unwrap().is_none());
 
     let loaded = store.account_by_username("officer.hn").await.unwrap().unwrap();
@@ -224,7 +247,8 @@ async fn accounts_and_grants(store: &dyn Store) {
     let grants: Vec<_> = loaded.grants.iter().map(|g| (g.role, g.unit_path.as_str())).collect();
     assert_eq!(grants, [(Role::HealthOfficer, "/VN/01/"), (Role::Tracer, "/VN/01/00073/")]);
 
-    let in_hanoi: Vec<_> = store.list_accounts(&["/VN/01/".into()]).await.unwrap().into_iter().map(|a| a.username).collect();
+    let in_hanoi: Vec<_> =
+        store.list_accounts(&["/VN/01/".into()]).await.unwrap().into_iter().map(|a| a.username).collect();
     assert_eq!(in_hanoi, ["officer.hn", "tracer.hk"]);
 
     store.set_grants(tracer.id, &[(Role::Sampler, code("00073"))]).await.unwrap();
@@ -233,7 +257,11 @@ async fn accounts_and_grants(store: &dyn Store) {
     assert_eq!(reloaded.grants[0].role, Role::Sampler);
     assert!(matches!(store.set_grants(Uuid::now_v7(), &[]).await, Err(StoreError::NotFound("account"))));
     assert!(store.set_grants(tracer.id, &[(Role::Admin, code("99999"))]).await.is_err());
-    assert_eq!(store.account(tracer.id).await.unwrap().unwrap().grants, reloaded.grants, "a failed change keeps the old grants");
+    assert_eq!(
+        store.account(tracer.id).await.unwrap().unwrap().grants,
+        reloaded.grants,
+        "a failed change keeps the old grants"
+    );
 
     store.set_account_disabled(tracer.id, true).await.unwrap();
     assert!(store.account(tracer.id).await.unwrap().unwrap().disabled);
@@ -241,7 +269,11 @@ async fn accounts_and_grants(store: &dyn Store) {
 
 async fn api_tokens(store: &dyn Store) {
     seeded(store).await;
-    let system = NewAccount { kind: AccountKind::System, password_hash: None, ..account("gate.system", &[(Role::VenueOwner, "00070")]) };
+    let system = NewAccount {
+        kind: AccountKind::System,
+        password_hash: None,
+        ..account("gate.system", &[(Role::VenueOwner, "00070")])
+    };
     store.insert_account(&system).await.unwrap();
     let token = ApiToken {
         id: Uuid::now_v7(),
@@ -280,7 +312,8 @@ async fn sessions_and_one_time_codes(store: &dyn Store) {
 
     let staff = account("staff.session", &[(Role::Tracer, "00070")]);
     store.insert_account(&staff).await.unwrap();
-    let staff_session = Session { hash: vec![2; 32], owner: SessionOwner::Staff(staff.id), created_at: now(), expires_at: now() };
+    let staff_session =
+        Session { hash: vec![2; 32], owner: SessionOwner::Staff(staff.id), created_at: now(), expires_at: now() };
     store.insert_session(&staff_session).await.unwrap();
     assert_eq!(store.session(&[2; 32]).await.unwrap(), Some(staff_session));
 
@@ -305,7 +338,13 @@ async fn sessions_and_one_time_codes(store: &dyn Store) {
 
 async fn signing_keys_and_qr_tokens(store: &dyn Store) {
     seeded(store).await;
-    let old = SigningKey { kid: "k1".into(), purpose: "qr".into(), secret: vec![1; 32], created_at: now() - Duration::days(1), retired_at: None };
+    let old = SigningKey {
+        kid: "k1".into(),
+        purpose: "qr".into(),
+        secret: vec![1; 32],
+        created_at: now() - Duration::days(1),
+        retired_at: None,
+    };
     let new = SigningKey { kid: "k2".into(), created_at: now(), ..old.clone() };
     store.insert_signing_key(&old).await.unwrap();
     store.insert_signing_key(&new).await.unwrap();
@@ -350,11 +389,22 @@ async fn audit_log_filters(store: &dyn Store) {
     }
     let all = store.audit_entries(&AuditFilter { limit: 10, ..AuditFilter::default() }).await.unwrap();
     assert_eq!(all.iter().map(|e| e.entity_id.as_str()).collect::<Vec<_>>(), ["p2", "p1", "p0"]);
-    let alice = store.audit_entries(&AuditFilter { actor: Some("alice".into()), limit: 10, ..AuditFilter::default() }).await.unwrap();
+    let alice = store
+        .audit_entries(&AuditFilter { actor: Some("alice".into()), limit: 10, ..AuditFilter::default() })
+        .await
+        .unwrap();
     assert_eq!(alice.len(), 2);
-    let page = store.audit_entries(&AuditFilter { before_id: Some(all[0].id), limit: 1, ..AuditFilter::default() }).await.unwrap();
+    let page = store
+        .audit_entries(&AuditFilter { before_id: Some(all[0].id), limit: 1, ..AuditFilter::default() })
+        .await
+        .unwrap();
     assert_eq!(page[0].entity_id, "p1");
-    let window = AuditFilter { since: Some(start + Duration::seconds(1)), until: Some(start + Duration::seconds(2)), limit: 10, ..AuditFilter::default() };
+    let window = AuditFilter {
+        since: Some(start + Duration::seconds(1)),
+        until: Some(start + Duration::seconds(2)),
+        limit: 10,
+        ..AuditFilter::default()
+    };
     assert_eq!(store.audit_entries(&window).await.unwrap()[0].entity_id, "p1");
     let one = AuditFilter { entity_id: Some("p0".into()), limit: 10, ..AuditFilter::default() };
     assert_eq!(store.audit_entries(&one).await.unwrap()[0].at, start);

@@ -2,14 +2,23 @@
 //!
 //! Each test gets its own database. The cluster comes from `OUTBREAK_TEST_POSTGRES` (a
 //! `postgres://` URL of a server the caller runs) or else is started once per test process
-//! from the machine's PostgreSQL 15 binaries in a temporary folder; a watchdog stops it and
+//! from the machine's PostgreSQL binaries in a temporary folder; a watchdog stops it and
 //! removes the folder when the test process ends.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-const BIN: &str = "/usr/lib/postgresql/15/bin";
+/// The newest PostgreSQL server installed the Debian way (`/usr/lib/postgresql/<n>/bin`).
+fn server_bin() -> Option<std::path::PathBuf> {
+    let mut versions: Vec<(u32, std::path::PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
+        .filter(|(_, bin)| bin.join("initdb").exists())
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin)
+}
 
 static CLUSTER: OnceLock<String> = OnceLock::new();
 
@@ -33,10 +42,9 @@ fn start_cluster() -> String {
     if let Ok(url) = std::env::var("OUTBREAK_TEST_POSTGRES") {
         return url;
     }
-    assert!(
-        Path::new(BIN).join("initdb").exists(),
-        "PostgreSQL 15 is not installed (apt-get install postgresql), and OUTBREAK_TEST_POSTGRES is not set"
-    );
+    let bin = server_bin().unwrap_or_else(|| {
+        panic!("PostgreSQL is not installed (apt-get install postgresql), and OUTBREAK_TEST_POSTGRES is not set")
+    });
     let dir = std::env::temp_dir().join(format!("outbreak-pg-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
     let as_root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
@@ -47,10 +55,10 @@ fn start_cluster() -> String {
     let pg = |tool: &str| {
         let mut command = if as_root {
             let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(Path::new(BIN).join(tool));
+            c.args(["-u", "postgres", "--"]).arg(bin.join(tool));
             c
         } else {
-            Command::new(Path::new(BIN).join(tool))
+            Command::new(bin.join(tool))
         };
         command.stdout(Stdio::null());
         command
@@ -68,9 +76,9 @@ fn start_cluster() -> String {
         "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {stop}; rm -rf {dir}",
         pid = std::process::id(),
         stop = if as_root {
-            format!("runuser -u postgres -- {BIN}/pg_ctl -D {} -m immediate stop", data.display())
+            format!("runuser -u postgres -- {}/pg_ctl -D {} -m immediate stop", bin.display(), data.display())
         } else {
-            format!("{BIN}/pg_ctl -D {} -m immediate stop", data.display())
+            format!("{}/pg_ctl -D {} -m immediate stop", bin.display(), data.display())
         },
         dir = dir.display(),
     );
@@ -85,9 +93,5 @@ fn start_cluster() -> String {
 
 fn run(command: &mut Command) {
     let output = command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{command:?} failed: {}", String::from_utf8_lossy(&output.stderr));
 }

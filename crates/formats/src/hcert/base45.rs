@@ -58,10 +58,7 @@ pub fn decode(text: &str) -> Result<Vec<u8>, Base45Error> {
             u8::try_from(character)
                 .ok()
                 .and_then(|byte| ALPHABET.iter().position(|&c| c == byte))
-                .ok_or(Base45Error::InvalidCharacter {
-                    character,
-                    position,
-                })
+                .ok_or(Base45Error::InvalidCharacter { character, position })
         })
         .collect::<Result<Vec<usize>, _>>()?;
     if values.len() % 3 == 1 {
@@ -110,23 +107,10 @@ mod tests {
 
     #[test]
     fn rejects_bad_input() {
-        assert_eq!(
-            decode("GGW"),
-            Err(Base45Error::OutOfRange(0)),
-            "RFC 9285 section 6: GGW is 65536"
-        );
+        assert_eq!(decode("GGW"), Err(Base45Error::OutOfRange(0)), "RFC 9285 section 6: GGW is 65536");
         assert_eq!(decode("ZZ"), Err(Base45Error::OutOfRange(0)));
         assert_eq!(decode("BB8A"), Err(Base45Error::InvalidLength(4)));
-        assert_eq!(
-            decode("bb8"),
-            Err(Base45Error::InvalidCharacter {
-                character: 'b',
-                position: 0
-            })
-        );
-        assert!(matches!(
-            decode("BBé"),
-            Err(Base45Error::InvalidCharacter { position: 2, .. })
-        ));
+        assert_eq!(decode("bb8"), Err(Base45Error::InvalidCharacter { character: 'b', position: 0 }));
+        assert!(matches!(decode("BBé"), Err(Base45Error::InvalidCharacter { position: 2, .. })));
     }
 }

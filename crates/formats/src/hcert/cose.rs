@@ -83,9 +83,7 @@ pub struct Header {
 
 impl Header {
     fn from_map(value: &Value) -> Result<Self, CoseError> {
-        let entries = value
-            .as_map()
-            .ok_or(CoseError::InvalidHeader("a header must be a map"))?;
+        let entries = value.as_map().ok_or(CoseError::InvalidHeader("a header must be a map"))?;
         let mut header = Self::default();
         for (label, parameter) in entries {
             let Some(label) = label.as_integer().map(i128::from) else {
@@ -98,9 +96,7 @@ impl Header {
                     .ok_or(CoseError::InvalidHeader("alg must be an integer"))?;
                 header.alg = Some(id);
             } else if label == LABEL_KID {
-                let kid = parameter
-                    .as_bytes()
-                    .ok_or(CoseError::InvalidHeader("kid must be a byte string"))?;
+                let kid = parameter.as_bytes().ok_or(CoseError::InvalidHeader("kid must be a byte string"))?;
                 header.kid = Some(kid.clone());
             }
         }
@@ -140,8 +136,7 @@ impl CoseSign1 {
     /// Decodes a COSE_Sign1 structure, tagged or not.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, CoseError> {
         let mut rest = bytes;
-        let value: Value =
-            ciborium::from_reader(&mut rest).map_err(|error| CoseError::Cbor(error.to_string()))?;
+        let value: Value = ciborium::from_reader(&mut rest).map_err(|error| CoseError::Cbor(error.to_string()))?;
         if !rest.is_empty() {
             return Err(CoseError::TrailingBytes(rest.len()));
         }
@@ -152,19 +147,13 @@ impl CoseSign1 {
             }
             value = inner;
         }
-        let [protected, unprotected, payload, signature] = value
-            .as_array()
-            .map(Vec::as_slice)
-            .ok_or(CoseError::NotSign1)?
+        let [protected, unprotected, payload, signature] =
+            value.as_array().map(Vec::as_slice).ok_or(CoseError::NotSign1)?
         else {
             return Err(CoseError::NotSign1);
         };
-        let protected_bytes = protected
-            .as_bytes()
-            .ok_or(CoseError::InvalidItem(
-                "the protected header must be a byte string",
-            ))?
-            .clone();
+        let protected_bytes =
+            protected.as_bytes().ok_or(CoseError::InvalidItem("the protected header must be a byte string"))?.clone();
         let protected = if protected_bytes.is_empty() {
             Header::default()
         } else {
@@ -177,36 +166,18 @@ impl CoseSign1 {
             Value::Null => return Err(CoseError::DetachedPayload),
             _ => return Err(CoseError::InvalidItem("the payload must be a byte string")),
         };
-        let signature = signature
-            .as_bytes()
-            .ok_or(CoseError::InvalidItem(
-                "the signature must be a byte string",
-            ))?
-            .clone();
-        Ok(Self {
-            protected_bytes,
-            protected,
-            unprotected: Header::from_map(unprotected)?,
-            payload,
-            signature,
-        })
+        let signature =
+            signature.as_bytes().ok_or(CoseError::InvalidItem("the signature must be a byte string"))?.clone();
+        Ok(Self { protected_bytes, protected, unprotected: Header::from_map(unprotected)?, payload, signature })
     }
 
     /// Signs a payload with ES256 under the protected header `{1: -7, 4: kid}`.
     pub fn sign_es256(kid: &[u8], payload: Vec<u8>, key: &p256::ecdsa::SigningKey) -> Self {
-        let protected = Header {
-            alg: Some(Algorithm::Es256.id()),
-            kid: Some(kid.to_vec()),
-        };
+        let protected = Header { alg: Some(Algorithm::Es256.id()), kid: Some(kid.to_vec()) };
         let mut protected_bytes = Vec::new();
         protected.write(&mut protected_bytes);
-        let mut cose = Self {
-            protected_bytes,
-            protected,
-            unprotected: Header::default(),
-            payload,
-            signature: Vec::new(),
-        };
+        let mut cose =
+            Self { protected_bytes, protected, unprotected: Header::default(), payload, signature: Vec::new() };
         let signature: p256::ecdsa::Signature = key.sign(&cose.signed_bytes());
         cose.signature = signature.to_bytes().to_vec();
         cose
@@ -234,10 +205,7 @@ impl CoseSign1 {
     /// The key identifier: the protected one if present, else the unprotected one (HCERT
     /// allows both places).
     pub fn kid(&self) -> Option<&[u8]> {
-        self.protected
-            .kid
-            .as_deref()
-            .or(self.unprotected.kid.as_deref())
+        self.protected.kid.as_deref().or(self.unprotected.kid.as_deref())
     }
 
     /// The bytes that the signature covers: the CBOR of the Sig_structure
@@ -310,21 +278,7 @@ mod tests {
 
     #[test]
     fn hand_written_cbor_matches_ciborium() {
-        for n in [
-            0_i64,
-            23,
-            24,
-            255,
-            256,
-            65535,
-            65536,
-            1 << 40,
-            -1,
-            -24,
-            -25,
-            -37,
-            -260,
-        ] {
+        for n in [0_i64, 23, 24, 255, 256, 65535, 65536, 1 << 40, -1, -24, -25, -37, -260] {
             let mut out = Vec::new();
             write_int(&mut out, n);
             assert_eq!(out, cbor(&Value::from(n)), "{n}");
@@ -343,18 +297,12 @@ mod tests {
         let cose = CoseSign1::sign_es256(b"kid-8byt", b"payload".to_vec(), &key);
         assert_eq!(
             cose.protected_bytes,
-            [
-                0xa2, 0x01, 0x26, 0x04, 0x48, b'k', b'i', b'd', b'-', b'8', b'b', b'y', b't'
-            ]
+            [0xa2, 0x01, 0x26, 0x04, 0x48, b'k', b'i', b'd', b'-', b'8', b'b', b'y', b't']
         );
         let bytes = cose.to_vec();
         assert_eq!(bytes[0], 0xd2);
         assert_eq!(CoseSign1::from_slice(&bytes).unwrap(), cose);
-        assert_eq!(
-            CoseSign1::from_slice(&bytes[1..]).unwrap(),
-            cose,
-            "tag 18 is optional"
-        );
+        assert_eq!(CoseSign1::from_slice(&bytes[1..]).unwrap(), cose, "tag 18 is optional");
         let mut cwt_tagged = vec![0xd8, 0x3d];
         cwt_tagged.extend_from_slice(&bytes);
         assert_eq!(CoseSign1::from_slice(&cwt_tagged).unwrap(), cose);
@@ -364,11 +312,7 @@ mod tests {
 
     #[test]
     fn kid_falls_back_to_the_unprotected_header() {
-        let mut cose = CoseSign1::sign_es256(
-            b"k",
-            Vec::new(),
-            &p256::ecdsa::SigningKey::from_slice(&[9; 32]).unwrap(),
-        );
+        let mut cose = CoseSign1::sign_es256(b"k", Vec::new(), &p256::ecdsa::SigningKey::from_slice(&[9; 32]).unwrap());
         cose.unprotected.kid = Some(b"u".to_vec());
         assert_eq!(cose.kid(), Some(&b"k"[..]));
         cose.protected.kid = None;
@@ -382,44 +326,20 @@ mod tests {
         let array = |items: Vec<Value>| cbor(&Value::Array(items));
         let bytes = |b: &[u8]| Value::Bytes(b.to_vec());
         let empty_map = Value::Map(Vec::new());
-        assert!(matches!(
-            CoseSign1::from_slice(&[0xff]),
-            Err(CoseError::Cbor(_))
-        ));
-        assert_eq!(
-            CoseSign1::from_slice(&array(vec![])),
-            Err(CoseError::NotSign1)
-        );
+        assert!(matches!(CoseSign1::from_slice(&[0xff]), Err(CoseError::Cbor(_))));
+        assert_eq!(CoseSign1::from_slice(&array(vec![])), Err(CoseError::NotSign1));
         assert_eq!(
             CoseSign1::from_slice(&cbor(&Value::Tag(98, Box::new(Value::Array(vec![]))))),
             Err(CoseError::UnexpectedTag(98))
         );
-        let null_payload = array(vec![
-            bytes(b""),
-            empty_map.clone(),
-            Value::Null,
-            bytes(b"s"),
-        ]);
-        assert_eq!(
-            CoseSign1::from_slice(&null_payload),
-            Err(CoseError::DetachedPayload)
-        );
-        let text_kid = array(vec![
-            bytes(b""),
-            Value::Map(vec![(Value::from(4), Value::from("kid"))]),
-            bytes(b"p"),
-            bytes(b"s"),
-        ]);
-        assert!(matches!(
-            CoseSign1::from_slice(&text_kid),
-            Err(CoseError::InvalidHeader(_))
-        ));
+        let null_payload = array(vec![bytes(b""), empty_map.clone(), Value::Null, bytes(b"s")]);
+        assert_eq!(CoseSign1::from_slice(&null_payload), Err(CoseError::DetachedPayload));
+        let text_kid =
+            array(vec![bytes(b""), Value::Map(vec![(Value::from(4), Value::from("kid"))]), bytes(b"p"), bytes(b"s")]);
+        assert!(matches!(CoseSign1::from_slice(&text_kid), Err(CoseError::InvalidHeader(_))));
         let mut trailing = array(vec![bytes(b""), empty_map, bytes(b"p"), bytes(b"s")]);
         assert!(CoseSign1::from_slice(&trailing).is_ok());
         trailing.push(0);
-        assert_eq!(
-            CoseSign1::from_slice(&trailing),
-            Err(CoseError::TrailingBytes(1))
-        );
+        assert_eq!(CoseSign1::from_slice(&trailing), Err(CoseError::TrailingBytes(1)));
     }
 }

@@ -59,20 +59,14 @@ pub struct CwtClaims {
 impl CwtClaims {
     /// Decodes the claims from a COSE payload.
     pub fn from_slice(payload: &[u8]) -> Result<Self, CwtError> {
-        let value: Value =
-            ciborium::from_reader(payload).map_err(|error| CwtError::Cbor(error.to_string()))?;
+        let value: Value = ciborium::from_reader(payload).map_err(|error| CwtError::Cbor(error.to_string()))?;
         Self::from_value(&value)
     }
 
     /// Reads the claims from decoded CBOR.
     pub fn from_value(value: &Value) -> Result<Self, CwtError> {
         let claims = value.as_map().ok_or(CwtError::NotAMap)?;
-        let mut result = Self {
-            issuer: None,
-            issued_at: None,
-            expires_at: None,
-            hcert: serde_json::Value::Null,
-        };
+        let mut result = Self { issuer: None, issued_at: None, expires_at: None, hcert: serde_json::Value::Null };
         let mut found_hcert = false;
         for (key, claim) in claims {
             let Some(key) = key.as_integer().map(i128::from) else {
@@ -80,19 +74,16 @@ impl CwtClaims {
             };
             match key {
                 CLAIM_ISS => {
-                    let issuer = claim.as_text().ok_or(CwtError::InvalidClaim {
-                        claim: "iss",
-                        reason: "must be a text string",
-                    })?;
+                    let issuer = claim
+                        .as_text()
+                        .ok_or(CwtError::InvalidClaim { claim: "iss", reason: "must be a text string" })?;
                     result.issuer = Some(issuer.to_owned());
                 }
                 CLAIM_EXP => result.expires_at = Some(numeric_date(claim, "exp")?),
                 CLAIM_IAT => result.issued_at = Some(numeric_date(claim, "iat")?),
                 CLAIM_HCERT => {
-                    let container = claim.as_map().ok_or(CwtError::InvalidClaim {
-                        claim: "hcert",
-                        reason: "must be a map",
-                    })?;
+                    let container =
+                        claim.as_map().ok_or(CwtError::InvalidClaim { claim: "hcert", reason: "must be a map" })?;
                     let certificate = container
                         .iter()
                         .find(|(key, _)| key.as_integer().map(i128::from) == Some(HCERT_EU_DCC_V1))
@@ -104,11 +95,7 @@ impl CwtClaims {
                 _ => {}
             }
         }
-        if found_hcert {
-            Ok(result)
-        } else {
-            Err(CwtError::MissingHcert)
-        }
+        if found_hcert { Ok(result) } else { Err(CwtError::MissingHcert) }
     }
 
     /// The CBOR value of the claims, for signing.
@@ -123,10 +110,7 @@ impl CwtClaims {
         if let Some(iat) = self.issued_at {
             claims.push((Value::from(CLAIM_IAT as i64), Value::from(iat)));
         }
-        let container = Value::Map(vec![(
-            Value::from(HCERT_EU_DCC_V1 as i64),
-            json_to_cbor(&self.hcert),
-        )]);
+        let container = Value::Map(vec![(Value::from(HCERT_EU_DCC_V1 as i64), json_to_cbor(&self.hcert))]);
         claims.push((Value::from(CLAIM_HCERT as i64), container));
         Value::Map(claims)
     }
@@ -136,13 +120,9 @@ impl CwtClaims {
 fn numeric_date(value: &Value, claim: &'static str) -> Result<i64, CwtError> {
     let reason = "must be a number of seconds";
     match value {
-        Value::Integer(seconds) => {
-            i64::try_from(*seconds).map_err(|_| CwtError::InvalidClaim { claim, reason })
-        }
+        Value::Integer(seconds) => i64::try_from(*seconds).map_err(|_| CwtError::InvalidClaim { claim, reason }),
         // `as` saturates; the range check refuses NaN and values beyond i64.
-        Value::Float(seconds) if seconds.is_finite() && seconds.abs() < 9.2e18 => {
-            Ok(seconds.floor() as i64)
-        }
+        Value::Float(seconds) if seconds.is_finite() && seconds.abs() < 9.2e18 => Ok(seconds.floor() as i64),
         _ => Err(CwtError::InvalidClaim { claim, reason }),
     }
 }
@@ -160,25 +140,18 @@ pub fn cbor_to_json(value: &Value) -> Result<serde_json::Value, CwtError> {
             if let Ok(signed) = i64::try_from(integer) {
                 Json::from(signed)
             } else {
-                Json::from(
-                    u64::try_from(integer)
-                        .map_err(|_| CwtError::NotJson("integer out of range"))?,
-                )
+                Json::from(u64::try_from(integer).map_err(|_| CwtError::NotJson("integer out of range"))?)
             }
         }
-        Value::Float(float) => serde_json::Number::from_f64(*float)
-            .map(Json::Number)
-            .ok_or(CwtError::NotJson("non-finite number"))?,
-        Value::Tag(_, inner) => cbor_to_json(inner)?,
-        Value::Array(items) => {
-            Json::Array(items.iter().map(cbor_to_json).collect::<Result<_, _>>()?)
+        Value::Float(float) => {
+            serde_json::Number::from_f64(*float).map(Json::Number).ok_or(CwtError::NotJson("non-finite number"))?
         }
+        Value::Tag(_, inner) => cbor_to_json(inner)?,
+        Value::Array(items) => Json::Array(items.iter().map(cbor_to_json).collect::<Result<_, _>>()?),
         Value::Map(entries) => {
             let mut object = serde_json::Map::with_capacity(entries.len());
             for (key, item) in entries {
-                let key = key
-                    .as_text()
-                    .ok_or(CwtError::NotJson("map key is not text"))?;
+                let key = key.as_text().ok_or(CwtError::NotJson("map key is not text"))?;
                 object.insert(key.to_owned(), cbor_to_json(item)?);
             }
             Json::Object(object)
@@ -205,12 +178,9 @@ pub fn json_to_cbor(value: &serde_json::Value) -> Value {
             }
         }
         Json::Array(items) => Value::Array(items.iter().map(json_to_cbor).collect()),
-        Json::Object(object) => Value::Map(
-            object
-                .iter()
-                .map(|(key, item)| (Value::Text(key.clone()), json_to_cbor(item)))
-                .collect(),
-        ),
+        Json::Object(object) => {
+            Value::Map(object.iter().map(|(key, item)| (Value::Text(key.clone()), json_to_cbor(item))).collect())
+        }
     }
 }
 
@@ -233,10 +203,7 @@ mod tests {
             expires_at: Some(1_650_000_000),
             hcert: json!({"ver": "1.3.0", "v": [{"dn": 2, "x": 1.5, "neg": -3}], "n": null, "b": true}),
         };
-        assert_eq!(
-            CwtClaims::from_slice(&cbor(&claims.to_value())).unwrap(),
-            claims
-        );
+        assert_eq!(CwtClaims::from_slice(&cbor(&claims.to_value())).unwrap(), claims);
     }
 
     #[test]
@@ -247,10 +214,7 @@ mod tests {
                 Value::from(-260),
                 Value::Map(vec![(
                     Value::from(1),
-                    Value::Map(vec![(
-                        Value::from("sc"),
-                        Value::Tag(0, Box::new(Value::from("2021-05-03T10:00:00Z"))),
-                    )]),
+                    Value::Map(vec![(Value::from("sc"), Value::Tag(0, Box::new(Value::from("2021-05-03T10:00:00Z"))))]),
                 )]),
             ),
         ]);
@@ -262,32 +226,14 @@ mod tests {
 
     #[test]
     fn rejects_bad_claims() {
-        assert_eq!(
-            CwtClaims::from_value(&Value::Array(vec![])),
-            Err(CwtError::NotAMap)
-        );
-        assert_eq!(
-            CwtClaims::from_value(&Value::Map(vec![])),
-            Err(CwtError::MissingHcert)
-        );
+        assert_eq!(CwtClaims::from_value(&Value::Array(vec![])), Err(CwtError::NotAMap));
+        assert_eq!(CwtClaims::from_value(&Value::Map(vec![])), Err(CwtError::MissingHcert));
         let text_exp = Value::Map(vec![(Value::from(4), Value::from("soon"))]);
-        assert!(matches!(
-            CwtClaims::from_value(&text_exp),
-            Err(CwtError::InvalidClaim { claim: "exp", .. })
-        ));
-        let no_eu_dcc = Value::Map(vec![(
-            Value::from(-260),
-            Value::Map(vec![(Value::from(2), Value::Null)]),
-        )]);
-        assert_eq!(
-            CwtClaims::from_value(&no_eu_dcc),
-            Err(CwtError::MissingHcert)
-        );
+        assert!(matches!(CwtClaims::from_value(&text_exp), Err(CwtError::InvalidClaim { claim: "exp", .. })));
+        let no_eu_dcc = Value::Map(vec![(Value::from(-260), Value::Map(vec![(Value::from(2), Value::Null)]))]);
+        assert_eq!(CwtClaims::from_value(&no_eu_dcc), Err(CwtError::MissingHcert));
         let int_keys = Value::Map(vec![(Value::from(1), Value::from(2))]);
-        assert_eq!(
-            cbor_to_json(&int_keys),
-            Err(CwtError::NotJson("map key is not text"))
-        );
+        assert_eq!(cbor_to_json(&int_keys), Err(CwtError::NotJson("map key is not text")));
         assert!(CwtClaims::from_slice(&[0xbf]).is_err());
     }
 }

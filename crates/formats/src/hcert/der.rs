@@ -56,14 +56,10 @@ pub(crate) fn read(input: &[u8]) -> Result<(Item<'_>, &[u8]), DerError> {
             return Err(DerError::InvalidLength);
         }
         let bytes = input.get(2..2 + count).ok_or(DerError::Truncated)?;
-        let length = bytes
-            .iter()
-            .fold(0_usize, |length, &byte| (length << 8) | usize::from(byte));
+        let length = bytes.iter().fold(0_usize, |length, &byte| (length << 8) | usize::from(byte));
         (length, 2 + count)
     };
-    let end = header_len
-        .checked_add(length)
-        .ok_or(DerError::InvalidLength)?;
+    let end = header_len.checked_add(length).ok_or(DerError::InvalidLength)?;
     let raw = input.get(..end).ok_or(DerError::Truncated)?;
     let content = raw.get(header_len..).ok_or(DerError::Truncated)?;
     let rest = input.get(end..).ok_or(DerError::Truncated)?;
@@ -73,14 +69,7 @@ pub(crate) fn read(input: &[u8]) -> Result<(Item<'_>, &[u8]), DerError> {
 /// Reads the first item of `input`, which must carry `tag`.
 pub(crate) fn expect(input: &[u8], tag: u8) -> Result<(Item<'_>, &[u8]), DerError> {
     let (item, rest) = read(input)?;
-    if item.tag == tag {
-        Ok((item, rest))
-    } else {
-        Err(DerError::UnexpectedTag {
-            expected: tag,
-            found: item.tag,
-        })
-    }
+    if item.tag == tag { Ok((item, rest)) } else { Err(DerError::UnexpectedTag { expected: tag, found: item.tag }) }
 }
 
 /// Reads an X.509 Time (UTCTime or GeneralizedTime, in UTC) as seconds since the Unix epoch.
@@ -92,10 +81,7 @@ pub(crate) fn read_time(input: &[u8]) -> Result<(i64, &[u8]), DerError> {
         TAG_UTC_TIME => {
             // RFC 5280: two-digit years 50..99 are 19xx, 00..49 are 20xx.
             let year = number(text.get(..2))?;
-            (
-                if year >= 50 { 1900 + year } else { 2000 + year },
-                text.get(2..),
-            )
+            (if year >= 50 { 1900 + year } else { 2000 + year }, text.get(2..))
         }
         TAG_GENERALIZED_TIME => {
             // Fractions of a second are allowed and ignored.
@@ -103,34 +89,18 @@ pub(crate) fn read_time(input: &[u8]) -> Result<(i64, &[u8]), DerError> {
             (number(text.get(..4))?, text.get(4..))
         }
         found => {
-            return Err(DerError::UnexpectedTag {
-                expected: TAG_UTC_TIME,
-                found,
-            });
+            return Err(DerError::UnexpectedTag { expected: TAG_UTC_TIME, found });
         }
     };
-    let digits = digits
-        .filter(|digits| digits.len() == 10)
-        .ok_or(DerError::InvalidTime)?;
+    let digits = digits.filter(|digits| digits.len() == 10).ok_or(DerError::InvalidTime)?;
     let part = |range: std::ops::Range<usize>| number(digits.get(range));
-    let month =
-        time::Month::try_from(u8::try_from(part(0..2)?).map_err(|_| DerError::InvalidTime)?)
-            .map_err(|_| DerError::InvalidTime)?;
-    let small = |value: i32| u8::try_from(value).map_err(|_| DerError::InvalidTime);
-    let date = time::Date::from_calendar_date(year, month, small(part(2..4)?)?)
+    let month = time::Month::try_from(u8::try_from(part(0..2)?).map_err(|_| DerError::InvalidTime)?)
         .map_err(|_| DerError::InvalidTime)?;
-    let clock = time::Time::from_hms(
-        small(part(4..6)?)?,
-        small(part(6..8)?)?,
-        small(part(8..10)?)?,
-    )
-    .map_err(|_| DerError::InvalidTime)?;
-    Ok((
-        time::PrimitiveDateTime::new(date, clock)
-            .assume_utc()
-            .unix_timestamp(),
-        rest,
-    ))
+    let small = |value: i32| u8::try_from(value).map_err(|_| DerError::InvalidTime);
+    let date = time::Date::from_calendar_date(year, month, small(part(2..4)?)?).map_err(|_| DerError::InvalidTime)?;
+    let clock = time::Time::from_hms(small(part(4..6)?)?, small(part(6..8)?)?, small(part(8..10)?)?)
+        .map_err(|_| DerError::InvalidTime)?;
+    Ok((time::PrimitiveDateTime::new(date, clock).assume_utc().unix_timestamp(), rest))
 }
 
 /// Parses ASCII digits.
@@ -147,23 +117,14 @@ mod tests {
     #[test]
     fn reads_short_and_long_lengths() {
         let (item, rest) = read(&[0x04, 0x02, 0xaa, 0xbb, 0xcc]).unwrap();
-        assert_eq!(
-            (item.tag, item.content, rest),
-            (0x04, &[0xaa, 0xbb][..], &[0xcc][..])
-        );
+        assert_eq!((item.tag, item.content, rest), (0x04, &[0xaa, 0xbb][..], &[0xcc][..]));
         let mut long = vec![0x04, 0x81, 0x80];
         long.extend_from_slice(&[1; 0x80]);
         let (item, rest) = read(&long).unwrap();
-        assert_eq!(
-            (item.content.len(), item.raw.len(), rest.len()),
-            (0x80, 0x83, 0)
-        );
+        assert_eq!((item.content.len(), item.raw.len(), rest.len()), (0x80, 0x83, 0));
         assert_eq!(read(&[0x04, 0x03, 1]).unwrap_err(), DerError::Truncated);
         assert_eq!(read(&[0x04, 0x80]).unwrap_err(), DerError::InvalidLength);
-        assert!(matches!(
-            expect(&[0x05, 0x00], TAG_SEQUENCE),
-            Err(DerError::UnexpectedTag { .. })
-        ));
+        assert!(matches!(expect(&[0x05, 0x00], TAG_SEQUENCE), Err(DerError::UnexpectedTag { .. })));
     }
 
     #[test]
@@ -176,13 +137,7 @@ mod tests {
         assert_eq!(read_time(generalized).unwrap().0, 2_556_144_000);
         let fraction = b"\x18\x1320510101000000.123Z";
         assert_eq!(read_time(fraction).unwrap().0, 2_556_144_000);
-        assert_eq!(
-            read_time(b"\x17\x0d211303180000Z").unwrap_err(),
-            DerError::InvalidTime
-        );
-        assert_eq!(
-            read_time(b"\x17\x0b2105031800Z").unwrap_err(),
-            DerError::InvalidTime
-        );
+        assert_eq!(read_time(b"\x17\x0d211303180000Z").unwrap_err(), DerError::InvalidTime);
+        assert_eq!(read_time(b"\x17\x0b2105031800Z").unwrap_err(), DerError::InvalidTime);
     }
 }

@@ -45,9 +45,7 @@ pub enum ExpiryError {
         not_after: i64,
     },
     /// With no `iat`: the signer's certificate is not yet valid at the instant checked.
-    #[error(
-        "the signer's certificate is valid from {not_before}, after the time of checking ({now})"
-    )]
+    #[error("the signer's certificate is valid from {not_before}, after the time of checking ({now})")]
     SignerNotYetValid {
         /// The signer certificate's notBefore.
         not_before: i64,
@@ -66,24 +64,14 @@ pub enum ExpiryError {
 
 /// Checks that `now` (seconds since the Unix epoch) lies in the certificate's validity,
 /// and that validity in its signer's.
-pub fn check_expiry(
-    claims: &CwtClaims,
-    signer: Option<&Validity>,
-    now: i64,
-) -> Result<(), ExpiryError> {
+pub fn check_expiry(claims: &CwtClaims, signer: Option<&Validity>, now: i64) -> Result<(), ExpiryError> {
     if let Some(signer) = signer {
         match claims.issued_at {
             Some(issued_at) if issued_at < signer.not_before => {
-                return Err(ExpiryError::IssuedBeforeSigner {
-                    issued_at,
-                    not_before: signer.not_before,
-                });
+                return Err(ExpiryError::IssuedBeforeSigner { issued_at, not_before: signer.not_before });
             }
             None if now < signer.not_before => {
-                return Err(ExpiryError::SignerNotYetValid {
-                    not_before: signer.not_before,
-                    now,
-                });
+                return Err(ExpiryError::SignerNotYetValid { not_before: signer.not_before, now });
             }
             _ => {}
         }
@@ -101,16 +89,10 @@ pub fn check_expiry(
     if let Some(signer) = signer {
         match claims.expires_at {
             Some(expires_at) if signer.not_after < expires_at => {
-                return Err(ExpiryError::OutlivesSigner {
-                    expires_at,
-                    not_after: signer.not_after,
-                });
+                return Err(ExpiryError::OutlivesSigner { expires_at, not_after: signer.not_after });
             }
             None if signer.not_after < now => {
-                return Err(ExpiryError::SignerExpired {
-                    not_after: signer.not_after,
-                    now,
-                });
+                return Err(ExpiryError::SignerExpired { not_after: signer.not_after, now });
             }
             _ => {}
         }
@@ -123,18 +105,10 @@ mod tests {
     use super::*;
 
     fn claims(issued_at: Option<i64>, expires_at: Option<i64>) -> CwtClaims {
-        CwtClaims {
-            issuer: None,
-            issued_at,
-            expires_at,
-            hcert: serde_json::Value::Null,
-        }
+        CwtClaims { issuer: None, issued_at, expires_at, hcert: serde_json::Value::Null }
     }
 
-    const SIGNER: Validity = Validity {
-        not_before: 100,
-        not_after: 1000,
-    };
+    const SIGNER: Validity = Validity { not_before: 100, not_after: 1000 };
 
     #[test]
     fn accepts_the_ordered_chain_with_bounds_included() {
@@ -142,57 +116,30 @@ mod tests {
         for now in [200, 500, 900] {
             assert_eq!(check_expiry(&c, Some(&SIGNER), now), Ok(()));
         }
-        assert_eq!(
-            check_expiry(&claims(Some(100), Some(1000)), Some(&SIGNER), 100),
-            Ok(())
-        );
+        assert_eq!(check_expiry(&claims(Some(100), Some(1000)), Some(&SIGNER), 100), Ok(()));
         assert_eq!(check_expiry(&claims(None, None), None, 5), Ok(()));
     }
 
     #[test]
     fn names_the_broken_link() {
         let c = claims(Some(200), Some(900));
-        assert_eq!(
-            check_expiry(&c, Some(&SIGNER), 199),
-            Err(ExpiryError::IssuedInFuture {
-                issued_at: 200,
-                now: 199
-            })
-        );
-        assert_eq!(
-            check_expiry(&c, None, 901),
-            Err(ExpiryError::Expired {
-                expires_at: 900,
-                now: 901
-            })
-        );
+        assert_eq!(check_expiry(&c, Some(&SIGNER), 199), Err(ExpiryError::IssuedInFuture { issued_at: 200, now: 199 }));
+        assert_eq!(check_expiry(&c, None, 901), Err(ExpiryError::Expired { expires_at: 900, now: 901 }));
         assert_eq!(
             check_expiry(&claims(Some(50), Some(900)), Some(&SIGNER), 500),
-            Err(ExpiryError::IssuedBeforeSigner {
-                issued_at: 50,
-                not_before: 100
-            })
+            Err(ExpiryError::IssuedBeforeSigner { issued_at: 50, not_before: 100 })
         );
         assert_eq!(
             check_expiry(&claims(Some(200), Some(1001)), Some(&SIGNER), 500),
-            Err(ExpiryError::OutlivesSigner {
-                expires_at: 1001,
-                not_after: 1000
-            })
+            Err(ExpiryError::OutlivesSigner { expires_at: 1001, not_after: 1000 })
         );
         assert_eq!(
             check_expiry(&claims(None, None), Some(&SIGNER), 99),
-            Err(ExpiryError::SignerNotYetValid {
-                not_before: 100,
-                now: 99
-            })
+            Err(ExpiryError::SignerNotYetValid { not_before: 100, now: 99 })
         );
         assert_eq!(
             check_expiry(&claims(None, None), Some(&SIGNER), 1001),
-            Err(ExpiryError::SignerExpired {
-                not_after: 1000,
-                now: 1001
-            })
+            Err(ExpiryError::SignerExpired { not_after: 1000, now: 1001 })
         );
     }
 }

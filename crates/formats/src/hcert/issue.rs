@@ -44,15 +44,9 @@ pub enum IssueError {
 }
 
 /// Signs a health certificate with an ES256 key and returns its `HC1:` text.
-pub fn issue(
-    request: &IssueRequest<'_>,
-    key: &p256::ecdsa::SigningKey,
-) -> Result<String, IssueError> {
+pub fn issue(request: &IssueRequest<'_>, key: &p256::ecdsa::SigningKey) -> Result<String, IssueError> {
     if request.expires_at <= request.issued_at {
-        return Err(IssueError::ExpiresBeforeIssued {
-            issued_at: request.issued_at,
-            expires_at: request.expires_at,
-        });
+        return Err(IssueError::ExpiresBeforeIssued { issued_at: request.issued_at, expires_at: request.expires_at });
     }
     let claims = CwtClaims {
         issuer: Some(request.issuer.to_owned()),
@@ -61,8 +55,7 @@ pub fn issue(
         hcert: request.hcert.clone(),
     };
     let mut payload = Vec::new();
-    ciborium::into_writer(&claims.to_value(), &mut payload)
-        .map_err(|error| IssueError::Cbor(error.to_string()))?;
+    ciborium::into_writer(&claims.to_value(), &mut payload).map_err(|error| IssueError::Cbor(error.to_string()))?;
     let cose = CoseSign1::sign_es256(request.kid, payload, key);
     let compressed = zlib::compress(&cose.to_vec()).map_err(IssueError::Compress)?;
     Ok(prefix::add(&base45::encode(&compressed)))
@@ -76,16 +69,7 @@ mod tests {
     fn refuses_an_expiry_before_the_issue_time() {
         let key = p256::ecdsa::SigningKey::from_slice(&[1; 32]).unwrap();
         let hcert = serde_json::json!({});
-        let request = IssueRequest {
-            hcert: &hcert,
-            issuer: "VN",
-            issued_at: 10,
-            expires_at: 10,
-            kid: b"k",
-        };
-        assert!(matches!(
-            issue(&request, &key),
-            Err(IssueError::ExpiresBeforeIssued { .. })
-        ));
+        let request = IssueRequest { hcert: &hcert, issuer: "VN", issued_at: 10, expires_at: 10, kid: b"k" };
+        assert!(matches!(issue(&request, &key), Err(IssueError::ExpiresBeforeIssued { .. })));
     }
 }

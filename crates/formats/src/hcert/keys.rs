@@ -24,8 +24,8 @@ const OID_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
 const OID_RSA_PSS: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a];
 /// The DER of a P-256 SubjectPublicKeyInfo up to the uncompressed point that ends it.
 const P256_SPKI_PREFIX: &[u8] = &[
-    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
-    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce,
+    0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
 ];
 
 /// Why a certificate or key cannot be used.
@@ -119,11 +119,7 @@ impl SignerCertificate {
     /// certificate's own signature and extensions are not checked here.
     pub fn from_der(certificate: &[u8]) -> Result<Self, KeyError> {
         let (validity, spki) = read_certificate(certificate)?;
-        Ok(Self {
-            kid: kid_from_certificate(certificate),
-            validity,
-            public_key: PublicKey::from_spki_der(spki)?,
-        })
+        Ok(Self { kid: kid_from_certificate(certificate), validity, public_key: PublicKey::from_spki_der(spki)? })
     }
 }
 
@@ -148,13 +144,7 @@ fn read_certificate(certificate: &[u8]) -> Result<(Validity, &[u8]), KeyError> {
     let (spki, _) = der::expect(fields, TAG_SEQUENCE)?;
     let (not_before, times) = der::read_time(validity.content)?;
     let (not_after, _) = der::read_time(times)?;
-    Ok((
-        Validity {
-            not_before,
-            not_after,
-        },
-        spki.raw,
-    ))
+    Ok((Validity { not_before, not_after }, spki.raw))
 }
 
 /// The HCERT key identifier of a signer certificate: the first 8 bytes of the SHA-256 of
@@ -196,29 +186,21 @@ impl TrustListEntry {
     /// The entry of an ES256 key without certificate (its `kid` from [`kid_from_spki`]).
     pub fn for_key(key: &p256::ecdsa::VerifyingKey) -> Self {
         let spki = p256_spki_der(key);
-        Self {
-            kid: BASE64.encode(kid_from_spki(&spki)),
-            public_key: BASE64.encode(&spki),
-        }
+        Self { kid: BASE64.encode(kid_from_spki(&spki)), public_key: BASE64.encode(&spki) }
     }
 
     /// The entry of a signer certificate (its `kid` from [`kid_from_certificate`]).
     pub fn for_certificate(certificate_der: &[u8]) -> Result<Self, KeyError> {
         let (_, spki) = read_certificate(certificate_der)?;
         PublicKey::from_spki_der(spki)?; // refuse a key that could not verify anything
-        Ok(Self {
-            kid: BASE64.encode(kid_from_certificate(certificate_der)),
-            public_key: BASE64.encode(spki),
-        })
+        Ok(Self { kid: BASE64.encode(kid_from_certificate(certificate_der)), public_key: BASE64.encode(spki) })
     }
 
     /// Reads the entry back: the key identifier and the key.
     pub fn decode(&self) -> Result<(Vec<u8>, PublicKey), KeyError> {
         let invalid = |what: &str| KeyError::InvalidKey(format!("{what} is not Base64"));
         let kid = BASE64.decode(&self.kid).map_err(|_| invalid("kid"))?;
-        let spki = BASE64
-            .decode(&self.public_key)
-            .map_err(|_| invalid("public key"))?;
+        let spki = BASE64.decode(&self.public_key).map_err(|_| invalid("public key"))?;
         Ok((kid, PublicKey::from_spki_der(&spki)?))
     }
 }
@@ -233,10 +215,7 @@ mod tests {
         let verifying = *key.verifying_key();
         let spki = p256_spki_der(&verifying);
         assert_eq!(spki.len(), 91);
-        assert_eq!(
-            PublicKey::from_spki_der(&spki).unwrap(),
-            PublicKey::P256(verifying)
-        );
+        assert_eq!(PublicKey::from_spki_der(&spki).unwrap(), PublicKey::P256(verifying));
         let entry = TrustListEntry::for_key(&verifying);
         let (kid, decoded) = entry.decode().unwrap();
         assert_eq!(kid, kid_from_spki(&spki));
@@ -248,22 +227,13 @@ mod tests {
         let key = p256::ecdsa::SigningKey::from_slice(&[3; 32]).unwrap();
         let mut spki = p256_spki_der(key.verifying_key());
         spki[22] = 0x08; // P-256 → another curve OID
-        assert_eq!(
-            PublicKey::from_spki_der(&spki),
-            Err(KeyError::UnsupportedCurve)
-        );
+        assert_eq!(PublicKey::from_spki_der(&spki), Err(KeyError::UnsupportedCurve));
         let mut spki = p256_spki_der(key.verifying_key());
         spki[12] = 0x09; // id-ecPublicKey → another algorithm
-        assert_eq!(
-            PublicKey::from_spki_der(&spki),
-            Err(KeyError::UnsupportedAlgorithm)
-        );
+        assert_eq!(PublicKey::from_spki_der(&spki), Err(KeyError::UnsupportedAlgorithm));
         let mut spki = p256_spki_der(key.verifying_key());
         spki[30] ^= 0xff; // no longer a point on the curve
-        assert!(matches!(
-            PublicKey::from_spki_der(&spki),
-            Err(KeyError::InvalidKey(_))
-        ));
+        assert!(matches!(PublicKey::from_spki_der(&spki), Err(KeyError::InvalidKey(_))));
         assert!(PublicKey::from_spki_der(&[0x30, 0x00]).is_err());
     }
 }

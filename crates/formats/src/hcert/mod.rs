@@ -96,16 +96,10 @@ mod tests {
         assert!(matches!(decode("HC1:nc"), Err(DecodeError::Base45(_))));
         assert!(matches!(decode("HC1:NCF"), Err(DecodeError::Inflate(_))));
         let not_cose = base45::encode(&zlib::compress(b"\x01").unwrap());
-        assert!(matches!(
-            decode(&prefix::add(&not_cose)),
-            Err(DecodeError::Cose(_))
-        ));
+        assert!(matches!(decode(&prefix::add(&not_cose)), Err(DecodeError::Cose(_))));
         let key = p256::ecdsa::SigningKey::from_slice(&[2; 32]).unwrap();
         let no_claims = CoseSign1::sign_es256(b"k", vec![0xa0], &key).to_vec();
         let text = prefix::add(&base45::encode(&zlib::compress(&no_claims).unwrap()));
-        assert!(matches!(
-            decode(&text),
-            Err(DecodeError::Cwt(CwtError::MissingHcert))
-        ));
+        assert!(matches!(decode(&text), Err(DecodeError::Cwt(CwtError::MissingHcert))));
     }
 }

@@ -27,9 +27,7 @@ pub fn strip(text: &str) -> Result<&str, PrefixError> {
     if let Some(after_hc) = text.strip_prefix("HC") {
         let digits = after_hc.bytes().take_while(u8::is_ascii_digit).count();
         if digits > 0 && after_hc.as_bytes().get(digits) == Some(&b':') {
-            return Err(PrefixError::UnsupportedVersion(
-                text[..2 + digits + 1].to_owned(),
-            ));
+            return Err(PrefixError::UnsupportedVersion(text[..2 + digits + 1].to_owned()));
         }
     }
     Err(PrefixError::Missing)
@@ -52,14 +50,8 @@ mod tests {
 
     #[test]
     fn refuses_other_versions_and_foreign_prefixes() {
-        assert_eq!(
-            strip("HC2:NCF"),
-            Err(PrefixError::UnsupportedVersion("HC2:".into()))
-        );
-        assert_eq!(
-            strip("HC12:X"),
-            Err(PrefixError::UnsupportedVersion("HC12:".into()))
-        );
+        assert_eq!(strip("HC2:NCF"), Err(PrefixError::UnsupportedVersion("HC2:".into())));
+        assert_eq!(strip("HC12:X"), Err(PrefixError::UnsupportedVersion("HC12:".into())));
         assert_eq!(strip("HL0:NCF"), Err(PrefixError::Missing));
         assert_eq!(strip("NCF"), Err(PrefixError::Missing));
         assert_eq!(strip("HC:"), Err(PrefixError::Missing));

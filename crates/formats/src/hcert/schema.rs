@@ -22,54 +22,23 @@ use serde_json::Value;
 
 /// The embedded schemas by version.
 const SCHEMAS: [(&str, &str); 9] = [
-    (
-        "1.0.0",
-        include_str!("schema/1.0.0/DGC.combined-schema.json"),
-    ),
-    (
-        "1.0.1",
-        include_str!("schema/1.0.1/DGC.combined-schema.json"),
-    ),
-    (
-        "1.1.0",
-        include_str!("schema/1.1.0/DGC.combined-schema.json"),
-    ),
-    (
-        "1.2.0",
-        include_str!("schema/1.2.0/DGC.combined-schema.json"),
-    ),
-    (
-        "1.2.1",
-        include_str!("schema/1.2.1/DCC.combined-schema.json"),
-    ),
-    (
-        "1.3.0",
-        include_str!("schema/1.3.0/DCC.combined-schema.json"),
-    ),
-    (
-        "1.3.1",
-        include_str!("schema/1.3.1/DCC.combined-schema.json"),
-    ),
-    (
-        "1.3.2",
-        include_str!("schema/1.3.2/DCC.combined-schema.json"),
-    ),
-    (
-        "1.3.3",
-        include_str!("schema/1.3.3/DCC.combined-schema.json"),
-    ),
+    ("1.0.0", include_str!("schema/1.0.0/DGC.combined-schema.json")),
+    ("1.0.1", include_str!("schema/1.0.1/DGC.combined-schema.json")),
+    ("1.1.0", include_str!("schema/1.1.0/DGC.combined-schema.json")),
+    ("1.2.0", include_str!("schema/1.2.0/DGC.combined-schema.json")),
+    ("1.2.1", include_str!("schema/1.2.1/DCC.combined-schema.json")),
+    ("1.3.0", include_str!("schema/1.3.0/DCC.combined-schema.json")),
+    ("1.3.1", include_str!("schema/1.3.1/DCC.combined-schema.json")),
+    ("1.3.2", include_str!("schema/1.3.2/DCC.combined-schema.json")),
+    ("1.3.3", include_str!("schema/1.3.3/DCC.combined-schema.json")),
 ];
 
 /// Deepest nesting of subschemas followed, a guard against `$ref` cycles.
 const MAX_DEPTH: usize = 64;
 
 /// The schemas, parsed and with their patterns compiled, on first use.
-static COMPILED: LazyLock<Vec<(&'static str, Result<Schema, String>)>> = LazyLock::new(|| {
-    SCHEMAS
-        .iter()
-        .map(|(version, text)| (*version, Schema::compile(text)))
-        .collect()
-});
+static COMPILED: LazyLock<Vec<(&'static str, Result<Schema, String>)>> =
+    LazyLock::new(|| SCHEMAS.iter().map(|(version, text)| (*version, Schema::compile(text))).collect());
 
 /// The schema versions known.
 pub fn versions() -> impl Iterator<Item = &'static str> {
@@ -87,11 +56,7 @@ pub struct Violation {
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let path = if self.path.is_empty() {
-            "/"
-        } else {
-            &self.path
-        };
+        let path = if self.path.is_empty() { "/" } else { &self.path };
         write!(f, "{path}: {}", self.message)
     }
 }
@@ -124,19 +89,12 @@ pub enum SchemaError {
 }
 
 fn list(violations: &[Violation]) -> String {
-    violations
-        .iter()
-        .map(Violation::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
+    violations.iter().map(Violation::to_string).collect::<Vec<_>>().join("; ")
 }
 
 /// Validates a certificate against the schema of the version it names in `ver`.
 pub fn validate(hcert: &Value) -> Result<(), SchemaError> {
-    let version = hcert
-        .get("ver")
-        .and_then(Value::as_str)
-        .ok_or(SchemaError::MissingVersion)?;
+    let version = hcert.get("ver").and_then(Value::as_str).ok_or(SchemaError::MissingVersion)?;
     validate_version(hcert, version)
 }
 
@@ -149,37 +107,19 @@ pub fn validate_version(hcert: &Value, version: &str) -> Result<(), SchemaError>
         .ok_or_else(|| SchemaError::UnknownVersion(version.to_owned()))?;
     let schema = schema
         .as_ref()
-        .map_err(|reason| SchemaError::BrokenSchema {
-            version: version.to_owned(),
-            reason: reason.clone(),
-        })?;
+        .map_err(|reason| SchemaError::BrokenSchema { version: version.to_owned(), reason: reason.clone() })?;
     let mut violations = Vec::new();
     schema.check(&schema.root, hcert, &mut String::new(), 0, &mut violations);
     if let Some(object) = hcert.as_object() {
-        let kinds: Vec<&str> = ["v", "t", "r"]
-            .into_iter()
-            .filter(|kind| object.get(*kind).is_some_and(|v| !v.is_null()))
-            .collect();
+        let kinds: Vec<&str> =
+            ["v", "t", "r"].into_iter().filter(|kind| object.get(*kind).is_some_and(|v| !v.is_null())).collect();
         if kinds.len() != 1 {
-            let message = format!(
-                "holds {} kinds of statement ({}), not exactly one of v, t, r",
-                kinds.len(),
-                kinds.join(", ")
-            );
-            violations.push(Violation {
-                path: String::new(),
-                message,
-            });
+            let message =
+                format!("holds {} kinds of statement ({}), not exactly one of v, t, r", kinds.len(), kinds.join(", "));
+            violations.push(Violation { path: String::new(), message });
         }
     }
-    if violations.is_empty() {
-        Ok(())
-    } else {
-        Err(SchemaError::Invalid {
-            version: version.to_owned(),
-            violations,
-        })
-    }
+    if violations.is_empty() { Ok(()) } else { Err(SchemaError::Invalid { version: version.to_owned(), violations }) }
 }
 
 /// A parsed schema with its patterns compiled.
@@ -197,20 +137,8 @@ impl Schema {
     }
 
     /// Checks `instance` (at JSON pointer `path`) against `schema`, adding what is wrong.
-    fn check(
-        &self,
-        schema: &Value,
-        instance: &Value,
-        path: &mut String,
-        depth: usize,
-        out: &mut Vec<Violation>,
-    ) {
-        let mut fail = |message: String| {
-            out.push(Violation {
-                path: path.clone(),
-                message,
-            })
-        };
+    fn check(&self, schema: &Value, instance: &Value, path: &mut String, depth: usize, out: &mut Vec<Violation>) {
+        let mut fail = |message: String| out.push(Violation { path: path.clone(), message });
         let schema = match schema {
             Value::Bool(true) => return,
             Value::Bool(false) => return fail("nothing is allowed here".into()),
@@ -236,19 +164,13 @@ impl Schema {
                         _ => Vec::new(),
                     };
                     if !allowed.iter().any(|name| has_type(instance, name)) {
-                        out.push(violation(
-                            path,
-                            format!("expected {}", allowed.join(" or ")),
-                        ));
+                        out.push(violation(path, format!("expected {}", allowed.join(" or "))));
                     }
                 }
                 "enum" => {
                     let options = argument.as_array().map(Vec::as_slice).unwrap_or_default();
                     if !options.contains(instance) {
-                        out.push(violation(
-                            path,
-                            format!("{instance} is not one of {argument}"),
-                        ));
+                        out.push(violation(path, format!("{instance} is not one of {argument}")));
                     }
                 }
                 "const" if argument != instance => {
@@ -256,25 +178,15 @@ impl Schema {
                 }
                 "required" => {
                     if let Some(object) = instance.as_object() {
-                        for name in argument
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter_map(Value::as_str)
-                        {
+                        for name in argument.as_array().into_iter().flatten().filter_map(Value::as_str) {
                             if !object.contains_key(name) {
-                                out.push(violation(
-                                    path,
-                                    format!("missing required property {name:?}"),
-                                ));
+                                out.push(violation(path, format!("missing required property {name:?}")));
                             }
                         }
                     }
                 }
                 "properties" => {
-                    if let (Some(object), Some(properties)) =
-                        (instance.as_object(), argument.as_object())
-                    {
+                    if let (Some(object), Some(properties)) = (instance.as_object(), argument.as_object()) {
                         for (name, value) in object {
                             if let Some(subschema) = properties.get(name) {
                                 self.check_child(subschema, value, path, name, depth, out);
@@ -303,10 +215,7 @@ impl Schema {
                     if let (Some(items), Some(bound)) = (instance.as_array(), argument.as_u64()) {
                         let count = items.len() as u64;
                         if keyword == "minItems" && count < bound {
-                            out.push(violation(
-                                path,
-                                format!("{count} items, fewer than {bound}"),
-                            ));
+                            out.push(violation(path, format!("{count} items, fewer than {bound}")));
                         } else if keyword == "maxItems" && count > bound {
                             out.push(violation(path, format!("{count} items, more than {bound}")));
                         }
@@ -317,15 +226,9 @@ impl Schema {
                         // JSON Schema counts characters (code points), not bytes.
                         let length = text.chars().count() as u64;
                         if keyword == "minLength" && length < bound {
-                            out.push(violation(
-                                path,
-                                format!("{length} characters, fewer than {bound}"),
-                            ));
+                            out.push(violation(path, format!("{length} characters, fewer than {bound}")));
                         } else if keyword == "maxLength" && length > bound {
-                            out.push(violation(
-                                path,
-                                format!("{length} characters, more than {bound}"),
-                            ));
+                            out.push(violation(path, format!("{length} characters, more than {bound}")));
                         }
                     }
                 }
@@ -338,25 +241,15 @@ impl Schema {
                             _ => number < bound,
                         };
                         if !within {
-                            out.push(violation(
-                                path,
-                                format!("{number} breaks {keyword} {bound}"),
-                            ));
+                            out.push(violation(path, format!("{number} breaks {keyword} {bound}")));
                         }
                     }
                 }
                 "pattern" => {
                     if let (Some(text), Some(pattern)) = (instance.as_str(), argument.as_str()) {
                         // Patterns are unanchored (ECMA-262 semantics): a match anywhere counts.
-                        if !self
-                            .patterns
-                            .get(pattern)
-                            .is_some_and(|regex| regex.is_match(text))
-                        {
-                            out.push(violation(
-                                path,
-                                format!("{text:?} does not match {pattern:?}"),
-                            ));
+                        if !self.patterns.get(pattern).is_some_and(|regex| regex.is_match(text)) {
+                            out.push(violation(path, format!("{text:?} does not match {pattern:?}")));
                         }
                     }
                 }
@@ -386,14 +279,12 @@ impl Schema {
                     }
                     match keyword.as_str() {
                         "allOf" => out.extend(branch_violations),
-                        "anyOf" if passing == 0 => out.push(violation(
-                            path,
-                            format!("matches none of anyOf ({})", list(&branch_violations)),
-                        )),
-                        "oneOf" if passing != 1 => out.push(violation(
-                            path,
-                            format!("matches {passing} of oneOf's branches, not exactly one"),
-                        )),
+                        "anyOf" if passing == 0 => {
+                            out.push(violation(path, format!("matches none of anyOf ({})", list(&branch_violations))))
+                        }
+                        "oneOf" if passing != 1 => {
+                            out.push(violation(path, format!("matches {passing} of oneOf's branches, not exactly one")))
+                        }
                         _ => {}
                     }
                 }
@@ -428,23 +319,17 @@ impl Schema {
 }
 
 fn violation(path: &str, message: String) -> Violation {
-    Violation {
-        path: path.to_owned(),
-        message,
-    }
+    Violation { path: path.to_owned(), message }
 }
 
 /// Compiles every `pattern` of a schema.
-fn collect_patterns(
-    schema: &Value,
-    patterns: &mut HashMap<String, regex_lite::Regex>,
-) -> Result<(), String> {
+fn collect_patterns(schema: &Value, patterns: &mut HashMap<String, regex_lite::Regex>) -> Result<(), String> {
     match schema {
         Value::Object(object) => {
             for (keyword, argument) in object {
                 if let ("pattern", Value::String(pattern)) = (keyword.as_str(), argument) {
-                    let regex = regex_lite::Regex::new(pattern)
-                        .map_err(|error| format!("pattern {pattern:?}: {error}"))?;
+                    let regex =
+                        regex_lite::Regex::new(pattern).map_err(|error| format!("pattern {pattern:?}: {error}"))?;
                     patterns.insert(pattern.clone(), regex);
                 } else {
                     collect_patterns(argument, patterns)?;
@@ -468,9 +353,7 @@ fn has_type(value: &Value, name: &str) -> bool {
         "array" => value.is_array(),
         "string" => value.is_string(),
         "number" => value.is_number(),
-        "integer" => {
-            value.is_i64() || value.is_u64() || value.as_f64().is_some_and(|f| f.fract() == 0.0)
-        }
+        "integer" => value.is_i64() || value.is_u64() || value.as_f64().is_some_and(|f| f.fract() == 0.0),
         "boolean" => value.is_boolean(),
         "null" => value.is_null(),
         _ => false,
@@ -484,8 +367,7 @@ fn is_full_date(text: &str) -> bool {
             4 | 7 => byte == b'-',
             _ => byte.is_ascii_digit(),
         });
-    let part =
-        |range: std::ops::Range<usize>| text.get(range).and_then(|part| part.parse::<u32>().ok());
+    let part = |range: std::ops::Range<usize>| text.get(range).and_then(|part| part.parse::<u32>().ok());
     let (Some(year), Some(month), Some(day)) = (part(0..4), part(5..7), part(8..10)) else {
         return false;
     };
@@ -560,16 +442,12 @@ mod tests {
                 for (keyword, argument) in object {
                     found.push(keyword.clone());
                     match keyword.as_str() {
-                        "properties" | "$defs" => argument
-                            .as_object()
-                            .into_iter()
-                            .flatten()
-                            .for_each(|(_, sub)| keywords(sub, found)),
-                        "allOf" | "anyOf" | "oneOf" => argument
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .for_each(|sub| keywords(sub, found)),
+                        "properties" | "$defs" => {
+                            argument.as_object().into_iter().flatten().for_each(|(_, sub)| keywords(sub, found))
+                        }
+                        "allOf" | "anyOf" | "oneOf" => {
+                            argument.as_array().into_iter().flatten().for_each(|sub| keywords(sub, found))
+                        }
                         "items" | "not" | "additionalProperties" => keywords(argument, found),
                         _ => {}
                     }
@@ -581,10 +459,7 @@ mod tests {
             let mut found = Vec::new();
             keywords(&schema.root, &mut found);
             for keyword in found {
-                assert!(
-                    SUPPORTED.contains(&keyword.as_str()),
-                    "{version}: {keyword}"
-                );
+                assert!(SUPPORTED.contains(&keyword.as_str()), "{version}: {keyword}");
             }
         }
         assert_eq!(versions().count(), 9);
@@ -632,10 +507,7 @@ mod tests {
     #[test]
     fn refuses_unknown_or_missing_versions() {
         assert_eq!(validate(&json!({})), Err(SchemaError::MissingVersion));
-        assert_eq!(
-            validate(&vaccination("9.9.9")),
-            Err(SchemaError::UnknownVersion("9.9.9".into()))
-        );
+        assert_eq!(validate(&vaccination("9.9.9")), Err(SchemaError::UnknownVersion("9.9.9".into())));
     }
 
     #[test]

@@ -16,8 +16,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value;
 
 use super::{
-    Decoded, SignerCertificate, base45, check_expiry, cwt, decode_cose, prefix, schema,
-    verify_with_certificate, zlib,
+    Decoded, SignerCertificate, base45, check_expiry, cwt, decode_cose, prefix, schema, verify_with_certificate, zlib,
 };
 
 /// A step of the test procedure, named after its key in `EXPECTEDRESULTS`.
@@ -126,12 +125,7 @@ pub fn check_case(case: &Value) -> Vec<StepOutcome> {
         .into_iter()
         .map(|(step, expected)| {
             let result = run_step(case, step);
-            StepOutcome {
-                step,
-                expected,
-                got: result.is_ok(),
-                detail: result.err(),
-            }
+            StepOutcome { step, expected, got: result.is_ok(), detail: result.err() }
         })
         .collect()
 }
@@ -171,8 +165,7 @@ pub fn run_step(case: &Value, step: Step) -> Result<(), String> {
             }
         }
         Step::Verify => {
-            let cose =
-                super::CoseSign1::from_slice(&case.cose()?).map_err(|e| format!("cose: {e}"))?;
+            let cose = super::CoseSign1::from_slice(&case.cose()?).map_err(|e| format!("cose: {e}"))?;
             let signer = case.signer()?.ok_or("no TESTCTX.CERTIFICATE")?;
             verify_with_certificate(&cose, &signer).map_err(|e| e.to_string())
         }
@@ -180,15 +173,12 @@ pub fn run_step(case: &Value, step: Step) -> Result<(), String> {
             let decoded = case.decoded()?;
             let signer = case.signer()?;
             let now = case.clock()?;
-            check_expiry(&decoded.claims, signer.as_ref().map(|s| &s.validity), now)
-                .map_err(|e| e.to_string())
+            check_expiry(&decoded.claims, signer.as_ref().map(|s| &s.validity), now).map_err(|e| e.to_string())
         }
         Step::SchemaValidation => {
             let hcert = match (case.0.get("JSON"), case.optional_hex("CBOR")?) {
                 (Some(json), _) => json.clone(),
-                (None, Some(cbor)) => {
-                    hcert_from_cbor(&cbor).map_err(|e| format!("CBOR field: {e}"))?
-                }
+                (None, Some(cbor)) => hcert_from_cbor(&cbor).map_err(|e| format!("CBOR field: {e}"))?,
                 (None, None) => case.decoded()?.claims.hcert,
             };
             schema::validate(&hcert).map_err(|e| e.to_string())
@@ -205,22 +195,17 @@ impl Case<'_> {
     }
 
     fn text(&self, field: &str) -> Result<&str, String> {
-        self.optional_text(field)
-            .ok_or_else(|| format!("no {field}"))
+        self.optional_text(field).ok_or_else(|| format!("no {field}"))
     }
 
     fn optional_hex(&self, field: &str) -> Result<Option<Vec<u8>>, String> {
-        self.optional_text(field)
-            .map(|text| hex(text).map_err(|e| format!("{field} field: {e}")))
-            .transpose()
+        self.optional_text(field).map(|text| hex(text).map_err(|e| format!("{field} field: {e}"))).transpose()
     }
 
     fn base45(&self) -> Result<String, String> {
         match self.optional_text("BASE45") {
             Some(base45) => Ok(base45.to_owned()),
-            None => prefix::strip(self.text("PREFIX")?)
-                .map(str::to_owned)
-                .map_err(|e| format!("prefix: {e}")),
+            None => prefix::strip(self.text("PREFIX")?).map(str::to_owned).map_err(|e| format!("prefix: {e}")),
         }
     }
 
@@ -243,10 +228,7 @@ impl Case<'_> {
     }
 
     fn context(&self, field: &str) -> Option<&str> {
-        self.0
-            .get("TESTCTX")
-            .and_then(|context| context.get(field))
-            .and_then(Value::as_str)
+        self.0.get("TESTCTX").and_then(|context| context.get(field)).and_then(Value::as_str)
     }
 
     fn signer(&self) -> Result<Option<SignerCertificate>, String> {
@@ -254,12 +236,8 @@ impl Case<'_> {
             return Ok(None);
         };
         let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-        let der = BASE64
-            .decode(compact)
-            .map_err(|e| format!("TESTCTX.CERTIFICATE: {e}"))?;
-        SignerCertificate::from_der(&der)
-            .map(Some)
-            .map_err(|e| format!("TESTCTX.CERTIFICATE: {e}"))
+        let der = BASE64.decode(compact).map_err(|e| format!("TESTCTX.CERTIFICATE: {e}"))?;
+        SignerCertificate::from_der(&der).map(Some).map_err(|e| format!("TESTCTX.CERTIFICATE: {e}"))
     }
 
     /// The validation clock in seconds since the Unix epoch.
@@ -268,8 +246,7 @@ impl Case<'_> {
             .context("VALIDATIONCLOCK")
             .or_else(|| self.context("validationClockInstant"))
             .ok_or("no TESTCTX.VALIDATIONCLOCK")?;
-        parse_clock(text)
-            .ok_or_else(|| format!("TESTCTX.VALIDATIONCLOCK {text:?} is not a date-time"))
+        parse_clock(text).ok_or_else(|| format!("TESTCTX.VALIDATIONCLOCK {text:?} is not a date-time"))
     }
 }
 
@@ -284,12 +261,9 @@ fn parse_clock(text: &str) -> Option<i64> {
         .and_then(|split| Some((text.get(..split)?, text.get(split..)?)))
         .filter(|(_, offset)| {
             let offset = offset.as_bytes();
-            matches!(offset.first(), Some(b'+' | b'-'))
-                && offset.iter().skip(1).all(u8::is_ascii_digit)
+            matches!(offset.first(), Some(b'+' | b'-')) && offset.iter().skip(1).all(u8::is_ascii_digit)
         })
-        .and_then(|(time, offset)| {
-            Some(format!("{time}{}:{}", offset.get(..3)?, offset.get(3..)?))
-        });
+        .and_then(|(time, offset)| Some(format!("{time}{}:{}", offset.get(..3)?, offset.get(3..)?)));
     parse(text)
         .or_else(|| parse(&without_colon?))
         .or_else(|| parse(&format!("{text}Z")))
@@ -299,15 +273,11 @@ fn parse_clock(text: &str) -> Option<i64> {
 /// The `CBOR` field holds either the health certificate or the whole CWT.
 fn hcert_from_cbor(bytes: &[u8]) -> Result<Value, String> {
     let value: ciborium::Value = ciborium::from_reader(bytes).map_err(|e| e.to_string())?;
-    let is_cwt = value.as_map().is_some_and(|entries| {
-        entries
-            .iter()
-            .any(|(key, _)| key.as_integer().map(i128::from) == Some(-260))
-    });
+    let is_cwt = value
+        .as_map()
+        .is_some_and(|entries| entries.iter().any(|(key, _)| key.as_integer().map(i128::from) == Some(-260)));
     if is_cwt {
-        cwt::CwtClaims::from_value(&value)
-            .map(|claims| claims.hcert)
-            .map_err(|e| e.to_string())
+        cwt::CwtClaims::from_value(&value).map(|claims| claims.hcert).map_err(|e| e.to_string())
     } else {
         cwt::cbor_to_json(&value).map_err(|e| e.to_string())
     }
@@ -324,13 +294,9 @@ fn same_bytes(got: &[u8], expected: Option<Vec<u8>>, field: &str) -> Result<(), 
 fn same_json(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x == y || x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
-        }
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y)),
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(key, x)| y.get(key).is_some_and(|y| same_json(x, y)))
+            x.len() == y.len() && x.iter().all(|(key, x)| y.get(key).is_some_and(|y| same_json(x, y)))
         }
         _ => a == b,
     }
@@ -359,10 +325,7 @@ mod tests {
 
     #[test]
     fn parses_files_with_a_byte_order_mark() {
-        assert_eq!(
-            parse_case("\u{feff}{\"PREFIX\": \"HC1:\"}").unwrap(),
-            json!({"PREFIX": "HC1:"})
-        );
+        assert_eq!(parse_case("\u{feff}{\"PREFIX\": \"HC1:\"}").unwrap(), json!({"PREFIX": "HC1:"}));
     }
 
     #[test]
@@ -370,10 +333,7 @@ mod tests {
         let case = json!({"EXPECTEDRESULTS": {
             "EXPECTEDVERIFY": true, "EXPTECTEDEXPIRED": true, "EXPECTEDKEYUSAGE": false
         }});
-        assert_eq!(
-            expectations(&case),
-            [(Step::Verify, true), (Step::ExpirationCheck, true)]
-        );
+        assert_eq!(expectations(&case), [(Step::Verify, true), (Step::ExpirationCheck, true)]);
         let both = json!({"EXPECTEDRESULTS": {"EXPECTEDEXPIRATIONCHECK": false, "EXPTECTEDEXPIRED": true}});
         assert_eq!(expectations(&both), [(Step::ExpirationCheck, false)]);
         assert!(expectations(&json!({})).is_empty());
@@ -391,34 +351,22 @@ mod tests {
         assert_eq!(outcomes.len(), 3);
         assert!(outcomes.iter().all(StepOutcome::matches), "{outcomes:?}");
         let wrong = json!({"PREFIX": "HC1:BB8", "BASE45": "BB9", "EXPECTEDRESULTS": {"EXPECTEDUNPREFIX": true}});
-        assert_eq!(
-            check_case(&wrong)[0].detail.as_deref(),
-            Some("differs from BASE45")
-        );
+        assert_eq!(check_case(&wrong)[0].detail.as_deref(), Some("differs from BASE45"));
     }
 
     #[test]
     fn reads_the_clock_formats_of_the_files() {
         assert_eq!(parse_clock("2021-05-03T18:00:00Z"), Some(1_620_064_800));
-        assert_eq!(
-            parse_clock("2021-05-03T20:00:00+02:00"),
-            Some(1_620_064_800)
-        );
+        assert_eq!(parse_clock("2021-05-03T20:00:00+02:00"), Some(1_620_064_800));
         assert_eq!(parse_clock("2021-05-03T18:00:00+0000"), Some(1_620_064_800));
         assert_eq!(parse_clock("2021-05-03T18:00:00"), Some(1_620_064_800));
-        assert_eq!(
-            parse_clock("2021-05-03T18:00:00.9906293Z"),
-            Some(1_620_064_800)
-        );
+        assert_eq!(parse_clock("2021-05-03T18:00:00.9906293Z"), Some(1_620_064_800));
         assert_eq!(parse_clock("yesterday"), None);
     }
 
     #[test]
     fn compares_json_numbers_by_value() {
-        assert!(same_json(
-            &json!({"a": [1, "x"]}),
-            &json!({"a": [1.0, "x"]})
-        ));
+        assert!(same_json(&json!({"a": [1, "x"]}), &json!({"a": [1.0, "x"]})));
         assert!(!same_json(&json!({"a": 1}), &json!({"a": 1, "b": 2})));
         assert_eq!(hex("00ff").unwrap(), [0, 255]);
         assert!(hex("0").is_err() && hex("zz").is_err());

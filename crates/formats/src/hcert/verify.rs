@@ -46,16 +46,10 @@ pub enum VerifyError {
 /// Verifies a certificate against its signer's X.509 certificate: the key identifier
 /// (protected, else unprotected) must be the signer certificate's, and the signature must
 /// verify with its key.
-pub fn verify_with_certificate(
-    cose: &CoseSign1,
-    signer: &SignerCertificate,
-) -> Result<(), VerifyError> {
+pub fn verify_with_certificate(cose: &CoseSign1, signer: &SignerCertificate) -> Result<(), VerifyError> {
     let kid = cose.kid().ok_or(VerifyError::MissingKid)?;
     if kid != signer.kid {
-        return Err(VerifyError::KidMismatch {
-            expected: signer.kid.to_vec(),
-            found: kid.to_vec(),
-        });
+        return Err(VerifyError::KidMismatch { expected: signer.kid.to_vec(), found: kid.to_vec() });
     }
     verify_with_key(cose, &signer.public_key)
 }
@@ -68,10 +62,9 @@ pub fn verify_with_key(cose: &CoseSign1, key: &PublicKey) -> Result<(), VerifyEr
     let signed = cose.signed_bytes();
     match (algorithm, key) {
         (Algorithm::Es256, PublicKey::P256(key)) => {
-            let signature = p256::ecdsa::Signature::from_slice(&cose.signature)
-                .map_err(|_| VerifyError::MalformedSignature)?;
-            key.verify(&signed, &signature)
-                .map_err(|_| VerifyError::BadSignature)
+            let signature =
+                p256::ecdsa::Signature::from_slice(&cose.signature).map_err(|_| VerifyError::MalformedSignature)?;
+            key.verify(&signed, &signature).map_err(|_| VerifyError::BadSignature)
         }
         (Algorithm::Ps256, PublicKey::Rsa(key)) => {
             let signature = rsa::pss::Signature::try_from(cose.signature.as_slice())
@@ -81,14 +74,8 @@ pub fn verify_with_key(cose: &CoseSign1, key: &PublicKey) -> Result<(), VerifyEr
                 .verify(&signed, &signature)
                 .map_err(|_| VerifyError::BadSignature)
         }
-        (algorithm, PublicKey::P256(_)) => Err(VerifyError::KeyMismatch {
-            algorithm,
-            key: "EC",
-        }),
-        (algorithm, PublicKey::Rsa(_)) => Err(VerifyError::KeyMismatch {
-            algorithm,
-            key: "RSA",
-        }),
+        (algorithm, PublicKey::P256(_)) => Err(VerifyError::KeyMismatch { algorithm, key: "EC" }),
+        (algorithm, PublicKey::Rsa(_)) => Err(VerifyError::KeyMismatch { algorithm, key: "RSA" }),
     }
 }
 
@@ -116,31 +103,21 @@ mod tests {
         let private = rsa::RsaPrivateKey::new(&mut rng, 2048).unwrap();
         let mut cose = CoseSign1 {
             protected_bytes: vec![0xa1, 0x01, 0x38, 0x24], // {1: -37}
-            protected: Header {
-                alg: Some(-37),
-                kid: None,
-            },
+            protected: Header { alg: Some(-37), kid: None },
             unprotected: Header::default(),
             payload: b"claims".to_vec(),
             signature: Vec::new(),
         };
         // `SigningKey::new` uses a salt as long as the digest, 32 bytes.
         let signer = rsa::pss::SigningKey::<Sha256>::new(private.clone());
-        cose.signature = signer
-            .sign_with_rng(&mut rng, &cose.signed_bytes())
-            .to_vec();
+        cose.signature = signer.sign_with_rng(&mut rng, &cose.signed_bytes()).to_vec();
         let key = PublicKey::Rsa(private.to_public_key());
         assert_eq!(verify_with_key(&cose, &key), Ok(()));
         let long_salt = rsa::pss::SigningKey::<Sha256>::new_with_salt_len(private, 64);
-        cose.signature = long_salt
-            .sign_with_rng(&mut rng, &cose.signed_bytes())
-            .to_vec();
+        cose.signature = long_salt.sign_with_rng(&mut rng, &cose.signed_bytes()).to_vec();
         assert_eq!(verify_with_key(&cose, &key), Err(VerifyError::BadSignature));
         cose.protected.alg = Some(-7);
-        assert!(matches!(
-            verify_with_key(&cose, &key),
-            Err(VerifyError::KeyMismatch { .. })
-        ));
+        assert!(matches!(verify_with_key(&cose, &key), Err(VerifyError::KeyMismatch { .. })));
     }
 
     #[test]
@@ -148,37 +125,19 @@ mod tests {
         let (cose, key) = signed();
         let mut payload = cose.clone();
         payload.payload.push(0);
-        assert_eq!(
-            verify_with_key(&payload, &key),
-            Err(VerifyError::BadSignature)
-        );
+        assert_eq!(verify_with_key(&payload, &key), Err(VerifyError::BadSignature));
         let mut header = cose.clone();
         header.protected_bytes.push(0);
-        assert_eq!(
-            verify_with_key(&header, &key),
-            Err(VerifyError::BadSignature)
-        );
+        assert_eq!(verify_with_key(&header, &key), Err(VerifyError::BadSignature));
         let mut short = cose.clone();
         short.signature.pop();
-        assert_eq!(
-            verify_with_key(&short, &key),
-            Err(VerifyError::MalformedSignature)
-        );
+        assert_eq!(verify_with_key(&short, &key), Err(VerifyError::MalformedSignature));
         let mut alg = cose.clone();
         alg.protected.alg = Some(-8);
-        assert_eq!(
-            verify_with_key(&alg, &key),
-            Err(VerifyError::UnsupportedAlgorithm(-8))
-        );
+        assert_eq!(verify_with_key(&alg, &key), Err(VerifyError::UnsupportedAlgorithm(-8)));
         alg.protected.alg = Some(-37);
-        assert!(matches!(
-            verify_with_key(&alg, &key),
-            Err(VerifyError::KeyMismatch { .. })
-        ));
+        assert!(matches!(verify_with_key(&alg, &key), Err(VerifyError::KeyMismatch { .. })));
         let other = p256::ecdsa::SigningKey::from_slice(&[6; 32]).unwrap();
-        assert_eq!(
-            verify_with_key(&cose, &PublicKey::P256(*other.verifying_key())),
-            Err(VerifyError::BadSignature)
-        );
+        assert_eq!(verify_with_key(&cose, &PublicKey::P256(*other.verifying_key())), Err(VerifyError::BadSignature));
     }
 }

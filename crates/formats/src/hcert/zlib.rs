@@ -43,9 +43,7 @@ pub fn inflate_with_limit(compressed: &[u8], limit: usize) -> Result<Vec<u8>, In
         let consumed = usize::try_from(inflater.total_in()).unwrap_or(usize::MAX);
         let input = compressed.get(consumed..).unwrap_or_default();
         let before_out = inflater.total_out();
-        let status = inflater
-            .decompress(input, &mut chunk, FlushDecompress::None)
-            .map_err(InflateError::Corrupt)?;
+        let status = inflater.decompress(input, &mut chunk, FlushDecompress::None).map_err(InflateError::Corrupt)?;
         let produced = usize::try_from(inflater.total_out() - before_out).unwrap_or(usize::MAX);
         if out.len().saturating_add(produced) > limit {
             return Err(InflateError::TooLarge { limit });
@@ -54,8 +52,7 @@ pub fn inflate_with_limit(compressed: &[u8], limit: usize) -> Result<Vec<u8>, In
         match status {
             Status::StreamEnd => return Ok(out),
             Status::Ok | Status::BufError => {
-                let progressed = produced > 0
-                    || usize::try_from(inflater.total_in()).unwrap_or(usize::MAX) != consumed;
+                let progressed = produced > 0 || usize::try_from(inflater.total_in()).unwrap_or(usize::MAX) != consumed;
                 if !progressed {
                     return Err(InflateError::Truncated);
                 }
@@ -88,39 +85,22 @@ mod tests {
     #[test]
     fn caps_the_output() {
         let bomb = compress(&vec![0_u8; 1_000_000]).unwrap();
-        assert!(matches!(
-            inflate(&bomb),
-            Err(InflateError::TooLarge {
-                limit: MAX_INFLATED_LEN
-            })
-        ));
-        assert_eq!(
-            inflate_with_limit(&compress(&[7; 100]).unwrap(), 100).unwrap(),
-            [7; 100]
-        );
+        assert!(matches!(inflate(&bomb), Err(InflateError::TooLarge { limit: MAX_INFLATED_LEN })));
+        assert_eq!(inflate_with_limit(&compress(&[7; 100]).unwrap(), 100).unwrap(), [7; 100]);
         assert!(inflate_with_limit(&compress(&[7; 101]).unwrap(), 100).is_err());
     }
 
     #[test]
     fn rejects_truncated_corrupt_and_raw_data() {
         let packed = compress(&b"some certificate bytes".repeat(20)).unwrap();
-        assert!(matches!(
-            inflate(&packed[..packed.len() - 6]),
-            Err(InflateError::Truncated)
-        ));
+        assert!(matches!(inflate(&packed[..packed.len() - 6]), Err(InflateError::Truncated)));
         assert!(matches!(inflate(&[]), Err(InflateError::Truncated)));
         let mut bad_checksum = packed.clone();
         if let Some(last) = bad_checksum.last_mut() {
             *last ^= 1;
         }
-        assert!(matches!(
-            inflate(&bad_checksum),
-            Err(InflateError::Corrupt(_))
-        ));
+        assert!(matches!(inflate(&bad_checksum), Err(InflateError::Corrupt(_))));
         // An uncompressed COSE_Sign1 (tag 18) is not a zlib stream.
-        assert!(matches!(
-            inflate(&[0xd2, 0x84, 0x43, 0xa1]),
-            Err(InflateError::Corrupt(_))
-        ));
+        assert!(matches!(inflate(&[0xd2, 0x84, 0x43, 0xa1]), Err(InflateError::Corrupt(_))));
     }
 }

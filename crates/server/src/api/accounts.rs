@@ -173,7 +173,11 @@ async fn set_disabled(
 #[utoipa::path(get, path = "/accounts/{id}/tokens", tag = "accounts", params(("id" = Uuid, Path)),
     responses((status = 200, body = [TokenView]), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("token" = []), ("session" = [])))]
-async fn tokens(State(state): State<AppState>, ApiCaller(caller): ApiCaller, Path(id): Path<Uuid>) -> Result<Json<Vec<TokenView>>, ApiError> {
+async fn tokens(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Vec<TokenView>>, ApiError> {
     Ok(Json(state.services.api_tokens(&caller, id).await?.into_iter().map(Into::into).collect()))
 }
 

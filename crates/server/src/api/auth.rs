@@ -1,10 +1,10 @@
 //! Signing in and out through the API: staff by password, citizens by one-time code. A
 //! successful sign-in sets the session and CSRF cookies and returns the CSRF token too.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use outbreak_domain::{Grant, Principal};
 use outbreak_services::auth::SignedIn;
 use serde::{Deserialize, Serialize};
@@ -13,11 +13,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::ErrorBody;
+use crate::AppState;
 use crate::api_session::session_cookies;
 use crate::cookies;
 use crate::error::ApiError;
 use crate::extract::{ApiCaller, ApiJson, client_address};
-use crate::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -77,7 +77,9 @@ impl From<&Principal> for Me {
     fn from(principal: &Principal) -> Me {
         match principal {
             Principal::Citizen { phone } => Me { kind: "citizen".into(), name: phone.as_str().into(), grants: vec![] },
-            Principal::Staff { username, grants, .. } => Me { kind: "staff".into(), name: username.clone(), grants: grants.clone() },
+            Principal::Staff { username, grants, .. } => {
+                Me { kind: "staff".into(), name: username.clone(), grants: grants.clone() }
+            }
         }
     }
 }
@@ -86,14 +88,18 @@ impl From<&Principal> for Me {
 fn session_response(state: &AppState, signed_in: SignedIn) -> Response {
     let mut headers = HeaderMap::new();
     let csrf = session_cookies(state, &signed_in, &mut headers);
-    let body = SessionStarted { expires_at: signed_in.expires_at, csrf_token: csrf, me: Me::from(&signed_in.principal) };
+    let body =
+        SessionStarted { expires_at: signed_in.expires_at, csrf_token: csrf, me: Me::from(&signed_in.principal) };
     (headers, Json(body)).into_response()
 }
 
 /// Signs a staff member in with username and password.
 #[utoipa::path(post, path = "/auth/staff", tag = "auth", request_body = StaffCredentials,
     responses((status = 200, body = SessionStarted), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn staff_sign_in(State(state): State<AppState>, ApiJson(body): ApiJson<StaffCredentials>) -> Result<Response, ApiError> {
+async fn staff_sign_in(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<StaffCredentials>,
+) -> Result<Response, ApiError> {
     let signed_in = state.services.staff_sign_in(&body.username, &body.password).await?;
     Ok(session_response(&state, signed_in))
 }

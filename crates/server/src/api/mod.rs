@@ -45,8 +45,12 @@ struct Security;
 impl utoipa::Modify for Security {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("token", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
-        components.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("ob_session"))));
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components
+            .add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("ob_session"))));
     }
 }
 
@@ -71,7 +75,9 @@ pub fn router() -> axum::Router<AppState> {
     let document = openapi();
     router
         .route("/openapi.json", get(move || async move { Json(document) }))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no_route", "no such API endpoint; see /api/v1/openapi.json", None) })
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "no_route", "no such API endpoint; see /api/v1/openapi.json", None)
+        })
         .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
 }

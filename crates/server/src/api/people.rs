@@ -94,7 +94,11 @@ async fn search(
 #[utoipa::path(get, path = "/people/{id}", tag = "people", params(("id" = Uuid, Path)),
     responses((status = 200, body = PersonView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("token" = []), ("session" = [])))]
-async fn open(State(state): State<AppState>, ApiCaller(caller): ApiCaller, Path(id): Path<Uuid>) -> Result<Json<PersonView>, ApiError> {
+async fn open(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<PersonView>, ApiError> {
     Ok(Json(state.services.person(&caller, person_id(id)).await?.into()))
 }
 
@@ -116,7 +120,11 @@ async fn update(
 #[utoipa::path(get, path = "/people/{id}/qr", tag = "people", params(("id" = Uuid, Path)),
     responses((status = 200, body = PersonalQr), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("token" = []), ("session" = [])))]
-async fn personal_qr(State(state): State<AppState>, ApiCaller(caller): ApiCaller, Path(id): Path<Uuid>) -> Result<Json<PersonalQr>, ApiError> {
+async fn personal_qr(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<PersonalQr>, ApiError> {
     let person = state.services.person(&caller, person_id(id)).await?;
     let token = state.services.personal_qr_token(person.id()).await?;
     Ok(Json(PersonalQr { url: state.services.personal_qr_url(&token), token }))
@@ -126,7 +134,11 @@ async fn personal_qr(State(state): State<AppState>, ApiCaller(caller): ApiCaller
 #[utoipa::path(post, path = "/people/{id}/qr/reissue", tag = "people", params(("id" = Uuid, Path)),
     responses((status = 200, body = PersonalQr), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("token" = []), ("session" = [])))]
-async fn reissue_qr(State(state): State<AppState>, ApiCaller(caller): ApiCaller, Path(id): Path<Uuid>) -> Result<Json<PersonalQr>, ApiError> {
+async fn reissue_qr(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<PersonalQr>, ApiError> {
     let token = state.services.reissue_personal_qr(&caller, person_id(id)).await?;
     Ok(Json(PersonalQr { url: state.services.personal_qr_url(&token), token }))
 }
@@ -135,7 +147,11 @@ async fn reissue_qr(State(state): State<AppState>, ApiCaller(caller): ApiCaller,
 #[utoipa::path(get, path = "/qr/{token}", tag = "people", params(("token" = String, Path)),
     responses((status = 200, body = PersonView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("token" = []), ("session" = [])))]
-async fn scan(State(state): State<AppState>, ApiCaller(caller): ApiCaller, Path(token): Path<String>) -> Result<Json<PersonView>, ApiError> {
+async fn scan(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(token): Path<String>,
+) -> Result<Json<PersonView>, ApiError> {
     Ok(Json(state.services.resolve_personal_qr(&caller, &token).await?.into()))
 }
 
@@ -143,7 +159,10 @@ async fn scan(State(state): State<AppState>, ApiCaller(caller): ApiCaller, Path(
 #[utoipa::path(get, path = "/me/people", tag = "people",
     responses((status = 200, body = [PersonView]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("session" = [])))]
-async fn my_people(State(state): State<AppState>, ApiCaller(caller): ApiCaller) -> Result<Json<Vec<PersonView>>, ApiError> {
+async fn my_people(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+) -> Result<Json<Vec<PersonView>>, ApiError> {
     Ok(Json(state.services.my_people(&caller).await?.into_iter().map(Into::into).collect()))
 }
 

@@ -53,8 +53,8 @@ pub async fn units(
             trail.push((a.code.to_string(), a.name));
         }
     }
-    let can_add = unit.level.child_level().is_some()
-        && caller.principal.jurisdiction(Permission::ManageUnits).covers(&unit.path);
+    let can_add =
+        unit.level.child_level().is_some() && caller.principal.jurisdiction(Permission::ManageUnits).covers(&unit.path);
     Ok(render(&Units {
         ctx: ctx.with_caller(Some(&caller)),
         unit,
@@ -92,7 +92,10 @@ pub async fn add_unit(
     CsrfForm(input): CsrfForm<NewUnitInput>,
 ) -> Response {
     let outcome = state.services.add_child_unit(&caller, &parent, &input.code, &input.name, &input.division_type).await;
-    back_to_unit(&parent, outcome.map(|u| format!("{} ({}) — {}", u.name, u.code, ctx.t("created"))).map_err(user_message))
+    back_to_unit(
+        &parent,
+        outcome.map(|u| format!("{} ({}) — {}", u.name, u.code, ctx.t("created"))).map_err(user_message),
+    )
 }
 
 #[derive(Deserialize)]
@@ -130,7 +133,13 @@ struct Accounts {
     error: Option<String>,
 }
 
-async fn accounts_page(state: &AppState, ctx: PageContext, caller: &outbreak_services::Caller, message: Option<String>, error: Option<String>) -> Result<Response, PageError> {
+async fn accounts_page(
+    state: &AppState,
+    ctx: PageContext,
+    caller: &outbreak_services::Caller,
+    message: Option<String>,
+    error: Option<String>,
+) -> Result<Response, PageError> {
     let lang = ctx.lang;
     let accounts = state.services.list_accounts(caller).await.map_err(|e| PageError::from_service(e, lang))?;
     let accounts = accounts
@@ -146,7 +155,11 @@ async fn accounts_page(state: &AppState, ctx: PageContext, caller: &outbreak_ser
     Ok(render(&Accounts { ctx: ctx.with_caller(Some(caller)), accounts, roles: Role::ALL, message, error }))
 }
 
-pub async fn accounts(State(state): State<AppState>, ctx: PageContext, StaffCaller(caller): StaffCaller) -> Result<Response, PageError> {
+pub async fn accounts(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    StaffCaller(caller): StaffCaller,
+) -> Result<Response, PageError> {
     accounts_page(&state, ctx, &caller, None, None).await
 }
 

@@ -112,7 +112,13 @@ pub async fn qr_svg(state: &AppState, person: PersonId, size: u32) -> Result<Str
         .map_err(|e| outbreak_services::ServiceError::Internal(format!("QR: {e}")))
 }
 
-async fn home_page(state: &AppState, ctx: PageContext, caller: &Caller, form: PersonForm, error: Option<String>) -> Result<Response, PageError> {
+async fn home_page(
+    state: &AppState,
+    ctx: PageContext,
+    caller: &Caller,
+    form: PersonForm,
+    error: Option<String>,
+) -> Result<Response, PageError> {
     let lang = ctx.lang;
     let records = state.services.my_people(caller).await.map_err(|e| PageError::from_service(e, lang))?;
     let mut people = Vec::with_capacity(records.len());
@@ -123,7 +129,11 @@ async fn home_page(state: &AppState, ctx: PageContext, caller: &Caller, form: Pe
     Ok(render(&Home { ctx: ctx.with_caller(Some(caller)), people, form, unit_choices: Vec::new(), error }))
 }
 
-pub async fn home(State(state): State<AppState>, ctx: PageContext, CitizenCaller(caller): CitizenCaller) -> Result<Response, PageError> {
+pub async fn home(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    CitizenCaller(caller): CitizenCaller,
+) -> Result<Response, PageError> {
     home_page(&state, ctx, &caller, PersonForm { sex: "male".into(), ..PersonForm::default() }, None).await
 }
 

@@ -62,9 +62,8 @@ struct Chosen {
 async fn page_cookies(mut request: Request, next: Next) -> Response {
     let secure = request.uri().scheme_str() == Some("https")
         || request.headers().get("x-forwarded-proto").is_some_and(|v| v == "https");
-    let csrf = cookies::get(request.headers(), cookies::CSRF)
-        .is_none()
-        .then(|| outbreak_services::auth::random_token(24));
+    let csrf =
+        cookies::get(request.headers(), cookies::CSRF).is_none().then(|| outbreak_services::auth::random_token(24));
     let lang = request.uri().query().and_then(|q| {
         q.split('&').find_map(|pair| match pair {
             "lang=en" => Some(Lang::En),

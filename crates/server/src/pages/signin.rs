@@ -69,7 +69,12 @@ pub async fn phone_form(ctx: PageContext) -> Response {
     render(&PhoneForm { ctx, phone: String::new(), error: None })
 }
 
-pub async fn send_code(State(state): State<AppState>, ctx: PageContext, parts: Parts, CsrfForm(input): CsrfForm<PhoneInput>) -> Response {
+pub async fn send_code(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    parts: Parts,
+    CsrfForm(input): CsrfForm<PhoneInput>,
+) -> Response {
     let client = client_address(&parts, &state);
     match state.services.request_otp(&input.phone, &client).await {
         Ok(phone) => Redirect::to(&format!("/signin/code?phone={}", phone.national())).into_response(),
@@ -81,7 +86,11 @@ pub async fn code_form(ctx: PageContext, Query(params): Query<NextParam>) -> Res
     render(&CodeForm { ctx, phone: params.phone, error: None })
 }
 
-pub async fn check_code(State(state): State<AppState>, ctx: PageContext, CsrfForm(input): CsrfForm<CodeInput>) -> Response {
+pub async fn check_code(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    CsrfForm(input): CsrfForm<CodeInput>,
+) -> Response {
     match state.services.verify_otp(&input.phone, &input.code).await {
         Ok(signed_in) => {
             let mut response = Redirect::to("/me").into_response();
@@ -101,14 +110,20 @@ fn local_path(next: &str) -> &str {
     if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') { next } else { "/staff" }
 }
 
-pub async fn staff_check(State(state): State<AppState>, ctx: PageContext, CsrfForm(input): CsrfForm<StaffInput>) -> Response {
+pub async fn staff_check(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    CsrfForm(input): CsrfForm<StaffInput>,
+) -> Response {
     match state.services.staff_sign_in(&input.username, &input.password).await {
         Ok(signed_in) => {
             let mut response = Redirect::to(local_path(&input.next)).into_response();
             session_cookies(&state, &signed_in, response.headers_mut());
             response
         }
-        Err(e) => render(&StaffForm { ctx, username: input.username, next: input.next, error: Some(super::user_message(e)) }),
+        Err(e) => {
+            render(&StaffForm { ctx, username: input.username, next: input.next, error: Some(super::user_message(e)) })
+        }
     }
 }
 

@@ -233,7 +233,13 @@ pub async fn update(
         Err(e) => {
             let unit_choices = unit_choices(&state, &caller).await;
             let ctx = ctx.with_caller(Some(&caller));
-            render(&PersonFormPage { ctx, id: Some(PersonId(id)), form: input.form, unit_choices, error: Some(user_message(e)) })
+            render(&PersonFormPage {
+                ctx,
+                id: Some(PersonId(id)),
+                form: input.form,
+                unit_choices,
+                error: Some(user_message(e)),
+            })
         }
     }
 }
@@ -281,8 +287,11 @@ pub async fn scan(
     let lang = ctx.lang;
     match caller {
         Some(caller) if matches!(caller.principal, Principal::Staff { .. }) => {
-            let record =
-                state.services.resolve_personal_qr(&caller, &token).await.map_err(|e| PageError::from_service(e, lang))?;
+            let record = state
+                .services
+                .resolve_personal_qr(&caller, &token)
+                .await
+                .map_err(|e| PageError::from_service(e, lang))?;
             Ok(Redirect::to(&format!("/people/{}", record.id())).into_response())
         }
         caller => Ok(render(&ScanDenied { ctx: ctx.with_caller(caller.as_ref()), token })),

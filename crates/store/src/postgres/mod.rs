@@ -38,10 +38,7 @@ impl PostgresStore {
         let config: tokio_postgres::Config =
             url.parse().map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {e}")))?;
         let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(manager)
-            .max_size(32)
-            .build()
-            .map_err(|e| StoreError::Config(e.to_string()))?;
+        let pool = Pool::builder(manager).max_size(32).build().map_err(|e| StoreError::Config(e.to_string()))?;
         let store = PostgresStore { pool };
         store.migrate().await?;
         Ok(store)
@@ -56,12 +53,15 @@ impl PostgresStore {
             let tx = client.transaction().await?;
             // Several servers may start at once; one applies each migration.
             tx.execute("SELECT pg_advisory_xact_lock(7262031)", &[]).await?;
-            let applied: bool =
-                tx.query_one("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)", &[version]).await?.get(0);
+            let applied: bool = tx
+                .query_one("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)", &[version])
+                .await?
+                .get(0);
             if !applied {
                 tracing::info!(version, "applying PostgreSQL migration");
                 tx.batch_execute(sql).await?;
-                tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, now())", &[version]).await?;
+                tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, now())", &[version])
+                    .await?;
             }
             tx.commit().await?;
         }
@@ -135,7 +135,9 @@ async fn put_person(tx: &Transaction<'_>, person: &Person, replace: bool) -> Res
         Err(error) => match unique_violation(&error) {
             // The caller looks up who holds the value: this transaction is already failed.
             Some("people_cccd_key") => Err(StoreError::Conflict { field: "cccd", existing: None }),
-            Some("people_insurance_number_key") => Err(StoreError::Conflict { field: "insurance_number", existing: None }),
+            Some("people_insurance_number_key") => {
+                Err(StoreError::Conflict { field: "insurance_number", existing: None })
+            }
             Some("people_pkey") => Err(StoreError::Conflict { field: "id", existing: Some(person.id.to_string()) }),
             _ => Err(error.into()),
         },
@@ -232,7 +234,8 @@ impl Store for PostgresStore {
     }
 }
 
-const INSERT_UNIT: &str = "INSERT INTO units (code, parent_code, level, name, name_folded, division_type, path, population)
+const INSERT_UNIT: &str =
+    "INSERT INTO units (code, parent_code, level, name, name_folded, division_type, path, population)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
 async fn insert_unit_row(tx: &Transaction<'_>, sql: &str, u: &Unit) -> std::result::Result<u64, tokio_postgres::Error> {
@@ -260,12 +263,12 @@ impl UnitStore for PostgresStore {
         let txn = client.transaction().await?;
         let tx = &txn;
         let result = async {
-                let sql = format!("{INSERT_UNIT} ON CONFLICT (code) DO NOTHING");
-                let mut added = 0;
-                for unit in units {
-                    added += insert_unit_row(tx, &sql, unit).await?;
-                }
-                Ok(added)
+            let sql = format!("{INSERT_UNIT} ON CONFLICT (code) DO NOTHING");
+            let mut added = 0;
+            for unit in units {
+                added += insert_unit_row(tx, &sql, unit).await?;
+            }
+            Ok(added)
         }
         .await;
         commit(txn, result).await
@@ -276,14 +279,14 @@ impl UnitStore for PostgresStore {
         let txn = client.transaction().await?;
         let tx = &txn;
         let result = async {
-                if let Some(parent) = &unit.parent {
-                    unit_path(tx, parent, "parent").await?;
-                }
-                insert_unit_row(tx, INSERT_UNIT, unit).await.map_err(|e| match unique_violation(&e) {
-                    Some(_) => StoreError::Conflict { field: "code", existing: Some(unit.code.to_string()) },
-                    None => e.into(),
-                })?;
-                Ok(())
+            if let Some(parent) = &unit.parent {
+                unit_path(tx, parent, "parent").await?;
+            }
+            insert_unit_row(tx, INSERT_UNIT, unit).await.map_err(|e| match unique_violation(&e) {
+                Some(_) => StoreError::Conflict { field: "code", existing: Some(unit.code.to_string()) },
+                None => e.into(),
+            })?;
+            Ok(())
         }
         .await;
         commit(txn, result).await
@@ -297,8 +300,11 @@ impl UnitStore for PostgresStore {
 
     async fn child_units(&self, code: &UnitCode) -> Result<Vec<Unit>> {
         let client = self.pool.get().await?;
-        let statement =
-            client.prepare_cached(&format!("SELECT {UNIT_COLUMNS} FROM units WHERE parent_code = $1 ORDER BY code COLLATE \"C\"")).await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {UNIT_COLUMNS} FROM units WHERE parent_code = $1 ORDER BY code COLLATE \"C\""
+            ))
+            .await?;
         client.query(&statement, &[&code.as_str()]).await?.iter().map(unit_row).collect()
     }
 
@@ -317,13 +323,13 @@ impl UnitStore for PostgresStore {
         let txn = client.transaction().await?;
         let tx = &txn;
         let result = async {
-                let statement = tx.prepare_cached("UPDATE units SET population = $2 WHERE code = $1").await?;
-                for (code, population) in figures {
-                    if tx.execute(&statement, &[&code.as_str(), population]).await? == 0 {
-                        return Err(StoreError::NotFound("unit"));
-                    }
+            let statement = tx.prepare_cached("UPDATE units SET population = $2 WHERE code = $1").await?;
+            for (code, population) in figures {
+                if tx.execute(&statement, &[&code.as_str(), population]).await? == 0 {
+                    return Err(StoreError::NotFound("unit"));
                 }
-                Ok(())
+            }
+            Ok(())
         }
         .await;
         commit(txn, result).await
@@ -366,10 +372,10 @@ impl PersonStore for PostgresStore {
         let txn = client.transaction().await?;
         let tx = &txn;
         let result = async {
-                for person in people {
-                    put_person(tx, person, false).await?;
-                }
-                Ok(())
+            for person in people {
+                put_person(tx, person, false).await?;
+            }
+            Ok(())
         }
         .await;
         commit(txn, result).await
@@ -413,7 +419,9 @@ impl PersonStore for PostgresStore {
     async fn people_by_phone(&self, phone: &Phone) -> Result<Vec<PersonRecord>> {
         let client = self.pool.get().await?;
         let statement = client
-            .prepare_cached(&format!("SELECT {PERSON_COLUMNS} FROM people WHERE phone = $1 ORDER BY created_at, id::text COLLATE \"C\""))
+            .prepare_cached(&format!(
+                "SELECT {PERSON_COLUMNS} FROM people WHERE phone = $1 ORDER BY created_at, id::text COLLATE \"C\""
+            ))
             .await?;
         client.query(&statement, &[&phone.as_str()]).await?.iter().map(person_row).collect()
     }
@@ -427,7 +435,9 @@ impl PersonStore for PostgresStore {
 
 async fn insert_grants(tx: &Transaction<'_>, id: Uuid, grants: &[(Role, UnitCode)]) -> Result<()> {
     let statement = tx
-        .prepare_cached("INSERT INTO account_grants (account_id, role, unit_code) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .prepare_cached(
+            "INSERT INTO account_grants (account_id, role, unit_code) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
         .await?;
     for (role, unit) in grants {
         unit_path(tx, unit, "unit").await?;
@@ -449,7 +459,8 @@ async fn grants_of(client: &deadpool_postgres::Client, id: Uuid) -> Result<Vec<o
 impl PostgresStore {
     async fn load_account(&self, column: &str, value: &(dyn ToSql + Sync)) -> Result<Option<Account>> {
         let client = self.pool.get().await?;
-        let row = client.query_opt(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE {column} = $1"), &[value]).await?;
+        let row =
+            client.query_opt(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE {column} = $1"), &[value]).await?;
         let Some(row) = row else { return Ok(None) };
         let mut account = account_row(&row)?;
         account.grants = grants_of(&client, account.id).await?;
@@ -464,24 +475,24 @@ impl AccountStore for PostgresStore {
         let txn = client.transaction().await?;
         let tx = &txn;
         let result = async {
-                tx.execute(
-                    "INSERT INTO accounts (id, kind, username, display_name, password_hash, disabled, created_at)
+            tx.execute(
+                "INSERT INTO accounts (id, kind, username, display_name, password_hash, disabled, created_at)
                      VALUES ($1, $2, $3, $4, $5, FALSE, $6)",
-                    &[
-                        &account.id,
-                        &account.kind.as_str(),
-                        &account.username,
-                        &account.display_name,
-                        &account.password_hash,
-                        &account.created_at,
-                    ],
-                )
-                .await
-                .map_err(|e| match unique_violation(&e) {
-                    Some("accounts_username_key") => StoreError::Conflict { field: "username", existing: None },
-                    _ => e.into(),
-                })?;
-                insert_grants(tx, account.id, &account.grants).await
+                &[
+                    &account.id,
+                    &account.kind.as_str(),
+                    &account.username,
+                    &account.display_name,
+                    &account.password_hash,
+                    &account.created_at,
+                ],
+            )
+            .await
+            .map_err(|e| match unique_violation(&e) {
+                Some("accounts_username_key") => StoreError::Conflict { field: "username", existing: None },
+                _ => e.into(),
+            })?;
+            insert_grants(tx, account.id, &account.grants).await
         }
         .await;
         commit(txn, result).await
@@ -519,11 +530,11 @@ impl AccountStore for PostgresStore {
         let txn = client.transaction().await?;
         let tx = &txn;
         let result = async {
-                if tx.query_opt("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE", &[&id]).await?.is_none() {
-                    return Err(StoreError::NotFound("account"));
-                }
-                tx.execute("DELETE FROM account_grants WHERE account_id = $1", &[&id]).await?;
-                insert_grants(tx, id, grants).await
+            if tx.query_opt("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE", &[&id]).await?.is_none() {
+                return Err(StoreError::NotFound("account"));
+            }
+            tx.execute("DELETE FROM account_grants WHERE account_id = $1", &[&id]).await?;
+            insert_grants(tx, id, grants).await
         }
         .await;
         commit(txn, result).await
@@ -551,19 +562,25 @@ impl AccountStore for PostgresStore {
 
     async fn api_token_by_hash(&self, hash: &[u8]) -> Result<Option<ApiToken>> {
         let client = self.pool.get().await?;
-        let statement = client.prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE hash = $1")).await?;
+        let statement =
+            client.prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE hash = $1")).await?;
         client.query_opt(&statement, &[&hash]).await?.as_ref().map(token_row).transpose()
     }
 
     async fn api_tokens(&self, account_id: Uuid) -> Result<Vec<ApiToken>> {
         let client = self.pool.get().await?;
-        let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE account_id = $1 ORDER BY created_at, id::text COLLATE \"C\"");
+        let sql = format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE account_id = $1 ORDER BY created_at, id::text COLLATE \"C\""
+        );
         client.query(&sql, &[&account_id]).await?.iter().map(token_row).collect()
     }
 
     async fn revoke_api_token(&self, id: Uuid, at: OffsetDateTime) -> Result<()> {
         let client = self.pool.get().await?;
-        match client.execute("UPDATE api_tokens SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1", &[&id, &at]).await? {
+        match client
+            .execute("UPDATE api_tokens SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1", &[&id, &at])
+            .await?
+        {
             0 => Err(StoreError::NotFound("token")),
             _ => Ok(()),
         }
@@ -587,7 +604,9 @@ impl SessionStore for PostgresStore {
     async fn session(&self, hash: &[u8]) -> Result<Option<Session>> {
         let client = self.pool.get().await?;
         let statement = client
-            .prepare_cached("SELECT hash, staff_account, citizen_phone, created_at, expires_at FROM sessions WHERE hash = $1")
+            .prepare_cached(
+                "SELECT hash, staff_account, citizen_phone, created_at, expires_at FROM sessions WHERE hash = $1",
+            )
             .await?;
         match client.query_opt(&statement, &[&hash]).await? {
             None => Ok(None),
@@ -640,7 +659,10 @@ impl SessionStore for PostgresStore {
         // Sends older than a day no longer count towards any limit.
         client.execute("DELETE FROM otp_sends WHERE at < $1", &[&(at - time::Duration::DAY)]).await?;
         client
-            .execute("INSERT INTO otp_sends (phone, client, at) VALUES ($1, $2, $3)", &[&phone.as_str(), &client_address, &at])
+            .execute(
+                "INSERT INTO otp_sends (phone, client, at) VALUES ($1, $2, $3)",
+                &[&phone.as_str(), &client_address, &at],
+            )
             .await?;
         Ok(())
     }
@@ -699,7 +721,10 @@ impl KeyStore for PostgresStore {
 
     async fn retire_signing_key(&self, kid: &str, at: OffsetDateTime) -> Result<()> {
         let client = self.pool.get().await?;
-        match client.execute("UPDATE signing_keys SET retired_at = coalesce(retired_at, $2) WHERE kid = $1", &[&kid, &at]).await? {
+        match client
+            .execute("UPDATE signing_keys SET retired_at = coalesce(retired_at, $2) WHERE kid = $1", &[&kid, &at])
+            .await?
+        {
             0 => Err(StoreError::NotFound("kid")),
             _ => Ok(()),
         }
@@ -734,7 +759,10 @@ impl KeyStore for PostgresStore {
     async fn revoke_qr_tokens(&self, person: PersonId, at: OffsetDateTime) -> Result<u64> {
         let client = self.pool.get().await?;
         Ok(client
-            .execute("UPDATE qr_tokens SET revoked_at = $2 WHERE person_id = $1 AND revoked_at IS NULL", &[&person.0, &at])
+            .execute(
+                "UPDATE qr_tokens SET revoked_at = $2 WHERE person_id = $1 AND revoked_at IS NULL",
+                &[&person.0, &at],
+            )
             .await?)
     }
 }
@@ -750,14 +778,19 @@ impl AuditStore for PostgresStore {
             )
             .await?;
         client
-            .execute(&statement, &[&e.at, &e.actor, &e.actor_kind, &e.action, &e.entity, &e.entity_id, &e.detail, &e.client])
+            .execute(
+                &statement,
+                &[&e.at, &e.actor, &e.actor_kind, &e.action, &e.entity, &e.entity_id, &e.detail, &e.client],
+            )
             .await?;
         Ok(())
     }
 
     async fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
         let client = self.pool.get().await?;
-        let mut sql = "SELECT id, at, actor, actor_kind, action, entity, entity_id, detail, client FROM audit_log WHERE TRUE".to_owned();
+        let mut sql =
+            "SELECT id, at, actor, actor_kind, action, entity, entity_id, detail, client FROM audit_log WHERE TRUE"
+                .to_owned();
         let mut values: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
         let mut push = |clause: &str, value: Box<dyn ToSql + Sync + Send>| {
             values.push(value);

@@ -66,7 +66,9 @@ impl SqliteStore {
             }
             let mut writer = connect(&path)?;
             migrate(&mut writer)?;
-            Ok(SqliteStore { inner: Arc::new(Inner { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) }) })
+            Ok(SqliteStore {
+                inner: Arc::new(Inner { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) }),
+            })
         })
         .await
         .map_err(|e| StoreError::Backend(e.to_string()))?
@@ -107,15 +109,22 @@ impl SqliteStore {
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
-    conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )?;
     for (version, sql) in MIGRATIONS {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let applied: bool =
-            tx.query_row("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)", [version], |r| r.get(0))?;
+            tx.query_row("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)", [version], |r| {
+                r.get(0)
+            })?;
         if !applied {
             tracing::info!(version, "applying SQLite migration");
             tx.execute_batch(sql)?;
-            tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)", params![version, micros(crate_now())])?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                params![version, micros(crate_now())],
+            )?;
         }
         tx.commit()?;
     }
@@ -129,9 +138,9 @@ fn crate_now() -> OffsetDateTime {
 /// Which unique column a failed insert collided with, if that is what failed.
 fn unique_violation(error: &rusqlite::Error) -> Option<&str> {
     match error {
-        rusqlite::Error::SqliteFailure(e, Some(message)) if e.code == ErrorCode::ConstraintViolation => {
-            message.strip_prefix("UNIQUE constraint failed: ").or_else(|| message.strip_prefix("PRIMARY KEY constraint failed: "))
-        }
+        rusqlite::Error::SqliteFailure(e, Some(message)) if e.code == ErrorCode::ConstraintViolation => message
+            .strip_prefix("UNIQUE constraint failed: ")
+            .or_else(|| message.strip_prefix("PRIMARY KEY constraint failed: ")),
         _ => None,
     }
 }
@@ -259,7 +268,8 @@ impl UnitStore for SqliteStore {
     async fn child_units(&self, code: &UnitCode) -> Result<Vec<Unit>> {
         let code = code.clone();
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(&format!("SELECT {UNIT_COLUMNS} FROM units WHERE parent_code = ?1 ORDER BY code"))?;
+            let mut stmt =
+                c.prepare_cached(&format!("SELECT {UNIT_COLUMNS} FROM units WHERE parent_code = ?1 ORDER BY code"))?;
             let units = stmt.query_map([code.as_str()], unit_row)?.collect::<rusqlite::Result<_>>()?;
             Ok(units)
         })
@@ -348,11 +358,9 @@ impl PersonStore for SqliteStore {
             let mut values: Vec<String> = Vec::new();
             push_scope(&mut sql, &mut values, "address_path", &query.scope);
             sql.push(')');
-            for (column, value) in [
-                ("cccd", &query.cccd),
-                ("phone", &query.phone),
-                ("insurance_number", &query.insurance_number),
-            ] {
+            for (column, value) in
+                [("cccd", &query.cccd), ("phone", &query.phone), ("insurance_number", &query.insurance_number)]
+            {
                 if let Some(value) = value {
                     values.push(value.clone());
                     sql.push_str(&format!(" AND {column} = ?{}", values.len()));
@@ -373,7 +381,9 @@ impl PersonStore for SqliteStore {
     async fn people_by_phone(&self, phone: &Phone) -> Result<Vec<PersonRecord>> {
         let phone = phone.clone();
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(&format!("SELECT {PERSON_COLUMNS} FROM people WHERE phone = ?1 ORDER BY created_at, id"))?;
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {PERSON_COLUMNS} FROM people WHERE phone = ?1 ORDER BY created_at, id"
+            ))?;
             let rows = stmt.query_map([phone.as_str()], person_row)?;
             rows.map(|r| r?).collect()
         })
@@ -386,7 +396,8 @@ impl PersonStore for SqliteStore {
 }
 
 fn insert_grants(tx: &Connection, id: Uuid, grants: &[(Role, UnitCode)]) -> Result<()> {
-    let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO account_grants (account_id, role, unit_code) VALUES (?1, ?2, ?3)")?;
+    let mut insert =
+        tx.prepare_cached("INSERT OR IGNORE INTO account_grants (account_id, role, unit_code) VALUES (?1, ?2, ?3)")?;
     for (role, unit) in grants {
         unit_path(tx, unit, "unit")?;
         insert.execute(params![id.to_string(), role.as_str(), unit.as_str()])?;
@@ -476,7 +487,9 @@ impl AccountStore for SqliteStore {
         let grants = grants.to_vec();
         self.write(move |tx| {
             if tx.execute("DELETE FROM account_grants WHERE account_id = ?1", [id.to_string()])? == 0
-                && tx.query_row("SELECT count(*) FROM accounts WHERE id = ?1", [id.to_string()], |r| r.get::<_, i64>(0))? == 0
+                && tx.query_row("SELECT count(*) FROM accounts WHERE id = ?1", [id.to_string()], |r| {
+                    r.get::<_, i64>(0)
+                })? == 0
             {
                 return Err(StoreError::NotFound("account"));
             }
@@ -486,9 +499,11 @@ impl AccountStore for SqliteStore {
     }
 
     async fn set_account_disabled(&self, id: Uuid, disabled: bool) -> Result<()> {
-        self.write(move |tx| match tx.execute("UPDATE accounts SET disabled = ?2 WHERE id = ?1", params![id.to_string(), disabled])? {
-            0 => Err(StoreError::NotFound("account")),
-            _ => Ok(()),
+        self.write(move |tx| {
+            match tx.execute("UPDATE accounts SET disabled = ?2 WHERE id = ?1", params![id.to_string(), disabled])? {
+                0 => Err(StoreError::NotFound("account")),
+                _ => Ok(()),
+            }
         })
         .await
     }
@@ -529,7 +544,9 @@ impl AccountStore for SqliteStore {
 
     async fn api_tokens(&self, account_id: Uuid) -> Result<Vec<ApiToken>> {
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE account_id = ?1 ORDER BY created_at, id"))?;
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE account_id = ?1 ORDER BY created_at, id"
+            ))?;
             let rows = stmt.query_map([account_id.to_string()], token_row)?;
             rows.map(|r| r?).collect()
         })
@@ -568,19 +585,17 @@ impl SessionStore for SqliteStore {
     async fn session(&self, hash: &[u8]) -> Result<Option<Session>> {
         let hash = hash.to_vec();
         self.read(move |c| {
-            c.prepare_cached("SELECT hash, staff_account, citizen_phone, created_at, expires_at FROM sessions WHERE hash = ?1")?
-                .query_row([hash], |r| {
-                    let staff = r.get::<_, Option<String>>(1)?;
-                    Ok(staff.as_deref().map(parse_uuid).transpose().and_then(|staff| session(
-                        r.get(0)?,
-                        staff,
-                        r.get(2)?,
-                        from_micros(r.get(3)?),
-                        from_micros(r.get(4)?),
-                    )))
-                })
-                .optional()?
-                .transpose()
+            c.prepare_cached(
+                "SELECT hash, staff_account, citizen_phone, created_at, expires_at FROM sessions WHERE hash = ?1",
+            )?
+            .query_row([hash], |r| {
+                let staff = r.get::<_, Option<String>>(1)?;
+                Ok(staff.as_deref().map(parse_uuid).transpose().and_then(|staff| {
+                    session(r.get(0)?, staff, r.get(2)?, from_micros(r.get(3)?), from_micros(r.get(4)?))
+                }))
+            })
+            .optional()?
+            .transpose()
         })
         .await
     }
@@ -601,7 +616,12 @@ impl SessionStore for SqliteStore {
                 "INSERT INTO otp_challenges (phone, code_hash, expires_at, attempts) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (phone) DO UPDATE SET code_hash = excluded.code_hash, expires_at = excluded.expires_at,
                  attempts = excluded.attempts",
-                params![challenge.phone.as_str(), challenge.code_hash, micros(challenge.expires_at), challenge.attempts],
+                params![
+                    challenge.phone.as_str(),
+                    challenge.code_hash,
+                    micros(challenge.expires_at),
+                    challenge.attempts
+                ],
             )?;
             Ok(())
         })
@@ -615,9 +635,7 @@ impl SessionStore for SqliteStore {
                 "UPDATE otp_challenges SET attempts = attempts + 1 WHERE phone = ?1
                  RETURNING phone, code_hash, expires_at, attempts",
             )?
-            .query_row([phone.as_str()], |r| {
-                Ok(otp(r.get(0)?, r.get(1)?, from_micros(r.get(2)?), r.get(3)?))
-            })
+            .query_row([phone.as_str()], |r| Ok(otp(r.get(0)?, r.get(1)?, from_micros(r.get(2)?), r.get(3)?)))
             .optional()?
             .transpose()
         })
@@ -638,7 +656,10 @@ impl SessionStore for SqliteStore {
         self.write(move |tx| {
             // Sends older than a day no longer count towards any limit.
             tx.execute("DELETE FROM otp_sends WHERE at < ?1", [micros(at - time::Duration::DAY)])?;
-            tx.execute("INSERT INTO otp_sends (phone, client, at) VALUES (?1, ?2, ?3)", params![phone.as_str(), client, micros(at)])?;
+            tx.execute(
+                "INSERT INTO otp_sends (phone, client, at) VALUES (?1, ?2, ?3)",
+                params![phone.as_str(), client, micros(at)],
+            )?;
             Ok(())
         })
         .await
@@ -647,10 +668,16 @@ impl SessionStore for SqliteStore {
     async fn count_otp_sends(&self, phone: &Phone, client: &str, since: OffsetDateTime) -> Result<(u64, u64)> {
         let (phone, client) = (phone.clone(), client.to_owned());
         self.read(move |c| {
-            let by_phone: i64 =
-                c.query_row("SELECT count(*) FROM otp_sends WHERE phone = ?1 AND at >= ?2", params![phone.as_str(), micros(since)], |r| r.get(0))?;
-            let by_client: i64 =
-                c.query_row("SELECT count(*) FROM otp_sends WHERE client = ?1 AND at >= ?2", params![client, micros(since)], |r| r.get(0))?;
+            let by_phone: i64 = c.query_row(
+                "SELECT count(*) FROM otp_sends WHERE phone = ?1 AND at >= ?2",
+                params![phone.as_str(), micros(since)],
+                |r| r.get(0),
+            )?;
+            let by_client: i64 = c.query_row(
+                "SELECT count(*) FROM otp_sends WHERE client = ?1 AND at >= ?2",
+                params![client, micros(since)],
+                |r| r.get(0),
+            )?;
             Ok((by_phone as u64, by_client as u64))
         })
         .await
@@ -701,7 +728,10 @@ impl KeyStore for SqliteStore {
     async fn retire_signing_key(&self, kid: &str, at: OffsetDateTime) -> Result<()> {
         let kid = kid.to_owned();
         self.write(move |tx| {
-            match tx.execute("UPDATE signing_keys SET retired_at = coalesce(retired_at, ?2) WHERE kid = ?1", params![kid, micros(at)])? {
+            match tx.execute(
+                "UPDATE signing_keys SET retired_at = coalesce(retired_at, ?2) WHERE kid = ?1",
+                params![kid, micros(at)],
+            )? {
                 0 => Err(StoreError::NotFound("kid")),
                 _ => Ok(()),
             }
@@ -714,7 +744,13 @@ impl KeyStore for SqliteStore {
         self.write(move |tx| {
             tx.execute(
                 "INSERT INTO qr_tokens (id, person_id, kid, issued_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![token.id, token.person.0.to_string(), token.kid, micros(token.issued_at), token.revoked_at.map(micros)],
+                params![
+                    token.id,
+                    token.person.0.to_string(),
+                    token.kid,
+                    micros(token.issued_at),
+                    token.revoked_at.map(micros)
+                ],
             )
             .map_err(|e| match e.sqlite_error_code() {
                 Some(ErrorCode::ConstraintViolation) => StoreError::NotFound("person"),
@@ -768,7 +804,16 @@ impl AuditStore for SqliteStore {
                 "INSERT INTO audit_log (at, actor, actor_kind, action, entity, entity_id, detail, client)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?
-            .execute(params![micros(e.at), e.actor, e.actor_kind, e.action, e.entity, e.entity_id, e.detail, e.client])?;
+            .execute(params![
+                micros(e.at),
+                e.actor,
+                e.actor_kind,
+                e.action,
+                e.entity,
+                e.entity_id,
+                e.detail,
+                e.client
+            ])?;
             Ok(())
         })
         .await

@@ -4,8 +4,8 @@ use rusqlite::Row;
 use time::OffsetDateTime;
 
 use crate::Result;
-pub(super) use crate::decode::{grant, otp, owner_columns, parse_uuid, session};
 use crate::decode::{PersonColumns, unit};
+pub(super) use crate::decode::{grant, otp, owner_columns, parse_uuid, session};
 use crate::records::*;
 
 pub(super) const UNIT_COLUMNS: &str = "code, parent_code, level, name, division_type, path, population";
@@ -67,7 +67,8 @@ pub(super) fn person_row(r: &Row) -> rusqlite::Result<Result<PersonRecord>> {
 pub(super) fn account_row(r: &Row) -> rusqlite::Result<Result<Account>> {
     let id: String = r.get(0)?;
     let kind: String = r.get(1)?;
-    let (username, display_name, password_hash, disabled, created) = (r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?);
+    let (username, display_name, password_hash, disabled, created) =
+        (r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?);
     Ok(parse_uuid(&id).map(|id| Account {
         id,
         kind: AccountKind::parse(&kind),
@@ -82,7 +83,8 @@ pub(super) fn account_row(r: &Row) -> rusqlite::Result<Result<Account>> {
 
 pub(super) fn token_row(r: &Row) -> rusqlite::Result<Result<ApiToken>> {
     let (id, account): (String, String) = (r.get(0)?, r.get(1)?);
-    let (name, hash, created, revoked): (String, Vec<u8>, i64, Option<i64>) = (r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?);
+    let (name, hash, created, revoked): (String, Vec<u8>, i64, Option<i64>) =
+        (r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?);
     Ok((|| {
         Ok(ApiToken {
             id: parse_uuid(&id)?,
