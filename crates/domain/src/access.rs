@@ -72,6 +72,12 @@ pub enum Permission {
     ManageAccounts,
     /// Read the audit log.
     ReadAudit,
+    /// Register venues in a unit and manage them.
+    ManageVenues,
+    /// Record check-ins for other people at venues (staff scanning, gate systems).
+    RecordCheckins,
+    /// See venues' visitor logs and flagged health declarations.
+    ReadCheckins,
 }
 
 impl Permission {
@@ -83,6 +89,9 @@ impl Permission {
             Permission::WritePeople => &[Admin, HealthOfficer, Tracer, Sampler, Vaccinator],
             Permission::ManageUnits => &[Admin, HealthOfficer],
             Permission::ManageAccounts | Permission::ReadAudit => &[Admin],
+            Permission::ManageVenues => &[Admin, HealthOfficer, VenueOwner],
+            Permission::RecordCheckins => &[Admin, HealthOfficer, VenueOwner, Tracer],
+            Permission::ReadCheckins => &[Admin, HealthOfficer, Tracer],
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod person;
 pub mod text;
 pub mod unit;
+pub mod venue;
 
 pub use access::{Grant, Jurisdiction, Permission, Principal, Role};
 pub use error::{Invalid, ValidationErrors};

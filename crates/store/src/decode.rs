@@ -130,3 +130,112 @@ pub(crate) fn otp(
         attempts: attempts.clamp(0, i64::from(u32::MAX)) as u32,
     })
 }
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn venue(
+    id: Uuid,
+    code_text: String,
+    name: String,
+    kind: String,
+    plate: Option<String>,
+    unit_code: String,
+    unit_path: String,
+    address: String,
+    contact_phone: String,
+    owner_phone: Option<String>,
+    active: bool,
+    created_at: OffsetDateTime,
+) -> Result<Venue> {
+    Ok(Venue {
+        id: outbreak_domain::venue::VenueId(id),
+        code: code_text,
+        name,
+        kind: outbreak_domain::venue::VenueKind::parse("kind", &kind).map_err(|_| corrupt("venue kind", &kind))?,
+        plate,
+        unit: code(&unit_code)?,
+        unit_path,
+        address,
+        contact_phone: phone(&contact_phone)?,
+        owner_phone: owner_phone.as_deref().map(phone).transpose()?,
+        active,
+        created_at,
+    })
+}
+
+/// The columns of a check-in row joined with its venue, in the order both stores select.
+pub(crate) struct CheckinColumns {
+    pub id: i64,
+    pub venue: Uuid,
+    pub venue_code: String,
+    pub venue_name: String,
+    pub visitor: String,
+    pub person: Option<Uuid>,
+    pub phone: Option<String>,
+    pub name: String,
+    pub at: OffsetDateTime,
+    pub until: OffsetDateTime,
+    pub source: String,
+}
+
+impl CheckinColumns {
+    pub fn decode(self) -> Result<Checkin> {
+        Ok(Checkin {
+            id: self.id,
+            venue: outbreak_domain::venue::VenueId(self.venue),
+            venue_code: self.venue_code,
+            venue_name: self.venue_name,
+            visitor: self.visitor,
+            person: self.person.map(PersonId),
+            phone: self.phone.as_deref().map(phone).transpose()?,
+            name: self.name,
+            at: self.at,
+            until: self.until,
+            source: self.source,
+        })
+    }
+}
+
+/// The columns of a declaration row with its venue's name.
+pub(crate) struct DeclarationColumns {
+    pub id: i64,
+    pub visitor: String,
+    pub person: Option<Uuid>,
+    pub phone: Option<String>,
+    pub venue: Option<Uuid>,
+    pub at: OffsetDateTime,
+    pub symptoms: String,
+    pub f0_contact: bool,
+    pub places_visited: String,
+    pub move_from: Option<String>,
+    pub move_to: Option<String>,
+    pub move_date: Option<time::Date>,
+    pub vehicle: String,
+    pub flagged: bool,
+    pub unit_path: String,
+    pub venue_name: Option<String>,
+}
+
+impl DeclarationColumns {
+    pub fn decode(self) -> Result<Declaration> {
+        Ok(Declaration {
+            id: self.id,
+            record: NewDeclarationRecord {
+                visitor: self.visitor,
+                person: self.person.map(PersonId),
+                phone: self.phone.as_deref().map(phone).transpose()?,
+                venue: self.venue.map(outbreak_domain::venue::VenueId),
+                at: self.at,
+                symptoms: self.symptoms.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                f0_contact: self.f0_contact,
+                places_visited: self.places_visited,
+                move_from: self.move_from.as_deref().map(code).transpose()?,
+                move_to: self.move_to.as_deref().map(code).transpose()?,
+                move_date: self.move_date,
+                vehicle: self.vehicle,
+                flagged: self.flagged,
+                unit_path: self.unit_path,
+            },
+            venue_name: self.venue_name,
+        })
+    }
+}

@@ -19,8 +19,9 @@ pub use records::*;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
+use outbreak_domain::venue::VenueId;
 use outbreak_domain::{Person, PersonId, Phone, Unit, UnitCode};
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -38,7 +39,9 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
 
 /// Everything Outbreak keeps.
 #[async_trait]
-pub trait Store: UnitStore + PersonStore + AccountStore + SessionStore + KeyStore + AuditStore + Send + Sync {
+pub trait Store:
+    UnitStore + PersonStore + AccountStore + SessionStore + KeyStore + AuditStore + CheckinStore + Send + Sync
+{
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Answers when the store can serve requests.
@@ -124,6 +127,40 @@ pub trait KeyStore {
     async fn active_qr_token(&self, person: PersonId) -> Result<Option<QrToken>>;
     /// Revokes every token of the person; returns how many.
     async fn revoke_qr_tokens(&self, person: PersonId, at: OffsetDateTime) -> Result<u64>;
+}
+
+#[async_trait]
+pub trait CheckinStore {
+    /// Adds a venue; `Conflict("code")` when its code is taken, `NotFound("unit")`.
+    async fn insert_venue(&self, venue: &Venue) -> Result<()>;
+    async fn venue(&self, id: VenueId) -> Result<Option<Venue>>;
+    async fn venue_by_code(&self, code: &str) -> Result<Option<Venue>>;
+    /// Venues inside `scope`, by name.
+    async fn venues(&self, scope: &[String], limit: u32) -> Result<Vec<Venue>>;
+    async fn venues_owned_by(&self, phone: &Phone) -> Result<Vec<Venue>>;
+    async fn set_venue_active(&self, id: VenueId, active: bool) -> Result<()>;
+    /// Records check-ins in one transaction, in order. A visitor already checked in at the
+    /// venue less than `window` before or after is a repeat; so is a client key seen before.
+    async fn record_checkins(&self, checkins: &[NewCheckin], window: Duration) -> Result<Vec<CheckinOutcome>>;
+    /// Ends a visit now (when `at` is before its planned end); `NotFound` when the visit
+    /// is not this visitor's.
+    async fn check_out(&self, id: i64, visitor: &str, at: OffsetDateTime) -> Result<()>;
+    /// The check-ins of these visitors since `since`, newest first.
+    async fn checkins_of(&self, visitors: &[String], since: OffsetDateTime) -> Result<Vec<Checkin>>;
+    /// A venue's check-ins in `[since, until)`, newest first.
+    async fn venue_checkins(
+        &self,
+        venue: VenueId,
+        since: OffsetDateTime,
+        until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Checkin>>;
+    async fn count_venue_checkins(&self, venue: VenueId, since: OffsetDateTime) -> Result<u64>;
+    async fn count_checkins(&self) -> Result<u64>;
+    async fn insert_declaration(&self, declaration: &NewDeclarationRecord) -> Result<i64>;
+    async fn declarations(&self, filter: &DeclarationFilter) -> Result<Vec<Declaration>>;
+    /// Deletes check-ins and declarations from before `cutoff`; returns how many of each.
+    async fn purge_before(&self, cutoff: OffsetDateTime) -> Result<(u64, u64)>;
 }
 
 #[async_trait]

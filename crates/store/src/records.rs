@@ -179,3 +179,118 @@ impl PersonRecord {
         self.person.id
     }
 }
+
+/// A venue as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Venue {
+    pub id: outbreak_domain::venue::VenueId,
+    /// The short code on the poster and in its URL.
+    pub code: String,
+    pub name: String,
+    pub kind: outbreak_domain::venue::VenueKind,
+    pub plate: Option<String>,
+    pub unit: UnitCode,
+    pub unit_path: String,
+    pub address: String,
+    pub contact_phone: Phone,
+    /// The citizen who registered it, when a venue owner did.
+    pub owner_phone: Option<Phone>,
+    pub active: bool,
+    pub created_at: OffsetDateTime,
+}
+
+/// A check-in to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCheckin {
+    pub venue: outbreak_domain::venue::VenueId,
+    /// `Visitor::key()`: a person's id or `tel:+84…`.
+    pub visitor: String,
+    pub person: Option<PersonId>,
+    pub phone: Option<Phone>,
+    /// The name given at the door, when the person is not known.
+    pub name: String,
+    pub at: OffsetDateTime,
+    /// When the visit ends: the check-out, or `at` plus the venue kind's default stay.
+    pub until: OffsetDateTime,
+    /// `poster`, `staff` or `api`.
+    pub source: String,
+    /// A client's own id for the item (scoped to the client), so retries store it once.
+    pub client_key: Option<String>,
+}
+
+/// What became of one check-in of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", content = "id", rename_all = "snake_case")]
+pub enum CheckinOutcome {
+    /// Stored as a new visit, with this id.
+    Stored(i64),
+    /// The same visit was already recorded (a repeat within the window, or a retried
+    /// client id), with this id.
+    Repeat(i64),
+}
+
+impl CheckinOutcome {
+    pub fn id(self) -> i64 {
+        match self {
+            CheckinOutcome::Stored(id) | CheckinOutcome::Repeat(id) => id,
+        }
+    }
+}
+
+/// A stored check-in, with its venue's name and code for diaries and logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkin {
+    pub id: i64,
+    pub venue: outbreak_domain::venue::VenueId,
+    pub venue_code: String,
+    pub venue_name: String,
+    pub visitor: String,
+    pub person: Option<PersonId>,
+    pub phone: Option<Phone>,
+    pub name: String,
+    pub at: OffsetDateTime,
+    pub until: OffsetDateTime,
+    pub source: String,
+}
+
+/// A health declaration to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDeclarationRecord {
+    pub visitor: String,
+    pub person: Option<PersonId>,
+    pub phone: Option<Phone>,
+    pub venue: Option<outbreak_domain::venue::VenueId>,
+    pub at: OffsetDateTime,
+    pub symptoms: Vec<String>,
+    pub f0_contact: bool,
+    pub places_visited: String,
+    pub move_from: Option<UnitCode>,
+    pub move_to: Option<UnitCode>,
+    pub move_date: Option<time::Date>,
+    pub vehicle: String,
+    pub flagged: bool,
+    /// The unit whose health station must see it: the venue's, else the person's address.
+    pub unit_path: String,
+}
+
+/// A stored health declaration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Declaration {
+    pub id: i64,
+    pub record: NewDeclarationRecord,
+    /// The venue's name, when made at a venue.
+    pub venue_name: Option<String>,
+}
+
+/// Which declarations to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct DeclarationFilter {
+    /// Only these visitors' (a citizen's own).
+    pub visitors: Option<Vec<String>>,
+    pub venue: Option<outbreak_domain::venue::VenueId>,
+    pub flagged_only: bool,
+    /// Only inside these unit paths; `None` for no limit.
+    pub scope: Option<Vec<String>>,
+    pub since: Option<OffsetDateTime>,
+    pub limit: u32,
+}

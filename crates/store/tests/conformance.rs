@@ -40,6 +40,11 @@ conformance!(
     sessions_and_one_time_codes,
     signing_keys_and_qr_tokens,
     audit_log_filters,
+    venues_by_code_scope_and_owner,
+    checkins_repeat_within_the_window_and_retries_store_once,
+    checkins_check_out_and_diaries,
+    declarations_filter_by_flag_scope_and_visitor,
+    retention_deletes_only_what_is_older,
 );
 
 fn code(text: &str) -> UnitCode {
@@ -408,4 +413,208 @@ async fn audit_log_filters(store: &dyn Store) {
     assert_eq!(store.audit_entries(&window).await.unwrap()[0].entity_id, "p1");
     let one = AuditFilter { entity_id: Some("p0".into()), limit: 10, ..AuditFilter::default() };
     assert_eq!(store.audit_entries(&one).await.unwrap()[0].at, start);
+}
+
+fn venue(code: &str, unit: &str, path: &str, owner: Option<&str>) -> Venue {
+    Venue {
+        id: outbreak_domain::venue::VenueId(Uuid::now_v7()),
+        code: code.into(),
+        name: format!("Chợ {code}"),
+        kind: outbreak_domain::venue::VenueKind::Market,
+        plate: None,
+        unit: code_of(unit),
+        unit_path: path.into(),
+        address: "1 Hàng Đào".into(),
+        contact_phone: Phone::parse("p", "0912345678").unwrap(),
+        owner_phone: owner.map(|p| Phone::parse("p", p).unwrap()),
+        active: true,
+        created_at: now(),
+    }
+}
+
+fn code_of(text: &str) -> UnitCode {
+    code(text)
+}
+
+fn checkin(venue: &Venue, visitor: &str, at: OffsetDateTime, key: Option<&str>) -> NewCheckin {
+    NewCheckin {
+        venue: venue.id,
+        visitor: visitor.into(),
+        person: None,
+        phone: visitor.strip_prefix("tel:").map(|p| Phone::parse("p", p).unwrap()),
+        name: "Khách".into(),
+        at,
+        until: at + Duration::hours(2),
+        source: "api".into(),
+        client_key: key.map(Into::into),
+    }
+}
+
+async fn venues_by_code_scope_and_owner(store: &dyn Store) {
+    seeded(store).await;
+    let market = venue("MKT23456", "00070", "/VN/01/00070/", Some("0987654321"));
+    let shop = venue("SHP23456", "26740", "/VN/79/26740/", None);
+    store.insert_venue(&market).await.unwrap();
+    store.insert_venue(&shop).await.unwrap();
+    let clash = Venue { id: outbreak_domain::venue::VenueId(Uuid::now_v7()), ..market.clone() };
+    assert!(matches!(store.insert_venue(&clash).await, Err(StoreError::Conflict { field: "code", .. })));
+    assert!(matches!(
+        store.insert_venue(&venue("XXX23456", "99999", "/x/", None)).await,
+        Err(StoreError::NotFound("unit"))
+    ));
+    assert_eq!(store.venue_by_code("MKT23456").await.unwrap(), Some(market.clone()));
+    assert_eq!(store.venue(shop.id).await.unwrap(), Some(shop.clone()));
+    assert_eq!(store.venues(&["/VN/01/".into()], 10).await.unwrap(), vec![market.clone()]);
+    let owner = Phone::parse("p", "0987654321").unwrap();
+    assert_eq!(store.venues_owned_by(&owner).await.unwrap(), vec![market.clone()]);
+    store.set_venue_active(market.id, false).await.unwrap();
+    assert!(!store.venue(market.id).await.unwrap().unwrap().active);
+}
+
+async fn checkins_repeat_within_the_window_and_retries_store_once(store: &dyn Store) {
+    seeded(store).await;
+    let market = venue("MKT23456", "00070", "/VN/01/00070/", None);
+    store.insert_venue(&market).await.unwrap();
+    let t = now() - Duration::hours(3);
+    let batch = vec![
+        checkin(&market, "tel:+84911111111", t, Some("gate:1")),
+        checkin(&market, "tel:+84911111111", t + Duration::minutes(10), Some("gate:2")),
+        checkin(&market, "tel:+84922222222", t, Some("gate:3")),
+        checkin(&market, "tel:+84911111111", t + Duration::minutes(90), None),
+    ];
+    let window = Duration::minutes(30);
+    let first = store.record_checkins(&batch, window).await.unwrap();
+    assert!(matches!(first[0], CheckinOutcome::Stored(_)));
+    assert_eq!(first[1], CheckinOutcome::Repeat(first[0].id()), "a second scan within the window is the same visit");
+    assert!(matches!(first[2], CheckinOutcome::Stored(_)));
+    assert!(matches!(first[3], CheckinOutcome::Stored(_)), "a later visit is a new one");
+    assert_eq!(store.count_checkins().await.unwrap(), 3);
+    let retried = store.record_checkins(&batch[..3], window).await.unwrap();
+    assert_eq!(
+        retried.iter().map(|o| o.id()).collect::<Vec<_>>(),
+        first[..3].iter().map(|o| o.id()).collect::<Vec<_>>()
+    );
+    assert!(retried.iter().all(|o| matches!(o, CheckinOutcome::Repeat(_))));
+    assert_eq!(store.count_checkins().await.unwrap(), 3, "a retried batch stores nothing twice");
+    let ghost = Venue { id: outbreak_domain::venue::VenueId(Uuid::now_v7()), ..market.clone() };
+    let bad = vec![checkin(&market, "tel:+84933333333", t, None), checkin(&ghost, "tel:+84933333333", t, None)];
+    assert!(store.record_checkins(&bad, window).await.is_err());
+    assert_eq!(store.count_checkins().await.unwrap(), 3, "a failed batch stores nothing");
+    assert_eq!(store.count_venue_checkins(market.id, t - Duration::minutes(1)).await.unwrap(), 3);
+}
+
+async fn checkins_check_out_and_diaries(store: &dyn Store) {
+    seeded(store).await;
+    let market = venue("MKT23456", "00070", "/VN/01/00070/", None);
+    store.insert_venue(&market).await.unwrap();
+    let t = now() - Duration::hours(1);
+    let stored =
+        store.record_checkins(&[checkin(&market, "tel:+84911111111", t, None)], Duration::minutes(30)).await.unwrap();
+    let id = stored[0].id();
+    assert!(matches!(store.check_out(id, "tel:+84922222222", now()).await, Err(StoreError::NotFound("checkin"))));
+    let left = t + Duration::minutes(20);
+    store.check_out(id, "tel:+84911111111", left).await.unwrap();
+    let diary = store.checkins_of(&["tel:+84911111111".into()], t - Duration::days(1)).await.unwrap();
+    assert_eq!(diary.len(), 1);
+    assert_eq!(
+        (diary[0].until, diary[0].venue_code.as_str(), diary[0].venue_name.as_str()),
+        (left, "MKT23456", "Chợ MKT23456")
+    );
+    assert!(store.checkins_of(&["tel:+84922222222".into()], t - Duration::days(1)).await.unwrap().is_empty());
+    assert!(store.checkins_of(&[], t).await.unwrap().is_empty());
+    let log = store.venue_checkins(market.id, t - Duration::minutes(1), now(), 10).await.unwrap();
+    assert_eq!(log[0].id, id);
+}
+
+async fn declarations_filter_by_flag_scope_and_visitor(store: &dyn Store) {
+    seeded(store).await;
+    let market = venue("MKT23456", "00070", "/VN/01/00070/", None);
+    store.insert_venue(&market).await.unwrap();
+    let declaration = |visitor: &str, flagged: bool, path: &str| NewDeclarationRecord {
+        visitor: visitor.into(),
+        person: None,
+        phone: None,
+        venue: Some(market.id),
+        at: now(),
+        symptoms: if flagged { vec!["fever".into(), "cough".into()] } else { vec![] },
+        f0_contact: false,
+        places_visited: "Chợ Bến Thành".into(),
+        move_from: Some(code("00070")),
+        move_to: Some(code("26740")),
+        move_date: Some(now().date()),
+        vehicle: "xe khách".into(),
+        flagged,
+        unit_path: path.into(),
+    };
+    let sick = declaration("tel:+84911111111", true, "/VN/01/00070/");
+    let id = store.insert_declaration(&sick).await.unwrap();
+    store.insert_declaration(&declaration("tel:+84922222222", false, "/VN/01/00070/")).await.unwrap();
+    store.insert_declaration(&declaration("tel:+84933333333", true, "/VN/79/26740/")).await.unwrap();
+    let flagged_here = DeclarationFilter {
+        flagged_only: true,
+        scope: Some(vec!["/VN/01/".into()]),
+        limit: 10,
+        ..DeclarationFilter::default()
+    };
+    let found = store.declarations(&flagged_here).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!((found[0].id, &found[0].record, found[0].venue_name.as_deref()), (id, &sick, Some("Chợ MKT23456")));
+    let mine = DeclarationFilter {
+        visitors: Some(vec!["tel:+84922222222".into()]),
+        limit: 10,
+        ..DeclarationFilter::default()
+    };
+    assert_eq!(store.declarations(&mine).await.unwrap().len(), 1);
+    let at_venue = DeclarationFilter {
+        venue: Some(market.id),
+        since: Some(now() - Duration::hours(1)),
+        limit: 10,
+        ..DeclarationFilter::default()
+    };
+    assert_eq!(store.declarations(&at_venue).await.unwrap().len(), 3);
+}
+
+async fn retention_deletes_only_what_is_older(store: &dyn Store) {
+    seeded(store).await;
+    let market = venue("MKT23456", "00070", "/VN/01/00070/", None);
+    store.insert_venue(&market).await.unwrap();
+    let cutoff = now() - Duration::days(21);
+    let visits: Vec<NewCheckin> = [-5 * 24, -22 * 24, -21 * 24 - 1, -21 * 24 + 1, -1]
+        .iter()
+        .enumerate()
+        .map(|(i, hours)| {
+            checkin(&market, &format!("tel:+8491111111{i}"), now() + Duration::hours(*hours), Some(&format!("k{i}")))
+        })
+        .collect();
+    store.record_checkins(&visits, Duration::minutes(30)).await.unwrap();
+    for hours in [-22 * 24, -1] {
+        let record = NewDeclarationRecord {
+            visitor: "tel:+84911111111".into(),
+            person: None,
+            phone: None,
+            venue: None,
+            at: now() + Duration::hours(hours),
+            symptoms: vec![],
+            f0_contact: false,
+            places_visited: String::new(),
+            move_from: None,
+            move_to: None,
+            move_date: None,
+            vehicle: String::new(),
+            flagged: false,
+            unit_path: "/VN/01/00070/".into(),
+        };
+        store.insert_declaration(&record).await.unwrap();
+    }
+    assert_eq!(store.purge_before(cutoff).await.unwrap(), (2, 1));
+    assert_eq!(store.count_checkins().await.unwrap(), 3);
+    let left = store.venue_checkins(market.id, now() - Duration::days(30), now(), 10).await.unwrap();
+    assert!(left.iter().all(|c| c.at >= cutoff));
+    // The client keys of deleted visits went with them: the same key is new again.
+    let again = store
+        .record_checkins(&[checkin(&market, "tel:+84911111111", now(), Some("k1"))], Duration::minutes(30))
+        .await
+        .unwrap();
+    assert!(matches!(again[0], CheckinOutcome::Stored(_)));
+    assert_eq!(store.purge_before(cutoff).await.unwrap(), (0, 0));
 }

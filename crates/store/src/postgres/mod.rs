@@ -3,6 +3,8 @@
 //! Same contract and same behaviour as the SQLite store (the conformance suite holds both to
 //! it); the schema keeps a distribution key on large tables so Citus can shard them later.
 
+mod checkins;
+
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
 use outbreak_domain::{Person, PersonId, Phone, Role, Unit, UnitCode};
@@ -19,7 +21,7 @@ use crate::{
     subtree_range,
 };
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("0001_foundation.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("0001_foundation.sql")), (2, include_str!("0002_checkins.sql"))];
 
 const UNIT_COLUMNS: &str = "code, parent_code, level, name, division_type, path, population";
 const PERSON_COLUMNS: &str = "id, full_name, date_of_birth, sex, phone, cccd, insurance_number, address_unit, \
@@ -41,6 +43,7 @@ impl PostgresStore {
         let pool = Pool::builder(manager).max_size(32).build().map_err(|e| StoreError::Config(e.to_string()))?;
         let store = PostgresStore { pool };
         store.migrate().await?;
+        store.ensure_partitions(outbreak_domain::now()).await?;
         Ok(store)
     }
 

@@ -3,6 +3,7 @@
 //! One writer connection (SQLite allows one writer at a time anyway) and a small pool of
 //! readers, each used on Tokio's blocking threads so a slow query never stalls the server.
 
+mod checkins;
 mod rows;
 
 use std::path::{Path, PathBuf};
@@ -21,7 +22,7 @@ use crate::{
 };
 use rows::*;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("0001_foundation.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("0001_foundation.sql")), (2, include_str!("0002_checkins.sql"))];
 
 /// Readers kept open between requests; more are opened under load and closed after.
 const IDLE_READERS: usize = 8;

@@ -1,0 +1,422 @@
+//! Venues, check-ins and declarations in PostgreSQL. Check-ins live in daily partitions:
+//! `ensure_partitions` makes them for the retention period and a week ahead, and the
+//! retention job drops whole days instead of deleting row by row.
+
+use async_trait::async_trait;
+use outbreak_domain::Phone;
+use outbreak_domain::venue::VenueId;
+use time::{Date, Duration, OffsetDateTime, Time};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use super::{PostgresStore, commit, is_foreign_key_violation, push_scope, refs, unique_violation, unit_path};
+use crate::decode::{CheckinColumns, DeclarationColumns, venue as decode_venue};
+use crate::records::*;
+use crate::{CheckinStore, Result, StoreError};
+
+const VENUE_COLUMNS: &str =
+    "id, code, name, kind, plate, unit_code, unit_path, address, contact_phone, owner_phone, active, created_at";
+const CHECKIN_COLUMNS: &str =
+    "c.id, c.venue_id, v.code, v.name, c.visitor, c.person_id, c.phone, c.name, c.at, c.until, c.source";
+const DECLARATION_COLUMNS: &str = "d.id, d.visitor, d.person_id, d.phone, d.venue_id, d.at, d.symptoms, d.f0_contact, \
+     d.places_visited, d.move_from, d.move_to, d.move_date, d.vehicle, d.flagged, d.unit_path, v.name";
+
+/// Daily partitions made ahead of today.
+const DAYS_AHEAD: i64 = 7;
+/// Days of past partitions made at start, covering any retention period in use.
+const DAYS_BEHIND: i64 = 30;
+
+fn venue_row(r: &Row) -> Result<Venue> {
+    decode_venue(
+        r.try_get(0)?,
+        r.try_get(1)?,
+        r.try_get(2)?,
+        r.try_get(3)?,
+        r.try_get(4)?,
+        r.try_get(5)?,
+        r.try_get(6)?,
+        r.try_get(7)?,
+        r.try_get(8)?,
+        r.try_get(9)?,
+        r.try_get(10)?,
+        r.try_get(11)?,
+    )
+}
+
+fn checkin_row(r: &Row) -> Result<Checkin> {
+    CheckinColumns {
+        id: r.try_get(0)?,
+        venue: r.try_get(1)?,
+        venue_code: r.try_get(2)?,
+        venue_name: r.try_get(3)?,
+        visitor: r.try_get(4)?,
+        person: r.try_get(5)?,
+        phone: r.try_get(6)?,
+        name: r.try_get(7)?,
+        at: r.try_get(8)?,
+        until: r.try_get(9)?,
+        source: r.try_get(10)?,
+    }
+    .decode()
+}
+
+fn declaration_row(r: &Row) -> Result<Declaration> {
+    DeclarationColumns {
+        id: r.try_get(0)?,
+        visitor: r.try_get(1)?,
+        person: r.try_get(2)?,
+        phone: r.try_get(3)?,
+        venue: r.try_get(4)?,
+        at: r.try_get(5)?,
+        symptoms: r.try_get(6)?,
+        f0_contact: r.try_get(7)?,
+        places_visited: r.try_get(8)?,
+        move_from: r.try_get(9)?,
+        move_to: r.try_get(10)?,
+        move_date: r.try_get(11)?,
+        vehicle: r.try_get(12)?,
+        flagged: r.try_get(13)?,
+        unit_path: r.try_get(14)?,
+        venue_name: r.try_get(15)?,
+    }
+    .decode()
+}
+
+fn partition_name(day: Date) -> String {
+    format!("checkins_p{:04}{:02}{:02}", day.year(), u8::from(day.month()), day.day())
+}
+
+fn day_of(name: &str) -> Option<Date> {
+    let digits = name.strip_prefix("checkins_p")?;
+    let format = time::macros::format_description!("[year][month][day]");
+    Date::parse(digits, format).ok()
+}
+
+fn midnight(day: Date) -> String {
+    format!("{} 00:00:00+00", day)
+}
+
+impl PostgresStore {
+    /// Makes the daily check-in partitions from `DAYS_BEHIND` days ago to `DAYS_AHEAD`
+    /// days ahead. Rows already caught by the default partition move into their day.
+    pub(super) async fn ensure_partitions(&self, now: OffsetDateTime) -> Result<()> {
+        let mut client = self.pool.get().await?;
+        let existing: Vec<String> = client
+            .query(
+                "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                 JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'checkins'",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let today = now.date();
+        for offset in -DAYS_BEHIND..=DAYS_AHEAD {
+            let day = today + Duration::days(offset);
+            let name = partition_name(day);
+            if existing.contains(&name) {
+                continue;
+            }
+            let (from, to) = (midnight(day), midnight(day + Duration::DAY));
+            let tx = client.transaction().await?;
+            // Servers starting together take turns.
+            tx.execute("SELECT pg_advisory_xact_lock(7262032)", &[]).await?;
+            let made = tx.query_opt("SELECT 1 FROM pg_class WHERE relname = $1", &[&name]).await?.is_some();
+            if !made {
+                tx.batch_execute(&format!(
+                    "CREATE TEMP TABLE moving (LIKE checkins) ON COMMIT DROP;
+                     WITH d AS (DELETE FROM checkins_default WHERE at >= '{from}' AND at < '{to}' RETURNING *)
+                       INSERT INTO moving SELECT * FROM d;
+                     CREATE TABLE {name} PARTITION OF checkins FOR VALUES FROM ('{from}') TO ('{to}');
+                     INSERT INTO checkins OVERRIDING SYSTEM VALUE SELECT * FROM moving;"
+                ))
+                .await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl CheckinStore for PostgresStore {
+    async fn insert_venue(&self, v: &Venue) -> Result<()> {
+        let mut client = self.pool.get().await?;
+        let txn = client.transaction().await?;
+        let result = async {
+            unit_path(&txn, &v.unit, "unit").await?;
+            txn.execute(
+                &format!(
+                    "INSERT INTO venues ({VENUE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                ),
+                &[
+                    &v.id.0,
+                    &v.code,
+                    &v.name,
+                    &v.kind.as_str(),
+                    &v.plate,
+                    &v.unit.as_str(),
+                    &v.unit_path,
+                    &v.address,
+                    &v.contact_phone.as_str(),
+                    &v.owner_phone.as_ref().map(Phone::as_str),
+                    &v.active,
+                    &v.created_at,
+                ],
+            )
+            .await
+            .map_err(|e| match unique_violation(&e) {
+                Some("venues_code_key") => StoreError::Conflict { field: "code", existing: Some(v.code.clone()) },
+                Some(_) => StoreError::Conflict { field: "id", existing: Some(v.id.to_string()) },
+                None => e.into(),
+            })?;
+            Ok(())
+        }
+        .await;
+        commit(txn, result).await
+    }
+
+    async fn venue(&self, id: VenueId) -> Result<Option<Venue>> {
+        let client = self.pool.get().await?;
+        let statement = client.prepare_cached(&format!("SELECT {VENUE_COLUMNS} FROM venues WHERE id = $1")).await?;
+        client.query_opt(&statement, &[&id.0]).await?.as_ref().map(venue_row).transpose()
+    }
+
+    async fn venue_by_code(&self, code: &str) -> Result<Option<Venue>> {
+        let client = self.pool.get().await?;
+        let statement = client.prepare_cached(&format!("SELECT {VENUE_COLUMNS} FROM venues WHERE code = $1")).await?;
+        client.query_opt(&statement, &[&code]).await?.as_ref().map(venue_row).transpose()
+    }
+
+    async fn venues(&self, scope: &[String], limit: u32) -> Result<Vec<Venue>> {
+        let client = self.pool.get().await?;
+        let mut values: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
+        let mut sql = format!("SELECT {VENUE_COLUMNS} FROM venues WHERE ");
+        push_scope(&mut sql, &mut values, "unit_path", scope);
+        sql.push_str(&format!(" ORDER BY name COLLATE \"C\", id::text COLLATE \"C\" LIMIT {limit}"));
+        client.query(&sql, &refs(&values)).await?.iter().map(venue_row).collect()
+    }
+
+    async fn venues_owned_by(&self, phone: &Phone) -> Result<Vec<Venue>> {
+        let client = self.pool.get().await?;
+        let sql = format!(
+            "SELECT {VENUE_COLUMNS} FROM venues WHERE owner_phone = $1 ORDER BY name COLLATE \"C\", id::text COLLATE \"C\""
+        );
+        client.query(&sql, &[&phone.as_str()]).await?.iter().map(venue_row).collect()
+    }
+
+    async fn set_venue_active(&self, id: VenueId, active: bool) -> Result<()> {
+        let client = self.pool.get().await?;
+        match client.execute("UPDATE venues SET active = $2 WHERE id = $1", &[&id.0, &active]).await? {
+            0 => Err(StoreError::NotFound("venue")),
+            _ => Ok(()),
+        }
+    }
+
+    async fn record_checkins(&self, checkins: &[NewCheckin], window: Duration) -> Result<Vec<CheckinOutcome>> {
+        let mut client = self.pool.get().await?;
+        let txn = client.transaction().await?;
+        let result = async {
+            let known_key = txn.prepare_cached("SELECT checkin_id FROM checkin_client_keys WHERE client_key = $1").await?;
+            let repeat = txn
+                .prepare_cached(
+                    "SELECT id FROM checkins WHERE venue_id = $1 AND visitor = $2 AND at > $3 AND at < $4 ORDER BY at LIMIT 1",
+                )
+                .await?;
+            let insert = txn
+                .prepare_cached(
+                    "INSERT INTO checkins (venue_id, visitor, person_id, phone, name, at, until, source)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                )
+                .await?;
+            let remember =
+                txn.prepare_cached("INSERT INTO checkin_client_keys (client_key, checkin_id, at) VALUES ($1, $2, $3)").await?;
+            let mut outcomes = Vec::with_capacity(checkins.len());
+            for c in checkins {
+                if let Some(key) = &c.client_key {
+                    if let Some(row) = txn.query_opt(&known_key, &[key]).await? {
+                        outcomes.push(CheckinOutcome::Repeat(row.get(0)));
+                        continue;
+                    }
+                }
+                let earlier = txn.query_opt(&repeat, &[&c.venue.0, &c.visitor, &(c.at - window), &(c.at + window)]).await?;
+                let outcome = match earlier {
+                    Some(row) => CheckinOutcome::Repeat(row.get(0)),
+                    None => {
+                        let row = txn
+                            .query_one(
+                                &insert,
+                                &[
+                                    &c.venue.0,
+                                    &c.visitor,
+                                    &c.person.map(|p| p.0),
+                                    &c.phone.as_ref().map(Phone::as_str),
+                                    &c.name,
+                                    &c.at,
+                                    &c.until,
+                                    &c.source,
+                                ],
+                            )
+                            .await
+                            .map_err(|e| if is_foreign_key_violation(&e) { StoreError::NotFound("venue") } else { e.into() })?;
+                        CheckinOutcome::Stored(row.get(0))
+                    }
+                };
+                if let Some(key) = &c.client_key {
+                    txn.execute(&remember, &[key, &outcome.id(), &c.at]).await?;
+                }
+                outcomes.push(outcome);
+            }
+            Ok(outcomes)
+        }
+        .await;
+        commit(txn, result).await
+    }
+
+    async fn check_out(&self, id: i64, visitor: &str, at: OffsetDateTime) -> Result<()> {
+        let client = self.pool.get().await?;
+        match client
+            .execute(
+                "UPDATE checkins SET until = LEAST(until, GREATEST(at, $3)) WHERE id = $1 AND visitor = $2",
+                &[&id, &visitor, &at],
+            )
+            .await?
+        {
+            0 => Err(StoreError::NotFound("checkin")),
+            _ => Ok(()),
+        }
+    }
+
+    async fn checkins_of(&self, visitors: &[String], since: OffsetDateTime) -> Result<Vec<Checkin>> {
+        if visitors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.pool.get().await?;
+        let sql = format!(
+            "SELECT {CHECKIN_COLUMNS} FROM checkins c JOIN venues v ON v.id = c.venue_id
+             WHERE c.at >= $1 AND c.visitor = ANY($2) ORDER BY c.at DESC, c.id DESC"
+        );
+        client.query(&sql, &[&since, &visitors]).await?.iter().map(checkin_row).collect()
+    }
+
+    async fn venue_checkins(
+        &self,
+        venue: VenueId,
+        since: OffsetDateTime,
+        until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Checkin>> {
+        let client = self.pool.get().await?;
+        let sql = format!(
+            "SELECT {CHECKIN_COLUMNS} FROM checkins c JOIN venues v ON v.id = c.venue_id
+             WHERE c.venue_id = $1 AND c.at >= $2 AND c.at < $3 ORDER BY c.at DESC, c.id DESC LIMIT {limit}"
+        );
+        client.query(&sql, &[&venue.0, &since, &until]).await?.iter().map(checkin_row).collect()
+    }
+
+    async fn count_venue_checkins(&self, venue: VenueId, since: OffsetDateTime) -> Result<u64> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_one("SELECT count(*) FROM checkins WHERE venue_id = $1 AND at >= $2", &[&venue.0, &since])
+            .await?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+
+    async fn count_checkins(&self) -> Result<u64> {
+        let client = self.pool.get().await?;
+        Ok(client.query_one("SELECT count(*) FROM checkins", &[]).await?.get::<_, i64>(0) as u64)
+    }
+
+    async fn insert_declaration(&self, d: &NewDeclarationRecord) -> Result<i64> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_one(
+                "INSERT INTO declarations (visitor, person_id, phone, venue_id, at, symptoms, f0_contact, places_visited,
+                    move_from, move_to, move_date, vehicle, flagged, unit_path)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+                &[
+                    &d.visitor,
+                    &d.person.map(|p| p.0),
+                    &d.phone.as_ref().map(Phone::as_str),
+                    &d.venue.map(|v| v.0),
+                    &d.at,
+                    &d.symptoms.join(","),
+                    &d.f0_contact,
+                    &d.places_visited,
+                    &d.move_from.as_ref().map(|u| u.as_str()),
+                    &d.move_to.as_ref().map(|u| u.as_str()),
+                    &d.move_date,
+                    &d.vehicle,
+                    &d.flagged,
+                    &d.unit_path,
+                ],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
+    async fn declarations(&self, filter: &DeclarationFilter) -> Result<Vec<Declaration>> {
+        let client = self.pool.get().await?;
+        let mut values: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
+        let mut sql = format!(
+            "SELECT {DECLARATION_COLUMNS} FROM declarations d LEFT JOIN venues v ON v.id = d.venue_id WHERE TRUE"
+        );
+        if let Some(visitors) = &filter.visitors {
+            if visitors.is_empty() {
+                return Ok(Vec::new());
+            }
+            values.push(Box::new(visitors.clone()));
+            sql.push_str(&format!(" AND d.visitor = ANY(${})", values.len()));
+        }
+        if let Some(venue) = filter.venue {
+            values.push(Box::new(venue.0));
+            sql.push_str(&format!(" AND d.venue_id = ${}", values.len()));
+        }
+        if filter.flagged_only {
+            sql.push_str(" AND d.flagged");
+        }
+        if let Some(scope) = &filter.scope {
+            sql.push_str(" AND (");
+            push_scope(&mut sql, &mut values, "d.unit_path", scope);
+            sql.push(')');
+        }
+        if let Some(since) = filter.since {
+            values.push(Box::new(since));
+            sql.push_str(&format!(" AND d.at >= ${}", values.len()));
+        }
+        sql.push_str(&format!(" ORDER BY d.at DESC, d.id DESC LIMIT {}", filter.limit));
+        client.query(&sql, &refs(&values)).await?.iter().map(declaration_row).collect()
+    }
+
+    async fn purge_before(&self, cutoff: OffsetDateTime) -> Result<(u64, u64)> {
+        let mut client = self.pool.get().await?;
+        let partitions: Vec<String> = client
+            .query(
+                "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                 JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'checkins'",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let tx = client.transaction().await?;
+        let mut checkins = 0u64;
+        for name in partitions {
+            // A whole day before the cutoff goes at once.
+            let Some(day) = day_of(&name) else { continue };
+            if (day + Duration::DAY).with_time(Time::MIDNIGHT).assume_utc() <= cutoff {
+                checkins += tx.query_one(&format!("SELECT count(*) FROM {name}"), &[]).await?.get::<_, i64>(0) as u64;
+                tx.batch_execute(&format!("DROP TABLE {name}")).await?;
+            }
+        }
+        checkins += tx.execute("DELETE FROM checkins WHERE at < $1", &[&cutoff]).await?;
+        tx.execute("DELETE FROM checkin_client_keys WHERE at < $1", &[&cutoff]).await?;
+        let declarations = tx.execute("DELETE FROM declarations WHERE at < $1", &[&cutoff]).await?;
+        tx.commit().await?;
+        drop(client);
+        self.ensure_partitions(cutoff.max(outbreak_domain::now())).await?;
+        Ok((checkins, declarations))
+    }
+}

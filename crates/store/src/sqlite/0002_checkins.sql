@@ -1,0 +1,64 @@
+-- Venues, check-ins and health declarations. Check-ins and declarations are personal data
+-- with a lifetime: the retention job deletes them after the retention period.
+
+CREATE TABLE venues (
+    id            TEXT PRIMARY KEY,
+    code          TEXT NOT NULL UNIQUE,
+    name          TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    plate         TEXT,
+    unit_code     TEXT NOT NULL REFERENCES units(code),
+    unit_path     TEXT NOT NULL,
+    address       TEXT NOT NULL,
+    contact_phone TEXT NOT NULL,
+    owner_phone   TEXT,
+    active        INTEGER NOT NULL,
+    created_at    INTEGER NOT NULL
+);
+CREATE INDEX venues_unit_path ON venues(unit_path);
+CREATE INDEX venues_owner ON venues(owner_phone);
+
+CREATE TABLE checkins (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    venue_id  TEXT NOT NULL REFERENCES venues(id),
+    visitor   TEXT NOT NULL,
+    person_id TEXT,
+    phone     TEXT,
+    name      TEXT NOT NULL,
+    at        INTEGER NOT NULL,
+    until     INTEGER NOT NULL,
+    source    TEXT NOT NULL
+);
+CREATE INDEX checkins_venue_visitor ON checkins(venue_id, visitor, at);
+CREATE INDEX checkins_visitor ON checkins(visitor, at);
+CREATE INDEX checkins_at ON checkins(at);
+
+-- A client's item ids, so a retried batch stores each check-in once.
+CREATE TABLE checkin_client_keys (
+    client_key TEXT PRIMARY KEY,
+    checkin_id INTEGER NOT NULL,
+    at         INTEGER NOT NULL
+);
+CREATE INDEX checkin_client_keys_at ON checkin_client_keys(at);
+
+CREATE TABLE declarations (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    visitor        TEXT NOT NULL,
+    person_id      TEXT,
+    phone          TEXT,
+    venue_id       TEXT REFERENCES venues(id),
+    at             INTEGER NOT NULL,
+    symptoms       TEXT NOT NULL,
+    f0_contact     INTEGER NOT NULL,
+    places_visited TEXT NOT NULL,
+    move_from      TEXT,
+    move_to        TEXT,
+    move_date      TEXT,
+    vehicle        TEXT NOT NULL,
+    flagged        INTEGER NOT NULL,
+    unit_path      TEXT NOT NULL
+);
+CREATE INDEX declarations_visitor ON declarations(visitor, at);
+CREATE INDEX declarations_venue ON declarations(venue_id, at);
+CREATE INDEX declarations_flagged ON declarations(flagged, unit_path, at);
+CREATE INDEX declarations_at ON declarations(at);

@@ -1,0 +1,398 @@
+//! Venues, check-ins and declarations in SQLite.
+
+use async_trait::async_trait;
+use outbreak_domain::Phone;
+use outbreak_domain::venue::VenueId;
+use rusqlite::{OptionalExtension, Row, params, params_from_iter};
+use time::{Duration, OffsetDateTime};
+
+use super::rows::{from_micros, micros, parse_uuid};
+use super::{SqliteStore, push_scope, unique_violation, unit_path};
+use crate::decode::{CheckinColumns, DeclarationColumns, venue as decode_venue};
+use crate::records::*;
+use crate::{CheckinStore, Result, StoreError};
+
+const VENUE_COLUMNS: &str =
+    "id, code, name, kind, plate, unit_code, unit_path, address, contact_phone, owner_phone, active, created_at";
+const CHECKIN_COLUMNS: &str =
+    "c.id, c.venue_id, v.code, v.name, c.visitor, c.person_id, c.phone, c.name, c.at, c.until, c.source";
+const DECLARATION_COLUMNS: &str = "d.id, d.visitor, d.person_id, d.phone, d.venue_id, d.at, d.symptoms, d.f0_contact, \
+     d.places_visited, d.move_from, d.move_to, d.move_date, d.vehicle, d.flagged, d.unit_path, v.name";
+
+fn venue_row(r: &Row) -> rusqlite::Result<Result<Venue>> {
+    let id: String = r.get(0)?;
+    let columns = (
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+        r.get(10)?,
+        from_micros(r.get(11)?),
+    );
+    Ok(parse_uuid(&id).and_then(|id| {
+        let (code, name, kind, plate, unit, path, address, contact, owner, active, created) = columns;
+        decode_venue(id, code, name, kind, plate, unit, path, address, contact, owner, active, created)
+    }))
+}
+
+fn optional_uuid(text: Option<String>) -> Result<Option<uuid::Uuid>> {
+    text.as_deref().map(parse_uuid).transpose()
+}
+
+fn checkin_row(r: &Row) -> rusqlite::Result<Result<Checkin>> {
+    let (venue, person): (String, Option<String>) = (r.get(1)?, r.get(5)?);
+    let (id, code, name, visitor, phone, visitor_name, at, until, source) =
+        (r.get(0)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?);
+    Ok((|| {
+        CheckinColumns {
+            id,
+            venue: parse_uuid(&venue)?,
+            venue_code: code,
+            venue_name: name,
+            visitor,
+            person: optional_uuid(person)?,
+            phone,
+            name: visitor_name,
+            at: from_micros(at),
+            until: from_micros(until),
+            source,
+        }
+        .decode()
+    })())
+}
+
+fn declaration_row(r: &Row) -> rusqlite::Result<Result<Declaration>> {
+    let (person, venue, move_date): (Option<String>, Option<String>, Option<String>) =
+        (r.get(2)?, r.get(4)?, r.get(11)?);
+    let (id, visitor, phone, at, symptoms, f0, places) =
+        (r.get(0)?, r.get(1)?, r.get(3)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?);
+    let (move_from, move_to, vehicle, flagged, unit_path, venue_name) =
+        (r.get(9)?, r.get(10)?, r.get(12)?, r.get(13)?, r.get(14)?, r.get(15)?);
+    Ok((|| {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        let move_date = move_date
+            .map(|d| time::Date::parse(&d, format).map_err(|_| StoreError::Backend(format!("stored date {d:?}"))))
+            .transpose()?;
+        DeclarationColumns {
+            id,
+            visitor,
+            person: optional_uuid(person)?,
+            phone,
+            venue: optional_uuid(venue)?,
+            at: from_micros(at),
+            symptoms,
+            f0_contact: f0,
+            places_visited: places,
+            move_from,
+            move_to,
+            move_date,
+            vehicle,
+            flagged,
+            unit_path,
+            venue_name,
+        }
+        .decode()
+    })())
+}
+
+#[async_trait]
+impl CheckinStore for SqliteStore {
+    async fn insert_venue(&self, venue: &Venue) -> Result<()> {
+        let v = venue.clone();
+        self.write(move |tx| {
+            unit_path(tx, &v.unit, "unit")?;
+            tx.execute(
+                &format!(
+                    "INSERT INTO venues ({VENUE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                ),
+                params![
+                    v.id.0.to_string(),
+                    v.code,
+                    v.name,
+                    v.kind.as_str(),
+                    v.plate,
+                    v.unit.as_str(),
+                    v.unit_path,
+                    v.address,
+                    v.contact_phone.as_str(),
+                    v.owner_phone.as_ref().map(Phone::as_str),
+                    v.active,
+                    micros(v.created_at)
+                ],
+            )
+            .map_err(|e| match unique_violation(&e) {
+                Some("venues.code") => StoreError::Conflict { field: "code", existing: Some(v.code.clone()) },
+                Some(_) => StoreError::Conflict { field: "id", existing: Some(v.id.to_string()) },
+                None => e.into(),
+            })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn venue(&self, id: VenueId) -> Result<Option<Venue>> {
+        self.read(move |c| {
+            c.prepare_cached(&format!("SELECT {VENUE_COLUMNS} FROM venues WHERE id = ?1"))?
+                .query_row([id.0.to_string()], venue_row)
+                .optional()?
+                .transpose()
+        })
+        .await
+    }
+
+    async fn venue_by_code(&self, code: &str) -> Result<Option<Venue>> {
+        let code = code.to_owned();
+        self.read(move |c| {
+            c.prepare_cached(&format!("SELECT {VENUE_COLUMNS} FROM venues WHERE code = ?1"))?
+                .query_row([code], venue_row)
+                .optional()?
+                .transpose()
+        })
+        .await
+    }
+
+    async fn venues(&self, scope: &[String], limit: u32) -> Result<Vec<Venue>> {
+        let scope = scope.to_vec();
+        self.read(move |c| {
+            let mut sql = format!("SELECT {VENUE_COLUMNS} FROM venues WHERE ");
+            let mut values = Vec::new();
+            push_scope(&mut sql, &mut values, "unit_path", &scope);
+            sql.push_str(&format!(" ORDER BY name, id LIMIT {limit}"));
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(params_from_iter(values.iter()), venue_row)?;
+            rows.map(|r| r?).collect()
+        })
+        .await
+    }
+
+    async fn venues_owned_by(&self, phone: &Phone) -> Result<Vec<Venue>> {
+        let phone = phone.clone();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {VENUE_COLUMNS} FROM venues WHERE owner_phone = ?1 ORDER BY name, id"
+            ))?;
+            let rows = stmt.query_map([phone.as_str()], venue_row)?;
+            rows.map(|r| r?).collect()
+        })
+        .await
+    }
+
+    async fn set_venue_active(&self, id: VenueId, active: bool) -> Result<()> {
+        self.write(move |tx| {
+            match tx.execute("UPDATE venues SET active = ?2 WHERE id = ?1", params![id.0.to_string(), active])? {
+                0 => Err(StoreError::NotFound("venue")),
+                _ => Ok(()),
+            }
+        })
+        .await
+    }
+
+    async fn record_checkins(&self, checkins: &[NewCheckin], window: Duration) -> Result<Vec<CheckinOutcome>> {
+        let checkins = checkins.to_vec();
+        let window = micros(OffsetDateTime::UNIX_EPOCH + window);
+        self.write(move |tx| {
+            let mut known_key = tx.prepare_cached("SELECT checkin_id FROM checkin_client_keys WHERE client_key = ?1")?;
+            let mut repeat = tx.prepare_cached(
+                "SELECT id FROM checkins WHERE venue_id = ?1 AND visitor = ?2 AND at > ?3 AND at < ?4 ORDER BY at LIMIT 1",
+            )?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO checkins (venue_id, visitor, person_id, phone, name, at, until, source)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            let mut remember = tx.prepare_cached("INSERT INTO checkin_client_keys (client_key, checkin_id, at) VALUES (?1, ?2, ?3)")?;
+            let mut outcomes = Vec::with_capacity(checkins.len());
+            for c in &checkins {
+                if let Some(key) = &c.client_key {
+                    if let Some(id) = known_key.query_row([key], |r| r.get(0)).optional()? {
+                        outcomes.push(CheckinOutcome::Repeat(id));
+                        continue;
+                    }
+                }
+                let venue = c.venue.0.to_string();
+                let at = micros(c.at);
+                let earlier: Option<i64> =
+                    repeat.query_row(params![venue, c.visitor, at - window, at + window], |r| r.get(0)).optional()?;
+                let outcome = match earlier {
+                    Some(id) => CheckinOutcome::Repeat(id),
+                    None => {
+                        insert
+                            .execute(params![
+                                venue,
+                                c.visitor,
+                                c.person.map(|p| p.0.to_string()),
+                                c.phone.as_ref().map(Phone::as_str),
+                                c.name,
+                                at,
+                                micros(c.until),
+                                c.source
+                            ])
+                            .map_err(|e| match e.sqlite_error_code() {
+                                Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::NotFound("venue"),
+                                _ => e.into(),
+                            })?;
+                        CheckinOutcome::Stored(tx.last_insert_rowid())
+                    }
+                };
+                if let Some(key) = &c.client_key {
+                    remember.execute(params![key, outcome.id(), at])?;
+                }
+                outcomes.push(outcome);
+            }
+            Ok(outcomes)
+        })
+        .await
+    }
+
+    async fn check_out(&self, id: i64, visitor: &str, at: OffsetDateTime) -> Result<()> {
+        let visitor = visitor.to_owned();
+        self.write(move |tx| {
+            let at = micros(at);
+            match tx.execute(
+                "UPDATE checkins SET until = min(until, max(at, ?3)) WHERE id = ?1 AND visitor = ?2",
+                params![id, visitor, at],
+            )? {
+                0 => Err(StoreError::NotFound("checkin")),
+                _ => Ok(()),
+            }
+        })
+        .await
+    }
+
+    async fn checkins_of(&self, visitors: &[String], since: OffsetDateTime) -> Result<Vec<Checkin>> {
+        let visitors = visitors.to_vec();
+        self.read(move |c| {
+            if visitors.is_empty() {
+                return Ok(Vec::new());
+            }
+            let marks: Vec<String> = (2..visitors.len() + 2).map(|i| format!("?{i}")).collect();
+            let sql = format!(
+                "SELECT {CHECKIN_COLUMNS} FROM checkins c JOIN venues v ON v.id = c.venue_id
+                 WHERE c.at >= ?1 AND c.visitor IN ({}) ORDER BY c.at DESC, c.id DESC",
+                marks.join(", ")
+            );
+            let mut values: Vec<rusqlite::types::Value> = vec![micros(since).into()];
+            values.extend(visitors.into_iter().map(Into::into));
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(params_from_iter(values.iter()), checkin_row)?;
+            rows.map(|r| r?).collect()
+        })
+        .await
+    }
+
+    async fn venue_checkins(
+        &self,
+        venue: VenueId,
+        since: OffsetDateTime,
+        until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Checkin>> {
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {CHECKIN_COLUMNS} FROM checkins c JOIN venues v ON v.id = c.venue_id
+                 WHERE c.venue_id = ?1 AND c.at >= ?2 AND c.at < ?3 ORDER BY c.at DESC, c.id DESC LIMIT {limit}"
+            );
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params![venue.0.to_string(), micros(since), micros(until)], checkin_row)?;
+            rows.map(|r| r?).collect()
+        })
+        .await
+    }
+
+    async fn count_venue_checkins(&self, venue: VenueId, since: OffsetDateTime) -> Result<u64> {
+        self.read(move |c| {
+            let n: i64 = c
+                .prepare_cached("SELECT count(*) FROM checkins WHERE venue_id = ?1 AND at >= ?2")?
+                .query_row(params![venue.0.to_string(), micros(since)], |r| r.get(0))?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn count_checkins(&self) -> Result<u64> {
+        self.read(|c| Ok(c.query_row("SELECT count(*) FROM checkins", [], |r| r.get::<_, i64>(0))? as u64)).await
+    }
+
+    async fn insert_declaration(&self, d: &NewDeclarationRecord) -> Result<i64> {
+        let d = d.clone();
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO declarations (visitor, person_id, phone, venue_id, at, symptoms, f0_contact, places_visited,
+                    move_from, move_to, move_date, vehicle, flagged, unit_path)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                params![
+                    d.visitor,
+                    d.person.map(|p| p.0.to_string()),
+                    d.phone.as_ref().map(Phone::as_str),
+                    d.venue.map(|v| v.0.to_string()),
+                    micros(d.at),
+                    d.symptoms.join(","),
+                    d.f0_contact,
+                    d.places_visited,
+                    d.move_from.as_ref().map(|u| u.as_str()),
+                    d.move_to.as_ref().map(|u| u.as_str()),
+                    d.move_date.map(|date| date.to_string()),
+                    d.vehicle,
+                    d.flagged,
+                    d.unit_path
+                ],
+            )?;
+            Ok(tx.last_insert_rowid())
+        })
+        .await
+    }
+
+    async fn declarations(&self, filter: &DeclarationFilter) -> Result<Vec<Declaration>> {
+        let filter = filter.clone();
+        self.read(move |c| {
+            let mut sql = format!(
+                "SELECT {DECLARATION_COLUMNS} FROM declarations d LEFT JOIN venues v ON v.id = d.venue_id WHERE 1 = 1"
+            );
+            let mut values: Vec<String> = Vec::new();
+            if let Some(visitors) = &filter.visitors {
+                if visitors.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut marks = Vec::new();
+                for visitor in visitors {
+                    values.push(visitor.clone());
+                    marks.push(format!("?{}", values.len()));
+                }
+                sql.push_str(&format!(" AND d.visitor IN ({})", marks.join(", ")));
+            }
+            if let Some(venue) = filter.venue {
+                values.push(venue.0.to_string());
+                sql.push_str(&format!(" AND d.venue_id = ?{}", values.len()));
+            }
+            if filter.flagged_only {
+                sql.push_str(" AND d.flagged = 1");
+            }
+            if let Some(scope) = &filter.scope {
+                sql.push_str(" AND (");
+                push_scope(&mut sql, &mut values, "d.unit_path", scope);
+                sql.push(')');
+            }
+            let since = filter.since.map(micros).unwrap_or(i64::MIN);
+            sql.push_str(&format!(" AND d.at >= {since} ORDER BY d.at DESC, d.id DESC LIMIT {}", filter.limit));
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(params_from_iter(values.iter()), declaration_row)?;
+            rows.map(|r| r?).collect()
+        })
+        .await
+    }
+
+    async fn purge_before(&self, cutoff: OffsetDateTime) -> Result<(u64, u64)> {
+        self.write(move |tx| {
+            let cutoff = micros(cutoff);
+            let checkins = tx.execute("DELETE FROM checkins WHERE at < ?1", [cutoff])? as u64;
+            tx.execute("DELETE FROM checkin_client_keys WHERE at < ?1", [cutoff])?;
+            let declarations = tx.execute("DELETE FROM declarations WHERE at < ?1", [cutoff])? as u64;
+            Ok((checkins, declarations))
+        })
+        .await
+    }
+}
