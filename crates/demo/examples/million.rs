@@ -31,12 +31,7 @@ async fn main() -> Result<(), Error> {
 
     let started = Instant::now();
     let store = outbreak_store::open(&path.to_string_lossy()).await?;
-    let config = Config {
-        public_url: "http://localhost".into(),
-        sms_log: dir.join("sms.log"),
-        staff_session_hours: 12,
-        citizen_session_days: 30,
-    };
+    let config = Config::new("http://localhost", dir.join("sms.log"));
     let services = Services::new(store, Arc::new(LogGateway::new(dir.join("sms.log"))), config);
 
     // When each stage was last heard from, to time the stages.

@@ -25,12 +25,7 @@ fn temp_dir() -> PathBuf {
 async fn services() -> Services {
     let dir = temp_dir();
     let store = outbreak_store::open(dir.join("store.sqlite").to_str().unwrap()).await.unwrap();
-    let config = Config {
-        public_url: "http://localhost".into(),
-        sms_log: dir.join("sms.log"),
-        staff_session_hours: 12,
-        citizen_session_days: 30,
-    };
+    let config = Config::new("http://localhost", dir.join("sms.log"));
     Services::new(store, Arc::new(LogGateway::new(dir.join("sms.log"))), config)
 }
 

@@ -54,6 +54,9 @@ pub struct ServeArgs {
     /// Take client addresses from X-Forwarded-For (only behind a trusted reverse proxy).
     #[arg(long, env = "OUTBREAK_TRUST_PROXY")]
     pub trust_proxy: bool,
+    /// Days check-ins and health declarations are kept before the retention job deletes them.
+    #[arg(long, env = "OUTBREAK_RETENTION_DAYS", default_value_t = 21)]
+    pub retention_days: i64,
 }
 
 #[derive(Args)]
@@ -92,6 +95,7 @@ impl Cli {
                     public_url: Some(String::new()),
                     sms_log: PathBuf::from("data/sms.log"),
                     trust_proxy: false,
+                    retention_days: 21,
                 })
                 .await?;
                 match command {

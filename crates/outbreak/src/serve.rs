@@ -35,8 +35,13 @@ pub async fn services(args: &ServeArgs) -> anyhow::Result<Services> {
         Some(url) => url.clone(),
         None => format!("http://{}", args.listen),
     };
-    let config =
-        Config { public_url, sms_log: args.sms_log.clone(), staff_session_hours: 12, citizen_session_days: 30 };
+    if args.retention_days < 1 {
+        anyhow::bail!("--retention-days must be at least 1");
+    }
+    let config = Config {
+        retention: time::Duration::days(args.retention_days),
+        ..Config::new(public_url, args.sms_log.clone())
+    };
     Ok(Services::new(store, Arc::new(LogGateway::new(args.sms_log.clone())), config))
 }
 
@@ -51,6 +56,8 @@ pub async fn run(args: ServeArgs, services: Services) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let backend = services.store.backend();
+    // Expired check-ins and declarations go at start and then every hour.
+    tokio::spawn(services.clone().run_retention(std::time::Duration::from_secs(3600)));
     tracing::info!(address = %listener.local_addr()?, backend, public_url = %services.config.public_url, "Outbreak is serving");
     outbreak_server::serve(listener, AppState::new(services, args.trust_proxy), shutdown_signal()).await?;
     tracing::info!("stopped");

@@ -118,6 +118,7 @@ impl Services {
         self.managed_account(caller, id).await?;
         let grants = self.checked_grants(caller, grants).await?;
         self.store.set_grants(id, &grants).await?;
+        self.forget_tokens();
         self.audit(caller, "account.grants", "account", &id.to_string(), "").await?;
         self.store.account(id).await?.ok_or_else(|| ServiceError::NotFound("account".into()))
     }
@@ -125,6 +126,7 @@ impl Services {
     pub async fn set_account_disabled(&self, caller: &Caller, id: Uuid, disabled: bool) -> Result<()> {
         self.managed_account(caller, id).await?;
         self.store.set_account_disabled(id, disabled).await?;
+        self.forget_tokens();
         let action = if disabled { "account.disable" } else { "account.enable" };
         self.audit(caller, action, "account", &id.to_string(), "").await
     }
@@ -163,6 +165,7 @@ impl Services {
             return Err(ServiceError::NotFound("token".into()));
         }
         self.store.revoke_api_token(token_id, now()).await?;
+        self.forget_tokens();
         self.audit(caller, "token.revoke", "account", &account_id.to_string(), &token_id.to_string()).await
     }
 }

@@ -194,18 +194,33 @@ impl Services {
     }
 
     /// The system behind an API token; `Unauthenticated` for an unknown or revoked one.
+    ///
+    /// A token checked in the last few seconds is taken from the cache; revoking a token or
+    /// disabling an account takes effect on every server within that time.
     pub async fn token_caller(&self, token: &str, client: &str) -> Result<Caller> {
+        let hash = sha256(token.as_bytes());
+        if let Some(caller) = self.tokens.get(&hash) {
+            return Ok(Caller { client: client.to_owned(), ..caller });
+        }
         let invalid = || ServiceError::Unauthenticated("the API token is unknown or revoked".into());
-        let token = self.store.api_token_by_hash(&sha256(token.as_bytes())).await?.ok_or_else(invalid)?;
+        let token = self.store.api_token_by_hash(&hash).await?.ok_or_else(invalid)?;
         if token.revoked_at.is_some() {
             return Err(invalid());
         }
         match self.store.account(token.account_id).await? {
             Some(account) if !account.disabled => {
-                Ok(Caller { principal: staff_principal(&account), client: client.to_owned(), is_system: true })
+                let caller =
+                    Caller { principal: staff_principal(&account), client: client.to_owned(), is_system: true };
+                self.tokens.put(hash, caller.clone());
+                Ok(caller)
             }
             _ => Err(invalid()),
         }
+    }
+
+    /// Forgets cached API tokens, after a revocation or an account change here.
+    pub(crate) fn forget_tokens(&self) {
+        self.tokens.clear();
     }
 
     pub async fn sign_out(&self, token: &str) -> Result<()> {

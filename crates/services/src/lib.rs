@@ -8,11 +8,14 @@
 //! - [`qr`]: personal QR tokens, signed and revocable.
 //! - [`accounts`]: staff and system accounts, their roles and tokens.
 //! - [`audit`]: reading the audit log.
+//! - [`checkins`]: venues, check-ins (with group commit), health declarations, retention.
 //! - [`sms`]: the SMS gateway interface and the built-in gateway that writes a log file.
 
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+mod cache;
+pub mod checkins;
 mod error;
 pub mod people;
 pub mod qr;
@@ -39,6 +42,21 @@ pub struct Config {
     pub sms_log: PathBuf,
     pub staff_session_hours: i64,
     pub citizen_session_days: i64,
+    /// How long check-ins and health declarations are kept.
+    pub retention: time::Duration,
+}
+
+impl Config {
+    /// The usual settings for a server reached at `public_url`.
+    pub fn new(public_url: impl Into<String>, sms_log: impl Into<PathBuf>) -> Config {
+        Config {
+            public_url: public_url.into(),
+            sms_log: sms_log.into(),
+            staff_session_hours: 12,
+            citizen_session_days: 30,
+            retention: outbreak_domain::venue::DEFAULT_RETENTION,
+        }
+    }
 }
 
 /// Who is asking, and from where: what every audited workflow needs to know.
@@ -57,11 +75,25 @@ pub struct Services {
     pub store: Arc<dyn Store>,
     pub sms: Arc<dyn sms::SmsGateway>,
     pub config: Arc<Config>,
+    /// API tokens already checked, so a gate posting thousands of check-ins a second costs
+    /// one store look-up every few seconds, not one per request.
+    tokens: Arc<cache::Cache<Vec<u8>, Caller>>,
+    /// Venues by code, for the same reason.
+    venues: Arc<cache::Cache<String, outbreak_store::Venue>>,
+    /// The group-commit writer for check-ins, started on first use.
+    checkin_writer: Arc<std::sync::OnceLock<checkins::Writer>>,
 }
 
 impl Services {
     pub fn new(store: Arc<dyn Store>, sms: Arc<dyn sms::SmsGateway>, config: Config) -> Services {
-        Services { store, sms, config: Arc::new(config) }
+        Services {
+            store,
+            sms,
+            config: Arc::new(config),
+            tokens: Arc::new(cache::Cache::new(std::time::Duration::from_secs(10))),
+            venues: Arc::new(cache::Cache::new(std::time::Duration::from_secs(10))),
+            checkin_writer: Arc::default(),
+        }
     }
 
     /// The caller's jurisdiction for `permission`, or `Forbidden` when it holds none.

@@ -109,7 +109,16 @@ impl Services {
 
     /// The person a scanned token stands for, if the caller may open them (audited).
     pub async fn resolve_personal_qr(&self, caller: &Caller, token: &str) -> Result<PersonRecord> {
-        let mut parts = token.trim().splitn(3, '.');
+        let person = self.verify_personal_qr(token).await?;
+        self.person(caller, person).await
+    }
+
+    /// The person a token stands for, when it is genuine and not revoked. Reveals nothing
+    /// to anyone: callers use it to act for the person (a check-in), not to show them.
+    pub(crate) async fn verify_personal_qr(&self, token: &str) -> Result<PersonId> {
+        // Gate systems may send the whole scanned URL rather than the token in it.
+        let token = token.trim().rsplit("/q/").next().unwrap_or_default();
+        let mut parts = token.splitn(3, '.');
         let (Some(kid), Some(id), Some(tag)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(invalid());
         };
@@ -125,6 +134,6 @@ impl Services {
         if stored.revoked_at.is_some() || stored.kid != kid {
             return Err(invalid());
         }
-        self.person(caller, stored.person).await
+        Ok(stored.person)
     }
 }

@@ -55,12 +55,7 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let sms_log = dir.join("sms.log");
-        let config = Config {
-            public_url: url.clone(),
-            sms_log: sms_log.clone(),
-            staff_session_hours: 12,
-            citizen_session_days: 30,
-        };
+        let config = Config::new(url.clone(), sms_log.clone());
         let services = Services::new(store, Arc::new(LogGateway::new(sms_log)), config);
         let (stop, stopped) = oneshot::channel::<()>();
         let state = AppState::new(services.clone(), false);
