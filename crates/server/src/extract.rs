@@ -226,3 +226,24 @@ where
             .map_err(|e| refuse(StatusCode::UNPROCESSABLE_ENTITY, &format!("the form could not be read: {e}")))
     }
 }
+
+/// The API caller when the request carries credentials, `None` when it carries none;
+/// credentials that do not check out are still refused.
+pub struct MaybeApiCaller(pub Option<Caller>);
+
+impl<S> FromRequestParts<S> for MaybeApiCaller
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if parts.headers.get(header::AUTHORIZATION).is_none()
+            && cookies::get(&parts.headers, cookies::SESSION).is_none()
+        {
+            return Ok(MaybeApiCaller(None));
+        }
+        ApiCaller::from_request_parts(parts, state).await.map(|ApiCaller(caller)| MaybeApiCaller(Some(caller)))
+    }
+}

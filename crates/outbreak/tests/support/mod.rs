@@ -48,6 +48,11 @@ impl TestServer {
         TestServer::start_on(&outbreak_testkit::postgres::database().await, dir).await
     }
 
+    /// A server on a SQLite file the test chooses (to reopen it later).
+    pub async fn start_on_file(database: &str, dir: PathBuf) -> TestServer {
+        TestServer::start_on(database, dir).await
+    }
+
     async fn start_on(database: &str, dir: PathBuf) -> TestServer {
         std::fs::create_dir_all(&dir).unwrap();
         let store = outbreak_store::open(database).await.unwrap();

@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod people;
 mod units;
+mod venues;
 
 pub use audit::AuditParams;
 
@@ -36,6 +37,7 @@ const BODY_LIMIT: usize = 8 * 1024 * 1024;
         (name = "units", description = "Administrative units"),
         (name = "accounts", description = "Staff and system accounts, API tokens"),
         (name = "audit", description = "The audit log"),
+        (name = "venues", description = "Venues, check-ins and health declarations"),
     )
 )]
 struct ApiDoc;
@@ -61,6 +63,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(units::router())
         .merge(accounts::router())
         .merge(audit::router())
+        .merge(venues::router())
 }
 
 /// The OpenAPI document of the API, as served at `/api/v1/openapi.json`.
