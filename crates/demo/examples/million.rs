@@ -44,11 +44,11 @@ async fn main() -> Result<(), Error> {
                 _ => stages.push((p.stage, Instant::now())),
             }
         }
-        if let Ok(mut last) = last_line.lock() {
-            if last.elapsed() >= Duration::from_secs(5) || p.done == p.total {
-                *last = Instant::now();
-                eprintln!("{:>7.1}s  {:<8} {:>9} / {}", started.elapsed().as_secs_f64(), p.stage, p.done, p.total);
-            }
+        if let Ok(mut last) = last_line.lock()
+            && (last.elapsed() >= Duration::from_secs(5) || p.done == p.total)
+        {
+            *last = Instant::now();
+            eprintln!("{:>7.1}s  {:<8} {:>9} / {}", started.elapsed().as_secs_f64(), p.stage, p.done, p.total);
         }
     };
     let options = DemoOptions { people, ..DemoOptions::default() };

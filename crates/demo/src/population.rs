@@ -67,6 +67,14 @@ struct Hood {
     street: Street,
 }
 
+/// Where a household lives.
+struct Home<'a> {
+    plan: &'a CommunePlan,
+    hood: &'a Unit,
+    household: &'a Unit,
+    street: &'a str,
+}
+
 /// A member of a household being put together, before names and numbers.
 #[derive(Debug, Clone, Copy)]
 struct Member {
@@ -126,9 +134,18 @@ impl Generator {
 
     /// The next households, up to about `max_people` people; `None` when everyone is placed.
     pub(crate) fn next_chunk(&mut self, max_people: usize) -> Result<Option<Chunk>, DemoError> {
+        // The plans are read while `self` changes: lend them out for the length of the chunk.
+        let communes = std::mem::take(&mut self.communes);
         let mut chunk = Chunk::default();
+        let filled = self.fill(&communes, max_people, &mut chunk);
+        self.communes = communes;
+        filled?;
+        Ok(if chunk.units.is_empty() { None } else { Some(chunk) })
+    }
+
+    fn fill(&mut self, communes: &[CommunePlan], max_people: usize, chunk: &mut Chunk) -> Result<(), DemoError> {
         while chunk.people.len() < max_people {
-            let Some(plan) = self.communes.get(self.commune) else { break };
+            let Some(plan) = communes.get(self.commune) else { return Ok(()) };
             let remaining = plan.people.saturating_sub(self.placed);
             if remaining == 0 {
                 self.commune += 1;
@@ -137,21 +154,25 @@ impl Generator {
                 self.hoods_in_commune = 0;
                 continue;
             }
-            let plan = plan.clone();
-            if self.hood.as_ref().is_none_or(|h| h.households >= h.capacity) {
-                let hood = self.new_hood(&plan)?;
-                chunk.units.push(hood.unit.clone());
-                chunk.neighbourhoods += 1;
-                self.hood = Some(hood);
-            }
+            let mut hood = match self.hood.take() {
+                Some(hood) if hood.households < hood.capacity => hood,
+                _ => {
+                    let hood = self.new_hood(plan)?;
+                    chunk.units.push(hood.unit.clone());
+                    chunk.neighbourhoods += 1;
+                    hood
+                }
+            };
             let size = u64::from(self.sizes.pick(&mut self.rng)).min(remaining);
-            let (unit, people) = self.household(&plan, size as usize)?;
+            let household = self.household(plan, &mut hood, size as usize);
+            self.hood = Some(hood);
+            let (unit, people) = household?;
             self.placed += people.len() as u64;
             chunk.units.push(unit);
             chunk.households += 1;
             chunk.people.extend(people);
         }
-        Ok(if chunk.units.is_empty() { None } else { Some(chunk) })
+        Ok(())
     }
 
     fn new_hood(&mut self, plan: &CommunePlan) -> Result<Hood, DemoError> {
@@ -173,15 +194,16 @@ impl Generator {
     }
 
     /// One household unit and its people, head first.
-    fn household(&mut self, plan: &CommunePlan, size: usize) -> Result<(Unit, Vec<Person>), DemoError> {
+    fn household(
+        &mut self,
+        plan: &CommunePlan,
+        hood: &mut Hood,
+        size: usize,
+    ) -> Result<(Unit, Vec<Person>), DemoError> {
         let members = self.members(size, plan.southern);
-        let Some(hood) = self.hood.as_mut() else {
-            return Err(DemoError::Options("a household was made outside any neighbourhood".into()));
-        };
         hood.households += 1;
         let local = format!("H{}", hood.households);
         let street = hood.street.next_address(&mut self.rng, plan.style, plan.southern);
-        let hood_unit = hood.unit.clone();
 
         // Names and birth dates first: the household unit is named after its head.
         let born: Vec<(Date, String)> = members
@@ -193,7 +215,7 @@ impl Generator {
             .collect();
         let head = born.first().map(|(_, name)| name.as_str()).unwrap_or_default();
         let title = if members.first().is_some_and(|m| m.sex == Sex::Female) { "bà" } else { "ông" };
-        let unit = Unit::new_child(&hood_unit, &local, &format!("Hộ {title} {head}"), "hộ gia đình")?;
+        let unit = Unit::new_child(&hood.unit, &local, &format!("Hộ {title} {head}"), "hộ gia đình")?;
 
         // Own phones, then children under fifteen (and some elders) carry a parent's.
         let mut phones: Vec<Option<String>> = members.iter().map(|m| self.own_phone(m.age)).collect();
@@ -210,9 +232,10 @@ impl Generator {
             }
         }
 
+        let home = Home { plan, hood: &hood.unit, household: &unit, street: &street };
         let mut people = Vec::with_capacity(size);
         for ((member, (birth, name)), phone) in members.iter().zip(born).zip(phones) {
-            people.push(self.person(plan, member, birth, name, phone, &street, &hood_unit, &unit)?);
+            people.push(self.person(&home, member, birth, name, phone)?);
         }
         self.keep_sample(plan, &people);
         Ok((unit, people))
@@ -321,18 +344,16 @@ impl Generator {
         chance(&mut self.rng, share).then(|| self.numbers.phone(&mut self.rng, &self.prefixes))
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// One person, checked as a form would check them.
     fn person(
         &mut self,
-        plan: &CommunePlan,
+        home: &Home<'_>,
         member: &Member,
         birth: Date,
         full_name: String,
         phone: Option<String>,
-        street: &str,
-        hood: &Unit,
-        household: &Unit,
     ) -> Result<Person, DemoError> {
+        let plan = home.plan;
         let rng = &mut self.rng;
         let year = birth.year();
         // 3% of the elderly know only their year of birth.
@@ -363,9 +384,9 @@ impl Generator {
             phone,
             cccd,
             insurance_number,
-            address_unit: hood.code.to_string(),
-            street: street.to_owned(),
-            household: Some(household.code.to_string()),
+            address_unit: home.hood.code.to_string(),
+            street: home.street.to_owned(),
+            household: Some(home.household.code.to_string()),
         }
         .validate(self.today)
         .map_err(|errors| match errors.into_result() {

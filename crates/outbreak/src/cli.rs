@@ -21,6 +21,11 @@ enum Command {
     Serve(ServeArgs),
     /// Fill a fresh SQLite store with a synthetic population and serve it.
     Demo(DemoArgs),
+    /// Measure the platform on this machine.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Manage signing keys.
     Keys {
         #[command(subcommand)]
@@ -75,6 +80,12 @@ pub struct DemoArgs {
 }
 
 #[derive(Subcommand)]
+enum BenchCommand {
+    /// Check-ins per second through the HTTP API, single and batched, with baselines.
+    Ingest(crate::bench::IngestArgs),
+}
+
+#[derive(Subcommand)]
 enum KeysCommand {
     /// Start signing personal QRs with a new key; older keys keep verifying.
     Rotate,
@@ -88,6 +99,7 @@ impl Cli {
         match self.command {
             Command::Serve(args) => crate::serve::serve(args).await,
             Command::Demo(args) => crate::demo::run(args).await,
+            Command::Bench { command: BenchCommand::Ingest(args) } => crate::bench::ingest(args).await,
             Command::Keys { command, store } => {
                 let services = crate::serve::services(&ServeArgs {
                     store,

@@ -1,6 +1,7 @@
 //! `outbreak`: the one binary. It parses flags, sets up logging and wires the layers
 //! together; the work itself lives in the library crates.
 
+mod bench;
 mod cli;
 mod demo;
 mod serve;

@@ -1,11 +1,13 @@
-//! The three cookies Outbreak sets — session, CSRF token, language — read and written by
-//! hand (HttpOnly, SameSite=Lax, Secure behind TLS) rather than through another crate.
+//! The cookies Outbreak sets — session, CSRF token, language, and a venue's check-in mode —
+//! read and written by hand (HttpOnly, SameSite=Lax, Secure behind TLS) rather than through another crate.
 
 use axum::http::{HeaderMap, HeaderValue, header};
 
 pub const SESSION: &str = "ob_session";
 pub const CSRF: &str = "ob_csrf";
 pub const LANG: &str = "ob_lang";
+/// The venue whose check-in mode this phone is in: scanned personal QRs check in there.
+pub const VENUE: &str = "ob_venue";
 
 /// The value of cookie `name` in the request, if present.
 pub fn get<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {

@@ -10,7 +10,8 @@ use outbreak_domain::venue::{
 };
 use outbreak_domain::{Cccd, InsuranceNumber, Invalid, Permission, PersonId, Phone, Principal, UnitLevel, now, text};
 use outbreak_store::{
-    Checkin, CheckinOutcome, Declaration, DeclarationFilter, NewCheckin, NewDeclarationRecord, PersonQuery, Venue,
+    Checkin, CheckinOutcome, Declaration, DeclarationFilter, NewAuditEntry, NewCheckin, NewDeclarationRecord,
+    PersonQuery, Venue,
 };
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -19,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::{Caller, Result, ServiceError, Services};
+use crate::{Caller, Result, ServiceError, Services, audit_entry};
 
 /// Items in one batch request, at most.
 pub const MAX_BATCH: usize = 10_000;
@@ -117,6 +118,8 @@ pub struct FlaggedArrival {
 /// A batch on its way to the store and the channel its outcomes come back on.
 struct Job {
     checkins: Vec<NewCheckin>,
+    /// The audit entry for the batch, committed in the same transaction.
+    audit: Option<NewAuditEntry>,
     reply: oneshot::Sender<Result<Vec<CheckinOutcome>>>,
 }
 
@@ -152,7 +155,8 @@ impl Writer {
 /// fail the others.
 async fn commit(store: &dyn outbreak_store::Store, jobs: Vec<Job>) {
     let all: Vec<NewCheckin> = jobs.iter().flat_map(|j| j.checkins.iter().cloned()).collect();
-    match store.record_checkins(&all, REPEAT_WINDOW).await {
+    let audit: Vec<NewAuditEntry> = jobs.iter().filter_map(|j| j.audit.clone()).collect();
+    match store.record_checkins(&all, REPEAT_WINDOW, &audit).await {
         Ok(outcomes) => {
             let mut rest = outcomes.into_iter();
             for job in jobs {
@@ -161,14 +165,14 @@ async fn commit(store: &dyn outbreak_store::Store, jobs: Vec<Job>) {
             }
         }
         Err(error) if jobs.len() == 1 => {
-            for job in jobs {
+            if let Some(job) = jobs.into_iter().next() {
                 let _ = job.reply.send(Err(error.into()));
-                break;
             }
         }
         Err(_) => {
             for job in jobs {
-                let result = store.record_checkins(&job.checkins, REPEAT_WINDOW).await.map_err(Into::into);
+                let audit: Vec<NewAuditEntry> = job.audit.iter().cloned().collect();
+                let result = store.record_checkins(&job.checkins, REPEAT_WINDOW, &audit).await.map_err(Into::into);
                 let _ = job.reply.send(result);
             }
         }
@@ -198,8 +202,13 @@ fn refused(index: usize, client_id: Option<String>, error: ServiceError) -> Item
 }
 
 impl Services {
-    /// Sends check-ins through the group-commit writer and waits until they are durable.
-    async fn commit_checkins(&self, checkins: Vec<NewCheckin>) -> Result<Vec<CheckinOutcome>> {
+    /// Sends check-ins (and the audit entry for them) through the group-commit writer and
+    /// waits until they are durable.
+    async fn commit_checkins(
+        &self,
+        checkins: Vec<NewCheckin>,
+        audit: Option<NewAuditEntry>,
+    ) -> Result<Vec<CheckinOutcome>> {
         if checkins.is_empty() {
             return Ok(Vec::new());
         }
@@ -207,7 +216,7 @@ impl Services {
         let (reply, outcome) = oneshot::channel();
         writer
             .jobs
-            .send(Job { checkins, reply })
+            .send(Job { checkins, audit, reply })
             .await
             .map_err(|_| ServiceError::Internal("the check-in writer has stopped".into()))?;
         outcome.await.map_err(|_| ServiceError::Internal("the check-in writer dropped a batch".into()))?
@@ -360,9 +369,9 @@ impl Services {
         }
     }
 
-    async fn receipt(&self, venue: &Venue, checkin: NewCheckin) -> Result<Receipt> {
+    async fn receipt(&self, venue: &Venue, checkin: NewCheckin, audit: Option<NewAuditEntry>) -> Result<Receipt> {
         let at = checkin.at;
-        let outcome = self.commit_checkins(vec![checkin]).await?;
+        let outcome = self.commit_checkins(vec![checkin], audit).await?;
         let outcome = outcome.first().copied().ok_or_else(|| ServiceError::Internal("no outcome".into()))?;
         Ok(Receipt {
             checkin_id: outcome.id(),
@@ -388,7 +397,7 @@ impl Services {
                 _ => (Visitor::Phone(phone.clone()), String::new()),
             },
         };
-        self.receipt(&venue, self.checkin(&venue, &visitor, name, now(), None, "poster", None)).await
+        self.receipt(&venue, self.checkin(&venue, &visitor, name, now(), None, "poster", None), None).await
     }
 
     /// A visitor who is not signed in checks in with their phone and name; they see the
@@ -403,7 +412,7 @@ impl Services {
             Some(record) => Visitor::Person(record.id()),
             None => Visitor::Phone(phone),
         };
-        self.receipt(&venue, self.checkin(&venue, &visitor, name, now(), None, "poster", None)).await
+        self.receipt(&venue, self.checkin(&venue, &visitor, name, now(), None, "poster", None), None).await
     }
 
     /// The person an identifier names, without telling the caller who it is.
@@ -491,7 +500,14 @@ impl Services {
         let venue = self.open_venue(code).await?;
         self.may_record_at(caller, &venue)?;
         let (visitor, name) = self.identify(visitor).await?;
-        self.receipt(&venue, self.checkin(&venue, &visitor, name, now(), None, "staff", None)).await
+        // Staff identified a person: that is a use of personal data, audited with the visit.
+        let audit = match (&caller.principal, &visitor) {
+            (Principal::Staff { .. }, Visitor::Person(person)) => {
+                Some(audit_entry(caller, "checkin.staff", "person", &person.to_string(), &venue.code))
+            }
+            _ => None,
+        };
+        self.receipt(&venue, self.checkin(&venue, &visitor, name, now(), None, "staff", None), audit).await
     }
 
     /// Records a batch from a gate system. Every item is answered: stored, a repeat of a
@@ -520,7 +536,10 @@ impl Services {
                 Err(error) => results[index] = Some(refused(index, item.client_id.clone(), error)),
             }
         }
-        let outcomes = self.commit_checkins(accepted).await?;
+        // One entry per request: a gate's stream of visitors is one act of recording.
+        let audit = (!accepted.is_empty())
+            .then(|| audit_entry(caller, "checkin.batch", "venue", "", &format!("{} check-ins", accepted.len())));
+        let outcomes = self.commit_checkins(accepted, audit).await?;
         for (index, outcome) in positions.into_iter().zip(outcomes) {
             results[index] = Some(ItemResult {
                 index,

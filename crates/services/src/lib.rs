@@ -123,23 +123,27 @@ impl Services {
         entity_id: &str,
         detail: &str,
     ) -> Result<()> {
-        let actor_kind = match (&caller.principal, caller.is_system) {
-            (Principal::Citizen { .. }, _) => "citizen",
-            (Principal::Staff { .. }, true) => "system",
-            (Principal::Staff { .. }, false) => "staff",
-        };
-        self.store
-            .append_audit(&NewAuditEntry {
-                at: outbreak_domain::now(),
-                actor: caller.principal.actor(),
-                actor_kind: actor_kind.into(),
-                action: action.into(),
-                entity: entity.into(),
-                entity_id: entity_id.into(),
-                detail: detail.into(),
-                client: caller.client.clone(),
-            })
-            .await?;
+        self.store.append_audit(&audit_entry(caller, action, entity, entity_id, detail)).await?;
         Ok(())
+    }
+}
+
+/// The audit entry for something the caller did to a record, to write now or in the same
+/// transaction as the change it describes.
+pub(crate) fn audit_entry(caller: &Caller, action: &str, entity: &str, entity_id: &str, detail: &str) -> NewAuditEntry {
+    let actor_kind = match (&caller.principal, caller.is_system) {
+        (Principal::Citizen { .. }, _) => "citizen",
+        (Principal::Staff { .. }, true) => "system",
+        (Principal::Staff { .. }, false) => "staff",
+    };
+    NewAuditEntry {
+        at: outbreak_domain::now(),
+        actor: caller.principal.actor(),
+        actor_kind: actor_kind.into(),
+        action: action.into(),
+        entity: entity.into(),
+        entity_id: entity_id.into(),
+        detail: detail.into(),
+        client: caller.client.clone(),
     }
 }

@@ -139,9 +139,15 @@ pub trait CheckinStore {
     async fn venues(&self, scope: &[String], limit: u32) -> Result<Vec<Venue>>;
     async fn venues_owned_by(&self, phone: &Phone) -> Result<Vec<Venue>>;
     async fn set_venue_active(&self, id: VenueId, active: bool) -> Result<()>;
-    /// Records check-ins in one transaction, in order. A visitor already checked in at the
-    /// venue less than `window` before or after is a repeat; so is a client key seen before.
-    async fn record_checkins(&self, checkins: &[NewCheckin], window: Duration) -> Result<Vec<CheckinOutcome>>;
+    /// Records check-ins in one transaction, in order, with the audit entries for them. A
+    /// visitor already checked in at the venue less than `window` before or after is a
+    /// repeat; so is a client key seen before.
+    async fn record_checkins(
+        &self,
+        checkins: &[NewCheckin],
+        window: Duration,
+        audit: &[NewAuditEntry],
+    ) -> Result<Vec<CheckinOutcome>>;
     /// Ends a visit now (when `at` is before its planned end); `NotFound` when the visit
     /// is not this visitor's.
     async fn check_out(&self, id: i64, visitor: &str, at: OffsetDateTime) -> Result<()>;

@@ -12,10 +12,19 @@ use tokio::process::{Child, Command};
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
-/// A browser session; the driver process ends when this is dropped.
+/// A browser session; the driver and its browsers end when this is dropped, even when a
+/// failed test never closed the session.
 pub struct Browser {
     pub client: Client,
-    _driver: Child,
+    driver: Child,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if let Some(pid) = self.driver.id() {
+            let _ = std::process::Command::new("kill").args(["-KILL", &format!("-{pid}")]).status();
+        }
+    }
 }
 
 impl Browser {
@@ -27,6 +36,8 @@ impl Browser {
         let port = crate::free_port();
         let driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
+            // Its own process group, so the browsers it starts end with it.
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
@@ -54,7 +65,7 @@ impl Browser {
                 .connect(&url)
                 .await
             {
-                Ok(client) => return Browser { client, _driver: driver },
+                Ok(client) => return Browser { client, driver },
                 Err(e) => last_error = Some(e),
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

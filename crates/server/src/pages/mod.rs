@@ -4,10 +4,13 @@
 
 mod admin;
 mod assets;
+mod checkin;
 mod citizen;
+mod diary;
 mod i18n;
 mod signin;
 mod staff;
+mod venues;
 
 use askama::Template;
 use axum::extract::Request;
@@ -42,6 +45,23 @@ pub fn router() -> axum::Router<AppState> {
         .route("/people/{id}/card", get(staff::card))
         .route("/people/{id}/qr/reissue", post(staff::reissue_qr))
         .route("/q/{token}", get(staff::scan))
+        .route("/q/{token}/checkin", post(venues::scan_confirm))
+        .route("/venues", get(venues::list))
+        .route("/venues/new", get(venues::new_form).post(venues::create))
+        .route("/venues/{code}", get(venues::page))
+        .route("/venues/{code}/active", post(venues::set_active))
+        .route("/venues/{code}/checkin", post(venues::check_in_visitor))
+        .route("/venues/{code}/checkin-mode", post(venues::start_checkin_mode))
+        .route("/venues/{code}/poster", get(venues::poster))
+        .route("/venues/{code}/visitors", get(venues::visitors))
+        .route("/checkin-mode/leave", post(venues::leave_checkin_mode))
+        .route("/v/{code}", get(checkin::page))
+        .route("/v/{code}/checkin", post(checkin::check_in))
+        .route("/v/{code}/declare", post(checkin::declare_at))
+        .route("/declare", get(checkin::declare_form).post(checkin::declare))
+        .route("/me/diary", get(diary::diary))
+        .route("/me/diary/checkout", post(diary::check_out))
+        .route("/declarations", get(diary::flagged))
         .route("/admin/units", get(admin::units))
         .route("/admin/units/{code}/children", post(admin::add_unit))
         .route("/admin/units/population", post(admin::import_population))

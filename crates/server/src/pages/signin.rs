@@ -137,6 +137,8 @@ pub async fn sign_out(State(state): State<AppState>, parts: Parts, CsrfForm(_): 
         }
     }
     let mut response = Redirect::to("/").into_response();
-    response.headers_mut().append(header::SET_COOKIE, cookies::set(cookies::SESSION, "", 0, state.secure_cookies));
+    for name in [cookies::SESSION, cookies::VENUE] {
+        response.headers_mut().append(header::SET_COOKIE, cookies::set(name, "", 0, state.secure_cookies));
+    }
     response
 }

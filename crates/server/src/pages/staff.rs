@@ -3,6 +3,7 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use outbreak_domain::{Permission, PersonId, Principal, Role};
 use outbreak_services::Caller;
@@ -276,15 +277,21 @@ pub async fn reissue_qr(
     Ok(Redirect::to(&format!("/people/{id}")).into_response())
 }
 
-/// What a phone camera opens from a personal QR: staff go to the person (if their
+/// What a phone camera opens from a personal QR: in a venue's check-in mode, a check-in of
+/// its holder there (staff, or the venue's owner); otherwise staff go to the person (if their
 /// jurisdiction allows); anyone else learns what the code is, and nothing about the person.
 pub async fn scan(
     State(state): State<AppState>,
     ctx: PageContext,
     MaybeCaller(caller): MaybeCaller,
+    headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
+    let checkin_mode = crate::cookies::get(&headers, crate::cookies::VENUE).filter(|c| !c.is_empty());
+    if let (Some(caller), Some(code)) = (&caller, checkin_mode) {
+        return Ok(super::venues::scan_checkin(&state, ctx, caller, &headers, code, &token, false).await);
+    }
     match caller {
         Some(caller) if matches!(caller.principal, Principal::Staff { .. }) => {
             let record = state

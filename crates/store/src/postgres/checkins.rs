@@ -214,7 +214,12 @@ impl CheckinStore for PostgresStore {
         }
     }
 
-    async fn record_checkins(&self, checkins: &[NewCheckin], window: Duration) -> Result<Vec<CheckinOutcome>> {
+    async fn record_checkins(
+        &self,
+        checkins: &[NewCheckin],
+        window: Duration,
+        audit: &[NewAuditEntry],
+    ) -> Result<Vec<CheckinOutcome>> {
         let mut client = self.pool.get().await?;
         let txn = client.transaction().await?;
         let result = async {
@@ -267,6 +272,9 @@ impl CheckinStore for PostgresStore {
                     txn.execute(&remember, &[key, &outcome.id(), &c.at]).await?;
                 }
                 outcomes.push(outcome);
+            }
+            for entry in audit {
+                super::insert_audit(&txn, entry).await?;
             }
             Ok(outcomes)
         }

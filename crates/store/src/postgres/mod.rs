@@ -436,6 +436,18 @@ impl PersonStore for PostgresStore {
     }
 }
 
+async fn insert_audit(tx: &Transaction<'_>, e: &NewAuditEntry) -> Result<()> {
+    let statement = tx
+        .prepare_cached(
+            "INSERT INTO audit_log (at, actor, actor_kind, action, entity, entity_id, detail, client)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .await?;
+    tx.execute(&statement, &[&e.at, &e.actor, &e.actor_kind, &e.action, &e.entity, &e.entity_id, &e.detail, &e.client])
+        .await?;
+    Ok(())
+}
+
 async fn insert_grants(tx: &Transaction<'_>, id: Uuid, grants: &[(Role, UnitCode)]) -> Result<()> {
     let statement = tx
         .prepare_cached(

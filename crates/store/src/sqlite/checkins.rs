@@ -192,8 +192,14 @@ impl CheckinStore for SqliteStore {
         .await
     }
 
-    async fn record_checkins(&self, checkins: &[NewCheckin], window: Duration) -> Result<Vec<CheckinOutcome>> {
+    async fn record_checkins(
+        &self,
+        checkins: &[NewCheckin],
+        window: Duration,
+        audit: &[NewAuditEntry],
+    ) -> Result<Vec<CheckinOutcome>> {
         let checkins = checkins.to_vec();
+        let audit = audit.to_vec();
         let window = micros(OffsetDateTime::UNIX_EPOCH + window);
         self.write(move |tx| {
             let mut known_key = tx.prepare_cached("SELECT checkin_id FROM checkin_client_keys WHERE client_key = ?1")?;
@@ -242,6 +248,9 @@ impl CheckinStore for SqliteStore {
                     remember.execute(params![key, outcome.id(), at])?;
                 }
                 outcomes.push(outcome);
+            }
+            for entry in &audit {
+                super::insert_audit(tx, entry)?;
             }
             Ok(outcomes)
         })

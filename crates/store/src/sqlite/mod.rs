@@ -47,7 +47,10 @@ fn connect(path: &Path) -> Result<Connection> {
          PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
          PRAGMA busy_timeout = 10000;
-         PRAGMA cache_size = -65536;",
+         PRAGMA cache_size = -131072;
+         PRAGMA mmap_size = 1073741824;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA wal_autocheckpoint = 16384;",
     )?;
     Ok(conn)
 }
@@ -394,6 +397,15 @@ impl PersonStore for SqliteStore {
     async fn count_people(&self) -> Result<u64> {
         self.read(|c| Ok(c.query_row("SELECT count(*) FROM people", [], |r| r.get::<_, i64>(0))? as u64)).await
     }
+}
+
+fn insert_audit(tx: &Connection, e: &NewAuditEntry) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO audit_log (at, actor, actor_kind, action, entity, entity_id, detail, client)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![micros(e.at), e.actor, e.actor_kind, e.action, e.entity, e.entity_id, e.detail, e.client])?;
+    Ok(())
 }
 
 fn insert_grants(tx: &Connection, id: Uuid, grants: &[(Role, UnitCode)]) -> Result<()> {

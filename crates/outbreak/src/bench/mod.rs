@@ -1,0 +1,46 @@
+//! `outbreak bench`: the project's own benchmarks. Each runs the real server in this
+//! process on a fresh store, generates load on this machine, and reports rates together
+//! with a baseline measured in the same run, so the ratios hold on a noisy machine.
+
+mod http;
+mod ingest;
+
+use std::sync::Arc;
+
+use outbreak_domain::{Grant, Principal, Role, UnitCode};
+use outbreak_server::AppState;
+use outbreak_services::sms::LogGateway;
+use outbreak_services::{Caller, Config, Services};
+
+pub use ingest::{IngestArgs, run as ingest};
+
+/// The caller a benchmark sets things up as, like an installer would.
+fn installer() -> Caller {
+    Caller {
+        principal: Principal::Staff {
+            account_id: uuid::Uuid::nil(),
+            username: "bench".into(),
+            grants: vec![Grant { role: Role::Admin, unit: UnitCode::country(), unit_path: "/VN/".into() }],
+        },
+        client: "bench".into(),
+        is_system: false,
+    }
+}
+
+/// A server on `database` (which must be empty), listening on a free loopback port.
+async fn start(database: &str, dir: &std::path::Path) -> anyhow::Result<(Services, String)> {
+    let store = outbreak_store::open(database).await?;
+    store.seed_units(&outbreak_domain::unit::national_units()).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?.to_string();
+    let sms = dir.join("sms.log");
+    let services =
+        Services::new(store, Arc::new(LogGateway::new(sms.clone())), Config::new(format!("http://{address}"), sms));
+    let state = AppState::new(services.clone(), false);
+    tokio::spawn(async move {
+        if let Err(e) = outbreak_server::serve(listener, state, std::future::pending()).await {
+            tracing::error!(error = %e, "benchmark server stopped");
+        }
+    });
+    Ok((services, address))
+}
