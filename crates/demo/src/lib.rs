@@ -32,7 +32,7 @@ use crate::population::{Chunk, CommunePlan, Generator};
 
 /// People written per store transaction: large enough that commits are rare, small enough
 /// that progress moves and memory stays flat.
-pub const PEOPLE_PER_TRANSACTION: usize = 50_000;
+pub const PEOPLE_PER_TRANSACTION: usize = 20_000;
 
 /// Audit-log actions that mark a demo's start (with its options) and its end.
 const STARTED: &str = "demo.start";

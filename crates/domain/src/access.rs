@@ -133,6 +133,17 @@ impl Principal {
         }
     }
 
+    /// Whether this principal holds `permission` over the unit at `unit_path`: the same
+    /// answer as `jurisdiction(permission).covers(unit_path)`, without building the list.
+    pub fn may(&self, permission: Permission, unit_path: &str) -> bool {
+        match self {
+            Principal::Citizen { .. } => false,
+            Principal::Staff { grants, .. } => grants
+                .iter()
+                .any(|g| unit_path.starts_with(g.unit_path.as_str()) && permission.roles().contains(&g.role)),
+        }
+    }
+
     /// The name written in the audit log.
     pub fn actor(&self) -> String {
         match self {
@@ -185,6 +196,9 @@ mod tests {
         assert!(j.covers("/VN/01/00070/00070.TDP1/"));
         assert!(!j.covers("/VN/01/00073/"));
         assert!(!j.covers("/VN/01/"));
+        assert!(tracer.may(Permission::ReadPeople, "/VN/01/00070/00070.TDP1/"));
+        assert!(!tracer.may(Permission::ReadPeople, "/VN/01/00073/"));
+        assert!(!tracer.may(Permission::ManageAccounts, "/VN/01/00070/"));
         assert!(tracer.jurisdiction(Permission::ManageAccounts).is_empty());
     }
 

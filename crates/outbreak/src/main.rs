@@ -8,6 +8,11 @@ mod serve;
 
 use clap::Parser;
 
+/// mimalloc: the server allocates small short-lived buffers per request, where it is
+/// markedly faster than the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

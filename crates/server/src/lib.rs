@@ -13,6 +13,7 @@ mod extract;
 mod pages;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -24,9 +25,11 @@ use tower_http::trace::TraceLayer;
 
 pub use api::openapi;
 
-/// What every handler can reach.
+/// What every handler can reach. Cloned for every request, so it is one `Arc`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
     pub services: Services,
     /// Mark cookies `Secure`: true when the public URL is https.
     pub secure_cookies: bool,
@@ -37,7 +40,15 @@ pub struct AppState {
 impl AppState {
     pub fn new(services: Services, trust_proxy: bool) -> AppState {
         let secure_cookies = services.config.public_url.starts_with("https://");
-        AppState { services, secure_cookies, trust_proxy }
+        AppState(Arc::new(Shared { services, secure_cookies, trust_proxy }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
     }
 }
 

@@ -13,6 +13,8 @@ use outbreak_store::{
     Checkin, CheckinOutcome, Declaration, DeclarationFilter, NewAuditEntry, NewCheckin, NewDeclarationRecord,
     PersonQuery, Venue,
 };
+use std::sync::Arc;
+
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -151,33 +153,66 @@ impl Writer {
     }
 }
 
-/// Commits gathered jobs together; if that fails, each alone, so one bad batch does not
-/// fail the others.
+/// Commits gathered jobs in one transaction. A failure there is the store's (a full disk, a
+/// lost connection), not one batch's — every item was checked before it was queued — so
+/// every job of the group gets the error.
 async fn commit(store: &dyn outbreak_store::Store, jobs: Vec<Job>) {
-    let all: Vec<NewCheckin> = jobs.iter().flat_map(|j| j.checkins.iter().cloned()).collect();
-    let audit: Vec<NewAuditEntry> = jobs.iter().filter_map(|j| j.audit.clone()).collect();
-    match store.record_checkins(&all, REPEAT_WINDOW, &audit).await {
+    let mut checkins = Vec::with_capacity(jobs.iter().map(|j| j.checkins.len()).sum());
+    let mut audit = Vec::new();
+    let mut replies = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        replies.push((job.checkins.len(), job.reply));
+        checkins.extend(job.checkins);
+        audit.extend(job.audit);
+    }
+    let audit = merge_batch_entries(audit);
+    match store.record_checkins(checkins, REPEAT_WINDOW, audit).await {
         Ok(outcomes) => {
             let mut rest = outcomes.into_iter();
-            for job in jobs {
-                let mine: Vec<CheckinOutcome> = rest.by_ref().take(job.checkins.len()).collect();
-                let _ = job.reply.send(Ok(mine));
+            for (count, reply) in replies {
+                let _ = reply.send(Ok(rest.by_ref().take(count).collect()));
             }
         }
-        Err(error) if jobs.len() == 1 => {
-            if let Some(job) = jobs.into_iter().next() {
-                let _ = job.reply.send(Err(error.into()));
-            }
-        }
-        Err(_) => {
-            for job in jobs {
-                let audit: Vec<NewAuditEntry> = job.audit.iter().cloned().collect();
-                let result = store.record_checkins(&job.checkins, REPEAT_WINDOW, &audit).await.map_err(Into::into);
-                let _ = job.reply.send(result);
+        Err(error) => {
+            let message = error.to_string();
+            tracing::error!(error = %message, "committing check-ins failed");
+            for (_, reply) in replies {
+                let _ = reply.send(Err(ServiceError::Internal(message.clone())));
             }
         }
     }
 }
+
+/// One audit entry per client and transaction for batch recording: a gate posting a
+/// visitor at a time would otherwise write as many audit rows as check-ins.
+fn merge_batch_entries(entries: Vec<NewAuditEntry>) -> Vec<NewAuditEntry> {
+    let mut merged: Vec<(NewAuditEntry, usize)> = Vec::new();
+    for entry in entries {
+        let count = entry.detail.split(' ').next().and_then(|n| n.parse::<usize>().ok());
+        let same = merged.iter_mut().find(|(m, _)| {
+            entry.action == BATCH_ACTION
+                && m.action == BATCH_ACTION
+                && m.actor == entry.actor
+                && m.client == entry.client
+        });
+        match (same, count) {
+            (Some((_, total)), Some(count)) => *total += count,
+            _ => merged.push((entry, count.unwrap_or(0))),
+        }
+    }
+    merged
+        .into_iter()
+        .map(|(entry, total)| {
+            if entry.action == BATCH_ACTION {
+                NewAuditEntry { detail: format!("{total} check-ins"), ..entry }
+            } else {
+                entry
+            }
+        })
+        .collect()
+}
+
+const BATCH_ACTION: &str = "checkin.batch";
 
 fn new_venue_code() -> String {
     let mut rng = rand::thread_rng();
@@ -222,8 +257,13 @@ impl Services {
         outcome.await.map_err(|_| ServiceError::Internal("the check-in writer dropped a batch".into()))?
     }
 
-    /// A venue by the code on its poster (cached for a few seconds).
+    /// A venue by the code on its poster.
     pub async fn venue_by_code(&self, code: &str) -> Result<Venue> {
+        Ok(Venue::clone(&*self.cached_venue(code).await?))
+    }
+
+    /// A venue by code, from a cache that keeps it a few seconds: every check-in needs it.
+    async fn cached_venue(&self, code: &str) -> Result<Arc<Venue>> {
         let code = code.trim().to_uppercase();
         if let Some(venue) = self.venues.get(&code) {
             return Ok(venue);
@@ -232,7 +272,7 @@ impl Services {
         if !is_venue_code(&code) {
             return Err(not_found());
         }
-        let venue = self.store.venue_by_code(&code).await?.ok_or_else(not_found)?;
+        let venue = Arc::new(self.store.venue_by_code(&code).await?.ok_or_else(not_found)?);
         self.venues.put(code, venue.clone());
         Ok(venue)
     }
@@ -240,7 +280,7 @@ impl Services {
     fn can_manage_venue(&self, caller: &Caller, venue: &Venue) -> bool {
         match &caller.principal {
             Principal::Citizen { phone } => venue.owner_phone.as_ref() == Some(phone),
-            Principal::Staff { .. } => caller.principal.jurisdiction(Permission::ManageVenues).covers(&venue.unit_path),
+            Principal::Staff { .. } => caller.principal.may(Permission::ManageVenues, &venue.unit_path),
         }
     }
 
@@ -327,8 +367,8 @@ impl Services {
     }
 
     /// The venue for a check-in: known and active.
-    async fn open_venue(&self, code: &str) -> Result<Venue> {
-        let venue = self.venue_by_code(code).await?;
+    async fn open_venue(&self, code: &str) -> Result<Arc<Venue>> {
+        let venue = self.cached_venue(code).await?;
         if !venue.active {
             return Err(ServiceError::Invalid(Invalid::new(
                 "venue",
@@ -484,9 +524,7 @@ impl Services {
     fn may_record_at(&self, caller: &Caller, venue: &Venue) -> Result<()> {
         let allowed = match &caller.principal {
             Principal::Citizen { phone } => venue.owner_phone.as_ref() == Some(phone),
-            Principal::Staff { .. } => {
-                caller.principal.jurisdiction(Permission::RecordCheckins).covers(&venue.unit_path)
-            }
+            Principal::Staff { .. } => caller.principal.may(Permission::RecordCheckins, &venue.unit_path),
         };
         if allowed {
             Ok(())
@@ -538,7 +576,7 @@ impl Services {
         }
         // One entry per request: a gate's stream of visitors is one act of recording.
         let audit = (!accepted.is_empty())
-            .then(|| audit_entry(caller, "checkin.batch", "venue", "", &format!("{} check-ins", accepted.len())));
+            .then(|| audit_entry(caller, BATCH_ACTION, "venue", "", &format!("{} check-ins", accepted.len())));
         let outcomes = self.commit_checkins(accepted, audit).await?;
         for (index, outcome) in positions.into_iter().zip(outcomes) {
             results[index] = Some(ItemResult {

@@ -142,11 +142,12 @@ pub trait CheckinStore {
     /// Records check-ins in one transaction, in order, with the audit entries for them. A
     /// visitor already checked in at the venue less than `window` before or after is a
     /// repeat; so is a client key seen before.
+    /// `NotFound("venue")` when a check-in names an unknown venue, and then nothing is stored.
     async fn record_checkins(
         &self,
-        checkins: &[NewCheckin],
+        checkins: Vec<NewCheckin>,
         window: Duration,
-        audit: &[NewAuditEntry],
+        audit: Vec<NewAuditEntry>,
     ) -> Result<Vec<CheckinOutcome>>;
     /// Ends a visit now (when `at` is before its planned end); `NotFound` when the visit
     /// is not this visitor's.

@@ -483,13 +483,13 @@ async fn checkins_repeat_within_the_window_and_retries_store_once(store: &dyn St
         checkin(&market, "tel:+84911111111", t + Duration::minutes(90), None),
     ];
     let window = Duration::minutes(30);
-    let first = store.record_checkins(&batch, window, &[]).await.unwrap();
+    let first = store.record_checkins(batch.clone(), window, vec![]).await.unwrap();
     assert!(matches!(first[0], CheckinOutcome::Stored(_)));
     assert_eq!(first[1], CheckinOutcome::Repeat(first[0].id()), "a second scan within the window is the same visit");
     assert!(matches!(first[2], CheckinOutcome::Stored(_)));
     assert!(matches!(first[3], CheckinOutcome::Stored(_)), "a later visit is a new one");
     assert_eq!(store.count_checkins().await.unwrap(), 3);
-    let retried = store.record_checkins(&batch[..3], window, &[]).await.unwrap();
+    let retried = store.record_checkins(batch[..3].to_vec(), window, vec![]).await.unwrap();
     assert_eq!(
         retried.iter().map(|o| o.id()).collect::<Vec<_>>(),
         first[..3].iter().map(|o| o.id()).collect::<Vec<_>>()
@@ -498,7 +498,7 @@ async fn checkins_repeat_within_the_window_and_retries_store_once(store: &dyn St
     assert_eq!(store.count_checkins().await.unwrap(), 3, "a retried batch stores nothing twice");
     let ghost = Venue { id: outbreak_domain::venue::VenueId(Uuid::now_v7()), ..market.clone() };
     let bad = vec![checkin(&market, "tel:+84933333333", t, None), checkin(&ghost, "tel:+84933333333", t, None)];
-    assert!(store.record_checkins(&bad, window, &[]).await.is_err());
+    assert!(store.record_checkins(bad, window, vec![]).await.is_err());
     assert_eq!(store.count_checkins().await.unwrap(), 3, "a failed batch stores nothing");
     assert_eq!(store.count_venue_checkins(market.id, t - Duration::minutes(1)).await.unwrap(), 3);
 }
@@ -509,7 +509,7 @@ async fn checkins_check_out_and_diaries(store: &dyn Store) {
     store.insert_venue(&market).await.unwrap();
     let t = now() - Duration::hours(1);
     let stored = store
-        .record_checkins(&[checkin(&market, "tel:+84911111111", t, None)], Duration::minutes(30), &[])
+        .record_checkins(vec![checkin(&market, "tel:+84911111111", t, None)], Duration::minutes(30), vec![])
         .await
         .unwrap();
     let id = stored[0].id();
@@ -588,7 +588,7 @@ async fn retention_deletes_only_what_is_older(store: &dyn Store) {
             checkin(&market, &format!("tel:+8491111111{i}"), now() + Duration::hours(*hours), Some(&format!("k{i}")))
         })
         .collect();
-    store.record_checkins(&visits, Duration::minutes(30), &[]).await.unwrap();
+    store.record_checkins(visits, Duration::minutes(30), vec![]).await.unwrap();
     for hours in [-22 * 24, -1] {
         let record = NewDeclarationRecord {
             visitor: "tel:+84911111111".into(),
@@ -614,7 +614,7 @@ async fn retention_deletes_only_what_is_older(store: &dyn Store) {
     assert!(left.iter().all(|c| c.at >= cutoff));
     // The client keys of deleted visits went with them: the same key is new again.
     let again = store
-        .record_checkins(&[checkin(&market, "tel:+84911111111", now(), Some("k1"))], Duration::minutes(30), &[])
+        .record_checkins(vec![checkin(&market, "tel:+84911111111", now(), Some("k1"))], Duration::minutes(30), vec![])
         .await
         .unwrap();
     assert!(matches!(again[0], CheckinOutcome::Stored(_)));

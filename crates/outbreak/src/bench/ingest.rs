@@ -274,7 +274,7 @@ async fn store_alone(services: &Services, codes: &[String], rows: usize, batch: 
                 }
             })
             .collect();
-        services.store.record_checkins(&checkins, REPEAT_WINDOW, &[]).await?;
+        services.store.record_checkins(checkins, REPEAT_WINDOW, Vec::new()).await?;
     }
     Ok(rows as f64 / started.elapsed().as_secs_f64())
 }

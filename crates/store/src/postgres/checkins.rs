@@ -9,7 +9,7 @@ use time::{Date, Duration, OffsetDateTime, Time};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::{PostgresStore, commit, is_foreign_key_violation, push_scope, refs, unique_violation, unit_path};
+use super::{PostgresStore, commit, push_scope, refs, unique_violation, unit_path};
 use crate::decode::{CheckinColumns, DeclarationColumns, venue as decode_venue};
 use crate::records::*;
 use crate::{CheckinStore, Result, StoreError};
@@ -216,13 +216,19 @@ impl CheckinStore for PostgresStore {
 
     async fn record_checkins(
         &self,
-        checkins: &[NewCheckin],
+        checkins: Vec<NewCheckin>,
         window: Duration,
-        audit: &[NewAuditEntry],
+        audit: Vec<NewAuditEntry>,
     ) -> Result<Vec<CheckinOutcome>> {
         let mut client = self.pool.get().await?;
         let txn = client.transaction().await?;
         let result = async {
+            // Each venue of the batch is checked once, not once per row.
+            let venues: Vec<uuid::Uuid> = checkins.iter().map(|c| c.venue.0).collect::<std::collections::HashSet<_>>().into_iter().collect();
+            let known: i64 = txn.query_one("SELECT count(*) FROM venues WHERE id = ANY($1)", &[&venues]).await?.get(0);
+            if known as usize != venues.len() {
+                return Err(StoreError::NotFound("venue"));
+            }
             let known_key = txn.prepare_cached("SELECT checkin_id FROM checkin_client_keys WHERE client_key = $1").await?;
             let repeat = txn
                 .prepare_cached(
@@ -238,7 +244,7 @@ impl CheckinStore for PostgresStore {
             let remember =
                 txn.prepare_cached("INSERT INTO checkin_client_keys (client_key, checkin_id, at) VALUES ($1, $2, $3)").await?;
             let mut outcomes = Vec::with_capacity(checkins.len());
-            for c in checkins {
+            for c in &checkins {
                 if let Some(key) = &c.client_key {
                     if let Some(row) = txn.query_opt(&known_key, &[key]).await? {
                         outcomes.push(CheckinOutcome::Repeat(row.get(0)));
@@ -263,8 +269,7 @@ impl CheckinStore for PostgresStore {
                                     &c.source,
                                 ],
                             )
-                            .await
-                            .map_err(|e| if is_foreign_key_violation(&e) { StoreError::NotFound("venue") } else { e.into() })?;
+                            .await?;
                         CheckinOutcome::Stored(row.get(0))
                     }
                 };
@@ -273,7 +278,7 @@ impl CheckinStore for PostgresStore {
                 }
                 outcomes.push(outcome);
             }
-            for entry in audit {
+            for entry in &audit {
                 super::insert_audit(&txn, entry).await?;
             }
             Ok(outcomes)

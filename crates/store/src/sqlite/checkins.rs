@@ -194,14 +194,20 @@ impl CheckinStore for SqliteStore {
 
     async fn record_checkins(
         &self,
-        checkins: &[NewCheckin],
+        checkins: Vec<NewCheckin>,
         window: Duration,
-        audit: &[NewAuditEntry],
+        audit: Vec<NewAuditEntry>,
     ) -> Result<Vec<CheckinOutcome>> {
-        let checkins = checkins.to_vec();
-        let audit = audit.to_vec();
         let window = micros(OffsetDateTime::UNIX_EPOCH + window);
         self.write(move |tx| {
+            // Each venue of the batch is checked once, not once per row.
+            let mut venue_known = tx.prepare_cached("SELECT 1 FROM venues WHERE id = ?1")?;
+            let mut venues_seen = std::collections::HashSet::new();
+            for c in &checkins {
+                if venues_seen.insert(c.venue) && venue_known.query_row([c.venue.0.to_string()], |_| Ok(())).optional()?.is_none() {
+                    return Err(StoreError::NotFound("venue"));
+                }
+            }
             let mut known_key = tx.prepare_cached("SELECT checkin_id FROM checkin_client_keys WHERE client_key = ?1")?;
             let mut repeat = tx.prepare_cached(
                 "SELECT id FROM checkins WHERE venue_id = ?1 AND visitor = ?2 AND at > ?3 AND at < ?4 ORDER BY at LIMIT 1",
@@ -226,21 +232,16 @@ impl CheckinStore for SqliteStore {
                 let outcome = match earlier {
                     Some(id) => CheckinOutcome::Repeat(id),
                     None => {
-                        insert
-                            .execute(params![
-                                venue,
-                                c.visitor,
-                                c.person.map(|p| p.0.to_string()),
-                                c.phone.as_ref().map(Phone::as_str),
-                                c.name,
-                                at,
-                                micros(c.until),
-                                c.source
-                            ])
-                            .map_err(|e| match e.sqlite_error_code() {
-                                Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::NotFound("venue"),
-                                _ => e.into(),
-                            })?;
+                        insert.execute(params![
+                            venue,
+                            c.visitor,
+                            c.person.map(|p| p.0.to_string()),
+                            c.phone.as_ref().map(Phone::as_str),
+                            c.name,
+                            at,
+                            micros(c.until),
+                            c.source
+                        ])?;
                         CheckinOutcome::Stored(tx.last_insert_rowid())
                     }
                 };
