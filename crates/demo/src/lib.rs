@@ -11,6 +11,7 @@
 //! - `population`: households and people, made in chunks of one transaction each.
 //! - `names`, `places`, `identifiers`: what the people are made of.
 //! - `accounts`: the staff accounts and their passwords.
+//! - `venues`: venues of every kind in each commune and a few days of check-ins.
 
 mod accounts;
 mod error;
@@ -19,6 +20,7 @@ mod names;
 mod pick;
 mod places;
 mod population;
+mod venues;
 
 pub use error::DemoError;
 
@@ -51,13 +53,21 @@ pub struct DemoOptions {
     /// The day ages are counted to. It defaults to today; fix it to get the same birth
     /// dates (and so the same CCCDs) on any day.
     pub today: Date,
+    /// Days of check-ins before today.
+    pub checkin_days: u32,
 }
 
 impl Default for DemoOptions {
     /// A commune-sized demo ready in seconds: 2,000 people in six communes of Hà Nội and
     /// Thành phố Hồ Chí Minh, wards and rural communes both.
     fn default() -> Self {
-        DemoOptions { seed: 2021, people: 2_000, communes: default_communes(), today: outbreak_domain::now().date() }
+        DemoOptions {
+            seed: 2021,
+            people: 2_000,
+            communes: default_communes(),
+            today: outbreak_domain::now().date(),
+            checkin_days: 3,
+        }
     }
 }
 
@@ -121,6 +131,10 @@ pub struct DemoSummary {
     pub people: u64,
     /// People this run wrote: fewer than `people` when it finished an interrupted run.
     pub people_added: u64,
+    /// Venues in the demo's communes, of every kind.
+    pub venues: u64,
+    /// Check-ins this run wrote.
+    pub checkins: u64,
     /// Whether this run finished one that had been interrupted.
     pub resumed: bool,
     pub sample_citizens: Vec<SampleCitizen>,
@@ -172,6 +186,13 @@ pub async fn generate(
     accounts::create(services, &caller, &staff).await?;
     progress(Progress { stage: "accounts", done: total, total });
 
+    let started_at = outbreak_domain::now();
+    let shares: Vec<(Unit, u64)> = communes.iter().map(|c| (c.unit.clone(), c.people)).collect();
+    progress(Progress { stage: "venues", done: 0, total: 1 });
+    let venues = venues::create(&**store, options.seed, &shares, started_at).await?;
+    let venue_count = venues.values().map(Vec::len).sum::<usize>() as u64;
+    progress(Progress { stage: "venues", done: 1, total: 1 });
+
     let generator = Generator::new(options.seed, communes.clone(), options.today, outbreak_domain::now());
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Chunk, DemoError>>(1);
     // People are made on a blocking thread while the previous chunk is being written.
@@ -195,7 +216,7 @@ pub async fn generate(
         generator.samples
     });
 
-    let (mut people, mut people_added, mut households, mut neighbourhoods) = (0, 0, 0, 0);
+    let (mut people, mut people_added, mut households, mut neighbourhoods, mut checkins) = (0, 0, 0, 0, 0);
     progress(Progress { stage: "people", done: 0, total: options.people });
     while let Some(chunk) = rx.recv().await {
         let chunk = chunk?;
@@ -207,6 +228,8 @@ pub async fn generate(
         if !written {
             store.insert_people(&chunk.people).await?;
             people_added += chunk.people.len() as u64;
+            let visits = venues::visits(&chunk.people, &venues, options.seed, options.checkin_days, started_at);
+            checkins += venues::record(&**store, visits).await?;
         }
         people += chunk.people.len() as u64;
         households += chunk.households;
@@ -226,6 +249,8 @@ pub async fn generate(
         households,
         people,
         people_added,
+        venues: venue_count,
+        checkins,
         resumed,
         sample_citizens,
     })
