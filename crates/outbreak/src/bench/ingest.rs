@@ -16,7 +16,7 @@ use outbreak_store::NewCheckin;
 
 use super::http::Connection;
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 pub struct IngestArgs {
     /// Seconds each HTTP phase runs.
     #[arg(long, default_value_t = 10)]
@@ -33,6 +33,9 @@ pub struct IngestArgs {
     /// Also run on PostgreSQL: the URL of an empty database.
     #[arg(long)]
     postgres: Option<String>,
+    /// Skip the one-per-request phase (to profile the batched path alone).
+    #[arg(long)]
+    batches_only: bool,
 }
 
 /// Visitors are phone numbers drawn from one counter, so no two check-ins are one visit.
@@ -107,8 +110,9 @@ async fn measure(args: &IngestArgs, database: &str, dir: &std::path::Path) -> an
     let (trivial, _) = load(args, &address, |_| ("GET", "/healthz".to_owned(), Vec::new()), &token, |_| 0).await?;
     eprintln!("[{backend}] single check-ins");
     let codes_single = codes.clone();
+    let single_args = IngestArgs { seconds: if args.batches_only { 0 } else { args.seconds }, postgres: None, ..*args };
     let (single, acked_single) = load(
-        args,
+        &single_args,
         &address,
         move |i| {
             let body = format!(
