@@ -155,11 +155,22 @@ pub async fn card(
     CitizenCaller(caller): CitizenCaller,
     Path(id): Path<Uuid>,
 ) -> Result<Response, PageError> {
+    card_page(&state, ctx, &caller, PersonId(id)).await
+}
+
+/// A printable QR card for a person the caller may open (their own, or in their
+/// jurisdiction for staff).
+pub(super) async fn card_page(
+    state: &AppState,
+    ctx: PageContext,
+    caller: &Caller,
+    id: PersonId,
+) -> Result<Response, PageError> {
     let lang = ctx.lang;
-    let record = state.services.person(&caller, PersonId(id)).await.map_err(|e| PageError::from_service(e, lang))?;
-    let qr_svg = qr_svg(&state, record.id(), 300).await.map_err(|e| PageError::from_service(e, lang))?;
+    let record = state.services.person(caller, id).await.map_err(|e| PageError::from_service(e, lang))?;
+    let qr_svg = qr_svg(state, record.id(), 300).await.map_err(|e| PageError::from_service(e, lang))?;
     Ok(render(&Card {
-        ctx: ctx.with_caller(Some(&caller)),
+        ctx: ctx.with_caller(Some(caller)),
         birth: record.person.date_of_birth.to_string(),
         name: record.person.full_name,
         qr_svg,

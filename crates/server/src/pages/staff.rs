@@ -11,7 +11,7 @@ use outbreak_store::PersonRecord;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::citizen::{Card, PersonForm, qr_svg};
+use super::citizen::{PersonForm, qr_svg};
 use super::{PageContext, render, user_message};
 use crate::AppState;
 use crate::error::PageError;
@@ -156,11 +156,15 @@ pub async fn person(
     Ok(render(&PersonPage { p: PersonRow::new(&ctx, &record, unit), ctx, qr_svg }))
 }
 
-/// Units a staff member is likely to type as an address: their communes and what lies
-/// directly below them.
-async fn unit_choices(state: &AppState, caller: &Caller) -> Vec<(String, String)> {
+/// Units a staff member is likely to type into a form: the communes where they hold
+/// `permission` and what lies directly below them.
+pub(super) async fn unit_choices_for(
+    state: &AppState,
+    caller: &Caller,
+    permission: Permission,
+) -> Vec<(String, String)> {
     let mut choices = Vec::new();
-    for path in caller.principal.jurisdiction(Permission::WritePeople).paths {
+    for path in caller.principal.jurisdiction(permission).paths {
         let Some(code) = path.trim_end_matches('/').rsplit('/').next() else { continue };
         let Ok(unit) = state.services.unit(code).await else { continue };
         if unit.level >= outbreak_domain::UnitLevel::Commune {
@@ -174,7 +178,7 @@ async fn unit_choices(state: &AppState, caller: &Caller) -> Vec<(String, String)
 }
 
 pub async fn new_form(State(state): State<AppState>, ctx: PageContext, StaffCaller(caller): StaffCaller) -> Response {
-    let unit_choices = unit_choices(&state, &caller).await;
+    let unit_choices = unit_choices_for(&state, &caller, Permission::WritePeople).await;
     let form = PersonForm { sex: "male".into(), ..PersonForm::default() };
     render(&PersonFormPage { ctx: ctx.with_caller(Some(&caller)), id: None, form, unit_choices, error: None })
 }
@@ -196,7 +200,7 @@ pub async fn create(
     match state.services.register_person(&caller, &input.form.to_new_person(Some(input.phone.clone()))).await {
         Ok(record) => Redirect::to(&format!("/people/{}", record.id())).into_response(),
         Err(e) => {
-            let unit_choices = unit_choices(&state, &caller).await;
+            let unit_choices = unit_choices_for(&state, &caller, Permission::WritePeople).await;
             let ctx = ctx.with_caller(Some(&caller));
             render(&PersonFormPage { ctx, id: None, form: input.form, unit_choices, error: Some(user_message(e)) })
         }
@@ -211,7 +215,7 @@ pub async fn edit_form(
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
     let record = state.services.person(&caller, PersonId(id)).await.map_err(|e| PageError::from_service(e, lang))?;
-    let unit_choices = unit_choices(&state, &caller).await;
+    let unit_choices = unit_choices_for(&state, &caller, Permission::WritePeople).await;
     Ok(render(&PersonFormPage {
         ctx: ctx.with_caller(Some(&caller)),
         id: Some(record.id()),
@@ -232,7 +236,7 @@ pub async fn update(
     match state.services.update_person(&caller, PersonId(id), &input.form.to_new_person(phone)).await {
         Ok(_) => Redirect::to(&format!("/people/{id}")).into_response(),
         Err(e) => {
-            let unit_choices = unit_choices(&state, &caller).await;
+            let unit_choices = unit_choices_for(&state, &caller, Permission::WritePeople).await;
             let ctx = ctx.with_caller(Some(&caller));
             render(&PersonFormPage {
                 ctx,
@@ -251,15 +255,7 @@ pub async fn card(
     StaffCaller(caller): StaffCaller,
     Path(id): Path<Uuid>,
 ) -> Result<Response, PageError> {
-    let lang = ctx.lang;
-    let record = state.services.person(&caller, PersonId(id)).await.map_err(|e| PageError::from_service(e, lang))?;
-    let qr_svg = qr_svg(&state, record.id(), 300).await.map_err(|e| PageError::from_service(e, lang))?;
-    Ok(render(&Card {
-        ctx: ctx.with_caller(Some(&caller)),
-        birth: record.person.date_of_birth.to_string(),
-        name: record.person.full_name,
-        qr_svg,
-    }))
+    super::citizen::card_page(&state, ctx, &caller, PersonId(id)).await
 }
 
 #[derive(Deserialize)]

@@ -187,20 +187,9 @@ fn kinds(ctx: &PageContext) -> Vec<(&'static str, &'static str)> {
     VenueKind::ALL.iter().map(|k| (k.as_str(), kind_label(ctx, *k))).collect()
 }
 
-/// Units staff are likely to register venues in: their communes and what lies below them.
+/// Units staff are likely to register venues in.
 async fn unit_choices(state: &AppState, caller: &Caller) -> Vec<(String, String)> {
-    let mut choices = Vec::new();
-    for path in caller.principal.jurisdiction(Permission::ManageVenues).paths {
-        let Some(code) = path.trim_end_matches('/').rsplit('/').next() else { continue };
-        let Ok(unit) = state.services.unit(code).await else { continue };
-        if unit.level >= outbreak_domain::UnitLevel::Commune {
-            choices.push((unit.code.to_string(), unit.name.clone()));
-            if let Ok(children) = state.services.child_units(code).await {
-                choices.extend(children.into_iter().take(300).map(|u| (u.code.to_string(), u.name)));
-            }
-        }
-    }
-    choices
+    super::staff::unit_choices_for(state, caller, Permission::ManageVenues).await
 }
 
 async fn form_page(

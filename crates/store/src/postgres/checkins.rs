@@ -96,21 +96,24 @@ fn midnight(day: Date) -> String {
     format!("{} 00:00:00+00", day)
 }
 
+/// The names of the check-in table's partitions.
+async fn partitions(client: &deadpool_postgres::Client) -> Result<Vec<String>> {
+    let rows = client
+        .query(
+            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'checkins'",
+            &[],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 impl PostgresStore {
     /// Makes the daily check-in partitions from `DAYS_BEHIND` days ago to `DAYS_AHEAD`
     /// days ahead. Rows already caught by the default partition move into their day.
     pub(super) async fn ensure_partitions(&self, now: OffsetDateTime) -> Result<()> {
         let mut client = self.pool.get().await?;
-        let existing: Vec<String> = client
-            .query(
-                "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-                 JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'checkins'",
-                &[],
-            )
-            .await?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
+        let existing = partitions(&client).await?;
         let today = now.date();
         for offset in -DAYS_BEHIND..=DAYS_AHEAD {
             let day = today + Duration::days(offset);
@@ -404,16 +407,7 @@ impl CheckinStore for PostgresStore {
 
     async fn purge_before(&self, cutoff: OffsetDateTime) -> Result<(u64, u64)> {
         let mut client = self.pool.get().await?;
-        let partitions: Vec<String> = client
-            .query(
-                "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-                 JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'checkins'",
-                &[],
-            )
-            .await?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
+        let partitions = partitions(&client).await?;
         let tx = client.transaction().await?;
         let mut checkins = 0u64;
         for name in partitions {
