@@ -194,3 +194,20 @@ fn name_pattern(folded: &str) -> String {
         folded.split_whitespace().map(|w| w.chars().filter(|c| !matches!(c, '%' | '_' | '\\')).collect()).collect();
     format!("%{}%", words.join("%"))
 }
+
+/// A stable 64-bit key of a text (FNV-1a), for compact indexes on long values; queries
+/// compare the full value as well, so a collision only costs a look at one more row.
+pub(crate) fn key64(text: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.as_bytes() {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash as i64
+}
+
+/// The index key of a venue.
+pub(crate) fn venue_key(venue: outbreak_domain::venue::VenueId) -> i64 {
+    let (high, low) = venue.0.as_u64_pair();
+    (high ^ low) as i64
+}

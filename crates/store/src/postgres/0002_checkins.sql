@@ -20,8 +20,10 @@ CREATE INDEX venues_unit_path ON venues(unit_path);
 CREATE INDEX venues_owner ON venues(owner_phone);
 
 CREATE TABLE checkins (
-    id        BIGINT GENERATED ALWAYS AS IDENTITY,
-    venue_id  UUID NOT NULL,
+    id          BIGINT GENERATED ALWAYS AS IDENTITY,
+    venue_key   BIGINT NOT NULL,
+    visitor_key BIGINT NOT NULL,
+    venue_id    UUID NOT NULL,
     visitor   TEXT COLLATE "C" NOT NULL,
     person_id UUID,
     phone     TEXT,
@@ -33,8 +35,8 @@ CREATE TABLE checkins (
 ) PARTITION BY RANGE (at);
 -- Catches rows outside the daily partitions made ahead of time.
 CREATE TABLE checkins_default PARTITION OF checkins DEFAULT;
-CREATE INDEX checkins_venue_visitor ON checkins(venue_id, visitor, at);
-CREATE INDEX checkins_visitor ON checkins(visitor, at);
+CREATE INDEX checkins_venue_visitor ON checkins(venue_key, visitor_key, at);
+CREATE INDEX checkins_visitor ON checkins(visitor_key, at);
 CREATE INDEX checkins_id ON checkins(id);
 
 CREATE TABLE checkin_client_keys (

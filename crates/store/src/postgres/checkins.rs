@@ -12,7 +12,7 @@ use tokio_postgres::types::ToSql;
 use super::{PostgresStore, commit, push_scope, refs, unique_violation, unit_path};
 use crate::decode::{CheckinColumns, DeclarationColumns, venue as decode_venue};
 use crate::records::*;
-use crate::{CheckinStore, Result, StoreError};
+use crate::{CheckinStore, Result, StoreError, key64, venue_key};
 
 const VENUE_COLUMNS: &str =
     "id, code, name, kind, plate, unit_code, unit_path, address, contact_phone, owner_phone, active, created_at";
@@ -235,13 +235,14 @@ impl CheckinStore for PostgresStore {
             let known_key = txn.prepare_cached("SELECT checkin_id FROM checkin_client_keys WHERE client_key = $1").await?;
             let repeat = txn
                 .prepare_cached(
-                    "SELECT id FROM checkins WHERE venue_id = $1 AND visitor = $2 AND at > $3 AND at < $4 ORDER BY at LIMIT 1",
+                    "SELECT id FROM checkins WHERE venue_key = $5 AND visitor_key = $6 AND at > $3 AND at < $4
+                     AND venue_id = $1 AND visitor = $2 ORDER BY at LIMIT 1",
                 )
                 .await?;
             let insert = txn
                 .prepare_cached(
-                    "INSERT INTO checkins (venue_id, visitor, person_id, phone, name, at, until, source)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                    "INSERT INTO checkins (venue_id, visitor, person_id, phone, name, at, until, source, venue_key, visitor_key)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
                 )
                 .await?;
             let remember =
@@ -254,7 +255,10 @@ impl CheckinStore for PostgresStore {
                         continue;
                     }
                 }
-                let earlier = txn.query_opt(&repeat, &[&c.venue.0, &c.visitor, &(c.at - window), &(c.at + window)]).await?;
+                let (venue_key, visitor_key) = (venue_key(c.venue), key64(&c.visitor));
+                let earlier = txn
+                    .query_opt(&repeat, &[&c.venue.0, &c.visitor, &(c.at - window), &(c.at + window), &venue_key, &visitor_key])
+                    .await?;
                 let outcome = match earlier {
                     Some(row) => CheckinOutcome::Repeat(row.get(0)),
                     None => {
@@ -270,6 +274,8 @@ impl CheckinStore for PostgresStore {
                                     &c.at,
                                     &c.until,
                                     &c.source,
+                                    &venue_key,
+                                    &visitor_key,
                                 ],
                             )
                             .await?;
@@ -311,9 +317,10 @@ impl CheckinStore for PostgresStore {
         let client = self.pool.get().await?;
         let sql = format!(
             "SELECT {CHECKIN_COLUMNS} FROM checkins c JOIN venues v ON v.id = c.venue_id
-             WHERE c.at >= $1 AND c.visitor = ANY($2) ORDER BY c.at DESC, c.id DESC"
+             WHERE c.visitor_key = ANY($3) AND c.at >= $1 AND c.visitor = ANY($2) ORDER BY c.at DESC, c.id DESC"
         );
-        client.query(&sql, &[&since, &visitors]).await?.iter().map(checkin_row).collect()
+        let keys: Vec<i64> = visitors.iter().map(|v| key64(v)).collect();
+        client.query(&sql, &[&since, &visitors, &keys]).await?.iter().map(checkin_row).collect()
     }
 
     async fn venue_checkins(
@@ -326,15 +333,18 @@ impl CheckinStore for PostgresStore {
         let client = self.pool.get().await?;
         let sql = format!(
             "SELECT {CHECKIN_COLUMNS} FROM checkins c JOIN venues v ON v.id = c.venue_id
-             WHERE c.venue_id = $1 AND c.at >= $2 AND c.at < $3 ORDER BY c.at DESC, c.id DESC LIMIT {limit}"
+             WHERE c.venue_key = $4 AND c.venue_id = $1 AND c.at >= $2 AND c.at < $3 ORDER BY c.at DESC, c.id DESC LIMIT {limit}"
         );
-        client.query(&sql, &[&venue.0, &since, &until]).await?.iter().map(checkin_row).collect()
+        client.query(&sql, &[&venue.0, &since, &until, &venue_key(venue)]).await?.iter().map(checkin_row).collect()
     }
 
     async fn count_venue_checkins(&self, venue: VenueId, since: OffsetDateTime) -> Result<u64> {
         let client = self.pool.get().await?;
         let row = client
-            .query_one("SELECT count(*) FROM checkins WHERE venue_id = $1 AND at >= $2", &[&venue.0, &since])
+            .query_one(
+                "SELECT count(*) FROM checkins WHERE venue_key = $3 AND venue_id = $1 AND at >= $2",
+                &[&venue.0, &since, &venue_key(venue)],
+            )
             .await?;
         Ok(row.get::<_, i64>(0) as u64)
     }

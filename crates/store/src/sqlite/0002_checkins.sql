@@ -18,11 +18,15 @@ CREATE TABLE venues (
 CREATE INDEX venues_unit_path ON venues(unit_path);
 CREATE INDEX venues_owner ON venues(owner_phone);
 
--- No foreign key on venue_id: venues are never deleted and the services check them, and
--- the check costs a look-up per row on the busiest insert path.
+-- No foreign key on venue_id: venues are never deleted and the store checks each venue of
+-- a batch once. The indexes use 64-bit keys of the venue and the visitor (see `key64`):
+-- small entries keep the busiest insert path and the tracing look-ups fast; queries also
+-- compare the full values, so a collision can never mix two venues or visitors.
 CREATE TABLE checkins (
-    id        INTEGER PRIMARY KEY,
-    venue_id  TEXT NOT NULL,
+    id          INTEGER PRIMARY KEY,
+    venue_key   INTEGER NOT NULL,
+    visitor_key INTEGER NOT NULL,
+    venue_id    TEXT NOT NULL,
     visitor   TEXT NOT NULL,
     person_id TEXT,
     phone     TEXT,
@@ -31,8 +35,8 @@ CREATE TABLE checkins (
     until     INTEGER NOT NULL,
     source    TEXT NOT NULL
 );
-CREATE INDEX checkins_venue_visitor ON checkins(venue_id, visitor, at);
-CREATE INDEX checkins_visitor ON checkins(visitor, at);
+CREATE INDEX checkins_venue_visitor ON checkins(venue_key, visitor_key, at);
+CREATE INDEX checkins_visitor ON checkins(visitor_key, at);
 CREATE INDEX checkins_at ON checkins(at);
 
 -- A client's item ids, so a retried batch stores each check-in once.

@@ -10,7 +10,7 @@ use super::rows::{from_micros, micros, parse_uuid};
 use super::{SqliteStore, push_scope, unique_violation, unit_path};
 use crate::decode::{CheckinColumns, DeclarationColumns, venue as decode_venue};
 use crate::records::*;
-use crate::{CheckinStore, Result, StoreError};
+use crate::{CheckinStore, Result, StoreError, key64, venue_key};
 
 const VENUE_COLUMNS: &str =
     "id, code, name, kind, plate, unit_code, unit_path, address, contact_phone, owner_phone, active, created_at";
@@ -210,11 +210,12 @@ impl CheckinStore for SqliteStore {
             }
             let mut known_key = tx.prepare_cached("SELECT checkin_id FROM checkin_client_keys WHERE client_key = ?1")?;
             let mut repeat = tx.prepare_cached(
-                "SELECT id FROM checkins WHERE venue_id = ?1 AND visitor = ?2 AND at > ?3 AND at < ?4 ORDER BY at LIMIT 1",
+                "SELECT id FROM checkins WHERE venue_key = ?1 AND visitor_key = ?2 AND at > ?3 AND at < ?4
+                 AND venue_id = ?5 AND visitor = ?6 ORDER BY at LIMIT 1",
             )?;
             let mut insert = tx.prepare_cached(
-                "INSERT INTO checkins (venue_id, visitor, person_id, phone, name, at, until, source)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO checkins (venue_key, visitor_key, venue_id, visitor, person_id, phone, name, at, until, source)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
             let mut remember = tx.prepare_cached("INSERT INTO checkin_client_keys (client_key, checkin_id, at) VALUES (?1, ?2, ?3)")?;
             let mut outcomes = Vec::with_capacity(checkins.len());
@@ -226,13 +227,17 @@ impl CheckinStore for SqliteStore {
                     }
                 }
                 let venue = c.venue.0.to_string();
+                let (venue_key, visitor_key) = (venue_key(c.venue), key64(&c.visitor));
                 let at = micros(c.at);
-                let earlier: Option<i64> =
-                    repeat.query_row(params![venue, c.visitor, at - window, at + window], |r| r.get(0)).optional()?;
+                let earlier: Option<i64> = repeat
+                    .query_row(params![venue_key, visitor_key, at - window, at + window, venue, c.visitor], |r| r.get(0))
+                    .optional()?;
                 let outcome = match earlier {
                     Some(id) => CheckinOutcome::Repeat(id),
                     None => {
                         insert.execute(params![
+                            venue_key,
+                            visitor_key,
                             venue,
                             c.visitor,
                             c.person.map(|p| p.0.to_string()),
@@ -279,10 +284,12 @@ impl CheckinStore for SqliteStore {
             if visitors.is_empty() {
                 return Ok(Vec::new());
             }
+            let keys: Vec<String> = visitors.iter().map(|v| key64(v).to_string()).collect();
             let marks: Vec<String> = (2..visitors.len() + 2).map(|i| format!("?{i}")).collect();
             let sql = format!(
                 "SELECT {CHECKIN_COLUMNS} FROM checkins c JOIN venues v ON v.id = c.venue_id
-                 WHERE c.at >= ?1 AND c.visitor IN ({}) ORDER BY c.at DESC, c.id DESC",
+                 WHERE c.visitor_key IN ({}) AND c.at >= ?1 AND c.visitor IN ({}) ORDER BY c.at DESC, c.id DESC",
+                keys.join(", "),
                 marks.join(", ")
             );
             let mut values: Vec<rusqlite::types::Value> = vec![micros(since).into()];
@@ -304,10 +311,10 @@ impl CheckinStore for SqliteStore {
         self.read(move |c| {
             let sql = format!(
                 "SELECT {CHECKIN_COLUMNS} FROM checkins c JOIN venues v ON v.id = c.venue_id
-                 WHERE c.venue_id = ?1 AND c.at >= ?2 AND c.at < ?3 ORDER BY c.at DESC, c.id DESC LIMIT {limit}"
+                 WHERE c.venue_key = ?4 AND c.venue_id = ?1 AND c.at >= ?2 AND c.at < ?3 ORDER BY c.at DESC, c.id DESC LIMIT {limit}"
             );
             let mut stmt = c.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params![venue.0.to_string(), micros(since), micros(until)], checkin_row)?;
+            let rows = stmt.query_map(params![venue.0.to_string(), micros(since), micros(until), venue_key(venue)], checkin_row)?;
             rows.map(|r| r?).collect()
         })
         .await
@@ -316,8 +323,8 @@ impl CheckinStore for SqliteStore {
     async fn count_venue_checkins(&self, venue: VenueId, since: OffsetDateTime) -> Result<u64> {
         self.read(move |c| {
             let n: i64 = c
-                .prepare_cached("SELECT count(*) FROM checkins WHERE venue_id = ?1 AND at >= ?2")?
-                .query_row(params![venue.0.to_string(), micros(since)], |r| r.get(0))?;
+                .prepare_cached("SELECT count(*) FROM checkins WHERE venue_key = ?3 AND venue_id = ?1 AND at >= ?2")?
+                .query_row(params![venue.0.to_string(), micros(since), venue_key(venue)], |r| r.get(0))?;
             Ok(n as u64)
         })
         .await
