@@ -2,11 +2,11 @@
 //! big the file grew.
 //!
 //! ```text
-//! cargo run --release -p outbreak-demo --example million [PEOPLE] [DATABASE]
+//! cargo run --release -p outbreak-demo --example million [PEOPLE] [DATABASE] [--checkin-days N]
 //! ```
 //!
 //! PEOPLE defaults to 1,000,000; DATABASE to a new file in the temporary folder, removed at
-//! the end unless given.
+//! the end unless given; N to the demo's default (`--checkin-days 0` times people alone).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -21,8 +21,18 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let mut args = std::env::args().skip(1);
-    let people: u64 = args.next().map(|n| n.replace('_', "").parse()).transpose()?.unwrap_or(1_000_000);
-    let given = args.next().map(PathBuf::from);
+    let mut positional = Vec::new();
+    let mut checkin_days = None;
+    while let Some(arg) = args.next() {
+        if arg == "--checkin-days" {
+            checkin_days = Some(args.next().ok_or("--checkin-days needs a number")?.parse()?);
+        } else {
+            positional.push(arg);
+        }
+    }
+    let mut positional = positional.into_iter();
+    let people: u64 = positional.next().map(|n| n.replace('_', "").parse()).transpose()?.unwrap_or(1_000_000);
+    let given = positional.next().map(PathBuf::from);
     let dir = std::env::temp_dir().join(format!("outbreak-demo-million-{}", std::process::id()));
     let path = given.clone().unwrap_or_else(|| dir.join("demo.sqlite"));
     if path.exists() {
@@ -51,13 +61,19 @@ async fn main() -> Result<(), Error> {
             eprintln!("{:>7.1}s  {:<8} {:>9} / {}", started.elapsed().as_secs_f64(), p.stage, p.done, p.total);
         }
     };
-    let options = DemoOptions { people, ..DemoOptions::default() };
+    let defaults = DemoOptions::default();
+    let options = DemoOptions { people, checkin_days: checkin_days.unwrap_or(defaults.checkin_days), ..defaults };
     let summary = generate(&services, &options, &progress).await?;
     let elapsed = started.elapsed();
 
     println!(
-        "{} people in {} households, {} neighbourhoods, {} units added",
-        summary.people, summary.households, summary.neighbourhoods, summary.units_added
+        "{} people in {} households, {} neighbourhoods, {} units added; {} venues, {} check-ins",
+        summary.people,
+        summary.households,
+        summary.neighbourhoods,
+        summary.units_added,
+        summary.venues,
+        summary.checkins
     );
     let mut from = started;
     for (stage, until) in stages.lock().map(|s| s.clone()).unwrap_or_default() {

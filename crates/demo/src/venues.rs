@@ -122,10 +122,23 @@ pub(crate) fn visits(
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ people.first().map_or(0, |p| p.id.0.as_u64_pair().1));
     let total: u32 = VISIT_WEIGHTS.iter().map(|(_, w)| w).sum();
     let midnight = crate::venues::local_midnight(now);
+    // Each commune's venues by kind, once per chunk rather than once per visit.
+    let by_kind: HashMap<&str, HashMap<VenueKind, Vec<&Venue>>> = venues
+        .iter()
+        .map(|(commune, list)| {
+            let mut kinds: HashMap<VenueKind, Vec<&Venue>> = HashMap::new();
+            for venue in list {
+                kinds.entry(venue.kind).or_default().push(venue);
+            }
+            (commune.as_str(), kinds)
+        })
+        .collect();
     let mut visits = Vec::with_capacity(people.len() * days as usize * 2);
     for person in people {
         let commune = person.address_unit.as_str().split('.').next().unwrap_or_default();
-        let Some(here) = venues.get(commune).filter(|v| !v.is_empty()) else { continue };
+        let (Some(here), Some(kinds)) = (venues.get(commune).filter(|v| !v.is_empty()), by_kind.get(commune)) else {
+            continue;
+        };
         for day in 1..=days {
             // Most people go out on most days; a few stay home.
             if rng.gen_bool(0.15) {
@@ -145,11 +158,9 @@ pub(crate) fn visits(
                         }
                     })
                     .map_or(VenueKind::Shop, |(k, _)| *k);
-                let choices: Vec<&Venue> = here.iter().filter(|v| v.kind == kind).collect();
-                let venue = if choices.is_empty() {
-                    &here[rng.gen_range(0..here.len())]
-                } else {
-                    choices[rng.gen_range(0..choices.len())]
+                let venue = match kinds.get(&kind) {
+                    Some(choices) if !choices.is_empty() => choices[rng.gen_range(0..choices.len())],
+                    _ => &here[rng.gen_range(0..here.len())],
                 };
                 // Daytime in Vietnam: 06:00 to 21:00 local.
                 let at = start + Duration::minutes(rng.gen_range(6 * 60..21 * 60));

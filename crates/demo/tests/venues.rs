@@ -1,6 +1,9 @@
 //! The demo's venues and check-ins: every kind of venue in each commune, a few days of
 //! visits by the demo's people, the same for the same seed.
 
+// Tests may unwrap and panic, helpers outside `#[test]` functions included.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
 use std::sync::Arc;
 
 use outbreak_demo::{DemoOptions, generate};

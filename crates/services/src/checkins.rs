@@ -331,17 +331,15 @@ impl Services {
     }
 
     /// The venues a caller manages: a citizen's own, or those in a staff member's units.
+    /// Staff see the venues they manage, or else (tracers) those whose visitors they may read.
     pub async fn my_venues(&self, caller: &Caller) -> Result<Vec<Venue>> {
         match &caller.principal {
             Principal::Citizen { phone } => Ok(self.store.venues_owned_by(phone).await?),
             Principal::Staff { .. } => {
-                let scope = caller.principal.jurisdiction(Permission::ManageVenues);
-                let mut venues = self.store.venues(&scope.paths, 500).await?;
-                let readable = caller.principal.jurisdiction(Permission::ReadCheckins);
-                if !readable.is_empty() && scope.is_empty() {
-                    venues = self.store.venues(&readable.paths, 500).await?;
-                }
-                Ok(venues)
+                let managed = caller.principal.jurisdiction(Permission::ManageVenues);
+                let scope =
+                    if managed.is_empty() { caller.principal.jurisdiction(Permission::ReadCheckins) } else { managed };
+                Ok(self.store.venues(&scope.paths, 500).await?)
             }
         }
     }

@@ -22,7 +22,8 @@ pub struct Browser {
 impl Drop for Browser {
     fn drop(&mut self) {
         if let Some(pid) = self.driver.id() {
-            let _ = std::process::Command::new("kill").args(["-KILL", &format!("-{pid}")]).status();
+            // The browsers are the driver's children; their own children exit with them.
+            let _ = std::process::Command::new("pkill").args(["-KILL", "-P", &pid.to_string()]).status();
         }
     }
 }
@@ -36,8 +37,6 @@ impl Browser {
         let port = crate::free_port();
         let driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
-            // Its own process group, so the browsers it starts end with it.
-            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)

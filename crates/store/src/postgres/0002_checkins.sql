@@ -35,8 +35,10 @@ CREATE TABLE checkins (
 ) PARTITION BY RANGE (at);
 -- Catches rows outside the daily partitions made ahead of time.
 CREATE TABLE checkins_default PARTITION OF checkins DEFAULT;
-CREATE INDEX checkins_venue_visitor ON checkins(venue_key, visitor_key, at);
+-- A visitor's own check-ins (the repeat window, diaries, a case's places) and a venue's
+-- visitors over time (logs, tracing co-presence). The second grows at one place per venue.
 CREATE INDEX checkins_visitor ON checkins(visitor_key, at);
+CREATE INDEX checkins_venue ON checkins(venue_key, at);
 CREATE INDEX checkins_id ON checkins(id);
 
 CREATE TABLE checkin_client_keys (

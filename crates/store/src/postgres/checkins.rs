@@ -235,8 +235,9 @@ impl CheckinStore for PostgresStore {
             let known_key = txn.prepare_cached("SELECT checkin_id FROM checkin_client_keys WHERE client_key = $1").await?;
             let repeat = txn
                 .prepare_cached(
-                    "SELECT id FROM checkins WHERE venue_key = $5 AND visitor_key = $6 AND at > $3 AND at < $4
-                     AND venue_id = $1 AND visitor = $2 ORDER BY at LIMIT 1",
+                    // Only the visitor's index can serve this: their few check-ins, not the venue's many.
+                    "SELECT id FROM checkins WHERE visitor_key = $6 AND at > $3 AND at < $4
+                     AND venue_id = $1 AND visitor = $2 AND $5::bigint IS NOT NULL ORDER BY at LIMIT 1",
                 )
                 .await?;
             let insert = txn

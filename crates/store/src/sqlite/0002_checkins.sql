@@ -35,8 +35,10 @@ CREATE TABLE checkins (
     until     INTEGER NOT NULL,
     source    TEXT NOT NULL
 );
-CREATE INDEX checkins_venue_visitor ON checkins(venue_key, visitor_key, at);
+-- A visitor's own check-ins (the repeat window, diaries, a case's places) and a venue's
+-- visitors over time (logs, tracing co-presence). The second grows at one place per venue.
 CREATE INDEX checkins_visitor ON checkins(visitor_key, at);
+CREATE INDEX checkins_venue ON checkins(venue_key, at);
 CREATE INDEX checkins_at ON checkins(at);
 
 -- A client's item ids, so a retried batch stores each check-in once.

@@ -210,8 +210,10 @@ impl CheckinStore for SqliteStore {
             }
             let mut known_key = tx.prepare_cached("SELECT checkin_id FROM checkin_client_keys WHERE client_key = ?1")?;
             let mut repeat = tx.prepare_cached(
-                "SELECT id FROM checkins WHERE venue_key = ?1 AND visitor_key = ?2 AND at > ?3 AND at < ?4
-                 AND venue_id = ?5 AND visitor = ?6 ORDER BY at LIMIT 1",
+                // The visitor's few check-ins, not the venue's many: SQLite has no statistics
+                // to tell the two indexes apart on a fresh store.
+                "SELECT id FROM checkins INDEXED BY checkins_visitor WHERE visitor_key = ?2 AND at > ?3 AND at < ?4
+                 AND venue_key = ?1 AND venue_id = ?5 AND visitor = ?6 ORDER BY at LIMIT 1",
             )?;
             let mut insert = tx.prepare_cached(
                 "INSERT INTO checkins (venue_key, visitor_key, venue_id, visitor, person_id, phone, name, at, until, source)

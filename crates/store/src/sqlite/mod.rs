@@ -150,7 +150,8 @@ fn unique_violation(error: &rusqlite::Error) -> Option<&str> {
 }
 
 fn unit_path(tx: &Connection, code: &UnitCode, field: &'static str) -> Result<String> {
-    tx.query_row("SELECT path FROM units WHERE code = ?1", [code.as_str()], |r| r.get(0))
+    tx.prepare_cached("SELECT path FROM units WHERE code = ?1")?
+        .query_row([code.as_str()], |r| r.get(0))
         .optional()?
         .ok_or(StoreError::NotFound(field))
 }
