@@ -8,6 +8,8 @@
 //! PEOPLE defaults to 1,000,000; DATABASE to a new file in the temporary folder, removed at
 //! the end unless given; N to the demo's default (`--checkin-days 0` times people alone).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

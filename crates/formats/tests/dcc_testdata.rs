@@ -1,6 +1,8 @@
 //! The eHealth Network's HCERT test data (`shared/dcc-testdata` beside the repository),
 //! every case under `*/2DCode/raw/`, plus an issue → decode → verify round trip.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 
 use outbreak_formats::hcert::{

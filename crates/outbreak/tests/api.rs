@@ -1,6 +1,8 @@
 //! The HTTP API as its clients use it: signing in, people, jurisdictions, the audit log,
 //! personal QRs, units, accounts and tokens, and every kind of bad input a new user tries.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod support;
 
 use reqwest::StatusCode;

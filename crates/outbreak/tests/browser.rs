@@ -1,5 +1,7 @@
 //! The web pages in a real headless Chromium, as citizens and staff use them on a phone.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod support;
 
 use fantoccini::{Client, Locator};

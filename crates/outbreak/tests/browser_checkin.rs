@@ -2,6 +2,8 @@
 //! as a phone camera would, signed in and not; staff checking visitors in by personal QR
 //! and by health-insurance number; a deactivated venue refusing check-ins.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod support;
 
 use fantoccini::wd::PrintConfiguration;

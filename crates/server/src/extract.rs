@@ -20,12 +20,11 @@ use crate::pages::{Lang, PageContext};
 /// The client's address: the connection's, or the first `X-Forwarded-For` hop behind a
 /// trusted proxy.
 pub fn client_address(parts: &Parts, state: &AppState) -> String {
-    if state.trust_proxy {
-        if let Some(forwarded) = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-            if let Some(first) = forwarded.split(',').next().map(str::trim).filter(|s| !s.is_empty()) {
-                return first.to_owned();
-            }
-        }
+    if state.trust_proxy
+        && let Some(forwarded) = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok())
+        && let Some(first) = forwarded.split(',').next().map(str::trim).filter(|s| !s.is_empty())
+    {
+        return first.to_owned();
     }
     parts
         .extensions

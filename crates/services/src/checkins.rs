@@ -183,6 +183,37 @@ async fn commit(store: &dyn outbreak_store::Store, jobs: Vec<Job>) {
     }
 }
 
+/// A check-in at `venue` by `visitor`; the visit ends at `left_at`, or after the venue
+/// kind's usual stay.
+fn checkin(
+    venue: &Venue,
+    visitor: &Visitor,
+    name: String,
+    at: OffsetDateTime,
+    left_at: Option<OffsetDateTime>,
+    source: &str,
+    client_key: Option<String>,
+) -> NewCheckin {
+    let planned_end = at + venue.kind.default_stay();
+    NewCheckin {
+        venue: venue.id,
+        visitor: visitor.key(),
+        person: match visitor {
+            Visitor::Person(id) => Some(*id),
+            Visitor::Phone(_) => None,
+        },
+        phone: match visitor {
+            Visitor::Phone(phone) => Some(phone.clone()),
+            Visitor::Person(_) => None,
+        },
+        name,
+        at,
+        until: left_at.filter(|left| *left >= at).unwrap_or(planned_end),
+        source: source.to_owned(),
+        client_key,
+    }
+}
+
 /// One audit entry per client and transaction for batch recording: a gate posting a
 /// visitor at a time would otherwise write as many audit rows as check-ins.
 fn merge_batch_entries(entries: Vec<NewAuditEntry>) -> Vec<NewAuditEntry> {
@@ -377,36 +408,6 @@ impl Services {
         Ok(venue)
     }
 
-    fn checkin(
-        &self,
-        venue: &Venue,
-        visitor: &Visitor,
-        name: String,
-        at: OffsetDateTime,
-        left_at: Option<OffsetDateTime>,
-        source: &str,
-        client_key: Option<String>,
-    ) -> NewCheckin {
-        let planned_end = at + venue.kind.default_stay();
-        NewCheckin {
-            venue: venue.id,
-            visitor: visitor.key(),
-            person: match visitor {
-                Visitor::Person(id) => Some(*id),
-                Visitor::Phone(_) => None,
-            },
-            phone: match visitor {
-                Visitor::Phone(phone) => Some(phone.clone()),
-                Visitor::Person(_) => None,
-            },
-            name,
-            at,
-            until: left_at.filter(|left| *left >= at).unwrap_or(planned_end),
-            source: source.to_owned(),
-            client_key,
-        }
-    }
-
     async fn receipt(&self, venue: &Venue, checkin: NewCheckin, audit: Option<NewAuditEntry>) -> Result<Receipt> {
         let at = checkin.at;
         let outcome = self.commit_checkins(vec![checkin], audit).await?;
@@ -435,7 +436,7 @@ impl Services {
                 _ => (Visitor::Phone(phone.clone()), String::new()),
             },
         };
-        self.receipt(&venue, self.checkin(&venue, &visitor, name, now(), None, "poster", None), None).await
+        self.receipt(&venue, checkin(&venue, &visitor, name, now(), None, "poster", None), None).await
     }
 
     /// A visitor who is not signed in checks in with their phone and name; they see the
@@ -450,7 +451,7 @@ impl Services {
             Some(record) => Visitor::Person(record.id()),
             None => Visitor::Phone(phone),
         };
-        self.receipt(&venue, self.checkin(&venue, &visitor, name, now(), None, "poster", None), None).await
+        self.receipt(&venue, checkin(&venue, &visitor, name, now(), None, "poster", None), None).await
     }
 
     /// The person an identifier names, without telling the caller who it is.
@@ -543,7 +544,7 @@ impl Services {
             }
             _ => None,
         };
-        self.receipt(&venue, self.checkin(&venue, &visitor, name, now(), None, "staff", None), audit).await
+        self.receipt(&venue, checkin(&venue, &visitor, name, now(), None, "staff", None), audit).await
     }
 
     /// Records a batch from a gate system. Every item is answered: stored, a repeat of a
@@ -606,13 +607,13 @@ impl Services {
         self.may_record_at(caller, &venue)?;
         let at = item.at.unwrap_or(at_now);
         check_time("at", at, at_now, self.config.retention)?;
-        if let Some(left) = item.left_at {
-            if left < at {
-                return Err(Invalid::new("left_at", "before_arrival", "left_at is before at").into());
-            }
+        if let Some(left) = item.left_at
+            && left < at
+        {
+            return Err(Invalid::new("left_at", "before_arrival", "left_at is before at").into());
         }
         let (visitor, name) = self.identify(&item.visitor).await?;
-        Ok(self.checkin(&venue, &visitor, name, at, item.left_at, "api", client_key))
+        Ok(checkin(&venue, &visitor, name, at, item.left_at, "api", client_key))
     }
 
     /// The visitors a citizen's phone stands for: the phone itself and its people.

@@ -71,10 +71,10 @@ impl Services {
     /// The person's current token, issuing one when they have none.
     pub async fn personal_qr_token(&self, person: PersonId) -> Result<String> {
         let keys = self.store.signing_keys(PURPOSE).await?;
-        if let Some(active) = self.store.active_qr_token(person).await? {
-            if let Some(key) = keys.iter().find(|k| k.kid == active.kid && k.retired_at.is_none()) {
-                return token(key, &active.id);
-            }
+        if let Some(active) = self.store.active_qr_token(person).await?
+            && let Some(key) = keys.iter().find(|k| k.kid == active.kid && k.retired_at.is_none())
+        {
+            return token(key, &active.id);
         }
         self.issue_qr_token(person).await
     }

@@ -33,7 +33,7 @@ impl SmsGateway for LogGateway {
         let at = outbreak_domain::now()
             .format(&time::format_description::well_known::Rfc3339)
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let line = format!("{at}\t{}\t{}\n", to.as_str(), text.replace('\t', " ").replace('\n', " "));
+        let line = format!("{at}\t{}\t{}\n", to.as_str(), text.replace(['\t', '\n'], " "));
         let path = self.path.clone();
         // One writer at a time keeps lines whole.
         let _guard = self.file.lock().map_err(|_| ServiceError::Internal("SMS log lock poisoned".into()))?;

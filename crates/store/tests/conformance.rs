@@ -2,6 +2,8 @@
 //! and PostgreSQL alike. Each check is written once, as a function over `&dyn Store`;
 //! `conformance!` runs it on a fresh store of each kind.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::Arc;
 
 use outbreak_domain::unit::national_units;

@@ -82,6 +82,8 @@ fn start_cluster() -> String {
         },
         dir = dir.display(),
     );
+    // The watchdog outlives this process on purpose: nobody waits for it.
+    #[allow(clippy::zombie_processes)]
     Command::new("sh")
         .args(["-c", &watchdog])
         .stdout(Stdio::null())

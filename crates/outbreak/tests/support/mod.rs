@@ -118,7 +118,7 @@ impl TestServer {
         log.lines()
             .filter(|line| line.split('\t').nth(1) == Some(phone))
             .filter_map(|line| line.split("la ").nth(1).map(|rest| rest.chars().take(6).collect::<String>()))
-            .last()
+            .next_back()
     }
 
     pub fn client() -> reqwest::Client {

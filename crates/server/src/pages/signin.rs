@@ -131,10 +131,10 @@ pub async fn staff_check(
 pub struct Empty {}
 
 pub async fn sign_out(State(state): State<AppState>, parts: Parts, CsrfForm(_): CsrfForm<Empty>) -> Response {
-    if let Some(token) = cookies::get(&parts.headers, cookies::SESSION) {
-        if let Err(e) = state.services.sign_out(token).await {
-            tracing::warn!(error = %e, "sign-out failed");
-        }
+    if let Some(token) = cookies::get(&parts.headers, cookies::SESSION)
+        && let Err(e) = state.services.sign_out(token).await
+    {
+        tracing::warn!(error = %e, "sign-out failed");
     }
     let mut response = Redirect::to("/").into_response();
     for name in [cookies::SESSION, cookies::VENUE] {

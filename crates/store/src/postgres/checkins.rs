@@ -250,12 +250,11 @@ impl CheckinStore for PostgresStore {
                 txn.prepare_cached("INSERT INTO checkin_client_keys (client_key, checkin_id, at) VALUES ($1, $2, $3)").await?;
             let mut outcomes = Vec::with_capacity(checkins.len());
             for c in &checkins {
-                if let Some(key) = &c.client_key {
-                    if let Some(row) = txn.query_opt(&known_key, &[key]).await? {
+                if let Some(key) = &c.client_key
+                    && let Some(row) = txn.query_opt(&known_key, &[key]).await? {
                         outcomes.push(CheckinOutcome::Repeat(row.get(0)));
                         continue;
                     }
-                }
                 let (venue_key, visitor_key) = (venue_key(c.venue), key64(&c.visitor));
                 let earlier = txn
                     .query_opt(&repeat, &[&c.venue.0, &c.visitor, &(c.at - window), &(c.at + window), &venue_key, &visitor_key])

@@ -222,12 +222,11 @@ impl CheckinStore for SqliteStore {
             let mut remember = tx.prepare_cached("INSERT INTO checkin_client_keys (client_key, checkin_id, at) VALUES (?1, ?2, ?3)")?;
             let mut outcomes = Vec::with_capacity(checkins.len());
             for c in &checkins {
-                if let Some(key) = &c.client_key {
-                    if let Some(id) = known_key.query_row([key], |r| r.get(0)).optional()? {
+                if let Some(key) = &c.client_key
+                    && let Some(id) = known_key.query_row([key], |r| r.get(0)).optional()? {
                         outcomes.push(CheckinOutcome::Repeat(id));
                         continue;
                     }
-                }
                 let venue = c.venue.0.to_string();
                 let (venue_key, visitor_key) = (venue_key(c.venue), key64(&c.visitor));
                 let at = micros(c.at);

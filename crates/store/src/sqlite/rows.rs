@@ -45,7 +45,7 @@ pub(super) fn unit_row(r: &Row) -> rusqlite::Result<outbreak_domain::Unit> {
 pub(super) fn person_row(r: &Row) -> rusqlite::Result<Result<PersonRecord>> {
     let id: String = r.get(0)?;
     Ok(parse_uuid(&id).and_then(|id| {
-        Ok(PersonColumns {
+        PersonColumns {
             id,
             full_name: r.get(1)?,
             date_of_birth: r.get(2)?,
@@ -60,7 +60,7 @@ pub(super) fn person_row(r: &Row) -> rusqlite::Result<Result<PersonRecord>> {
             updated_at: from_micros(r.get(11)?),
             address_path: r.get(12)?,
         }
-        .decode()?)
+        .decode()
     }))
 }
 
