@@ -65,7 +65,7 @@ pub fn app(state: AppState) -> Router {
     ];
     let mut router = Router::new()
         .nest("/api/v1", api::router())
-        .merge(pages::router())
+        .merge(pages::router(state.clone()))
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .route("/readyz", axum::routing::get(ready));
     for (name, value) in security_headers {

@@ -27,7 +27,7 @@ use crate::cookies;
 
 pub use i18n::Lang;
 
-pub fn router() -> axum::Router<AppState> {
+pub fn router(state: AppState) -> axum::Router<AppState> {
     axum::Router::new()
         .route("/", get(citizen::landing))
         .route("/signin", get(signin::phone_form).post(signin::send_code))
@@ -68,7 +68,7 @@ pub fn router() -> axum::Router<AppState> {
         .route("/admin/accounts", get(admin::accounts).post(admin::create_account))
         .route("/admin/audit", get(admin::audit))
         .merge(assets::router())
-        .layer(axum::middleware::from_fn(page_cookies))
+        .layer(axum::middleware::from_fn_with_state(state, page_cookies))
 }
 
 /// The CSRF token and language chosen for this request, when the middleware set them now.
@@ -79,9 +79,12 @@ struct Chosen {
 }
 
 /// Gives every visitor a CSRF cookie, and remembers `?lang=` in a cookie.
-async fn page_cookies(mut request: Request, next: Next) -> Response {
-    let secure = request.uri().scheme_str() == Some("https")
-        || request.headers().get("x-forwarded-proto").is_some_and(|v| v == "https");
+async fn page_cookies(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let secure = state.secure_cookies;
     let csrf =
         cookies::get(request.headers(), cookies::CSRF).is_none().then(|| outbreak_services::auth::random_token(24));
     let lang = request.uri().query().and_then(|q| {
