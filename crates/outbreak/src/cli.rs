@@ -26,6 +26,8 @@ enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Check an EU Digital COVID Certificate (HC1), or a folder of test cases.
+    Verify(crate::verify::VerifyArgs),
     /// Manage signing keys.
     Keys {
         #[command(subcommand)]
@@ -99,6 +101,7 @@ impl Cli {
         match self.command {
             Command::Serve(args) => crate::serve::serve(args).await,
             Command::Demo(args) => crate::demo::run(args).await,
+            Command::Verify(args) => crate::verify::run(args),
             Command::Bench { command: BenchCommand::Ingest(args) } => crate::bench::ingest(args).await,
             Command::Keys { command, store } => {
                 let services = crate::serve::services(&ServeArgs {
