@@ -53,8 +53,7 @@ pub async fn units(
             trail.push((a.code.to_string(), a.name));
         }
     }
-    let can_add =
-        unit.level.child_level().is_some() && caller.principal.jurisdiction(Permission::ManageUnits).covers(&unit.path);
+    let can_add = unit.level.child_level().is_some() && caller.principal.may(Permission::ManageUnits, &unit.path);
     Ok(render(&Units {
         ctx: ctx.with_caller(Some(&caller)),
         unit,

@@ -302,7 +302,7 @@ async fn venue_page(
             .collect();
         (t.checkins_today, flagged)
     });
-    let can_read_log = caller.principal.jurisdiction(Permission::ReadCheckins).covers(&venue.unit_path);
+    let can_read_log = caller.principal.may(Permission::ReadCheckins, &venue.unit_path);
     let (visitor_id, error) = typed;
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = VenuePage {
