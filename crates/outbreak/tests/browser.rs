@@ -143,9 +143,17 @@ async fn staff_register_a_person_and_see_clear_errors() {
     assert!(error.contains("CCCD"), "the contradiction is explained: {error}");
     assert_eq!(server.people_count().await, 0);
     fill(c, "#cccd", "001087012345").await;
+    fill(c, "#phone", "0912 345 678").await;
     click(c, "#save").await;
     assert_eq!(text(c, "#person-name").await, "Đỗ Văn Nam");
     assert_eq!(text(c, "#person-cccd").await, "001087012345");
     assert_eq!(server.people_count().await, 1);
+
+    // Editing another field keeps the phone: regression for an edit form that had none.
+    let person = c.current_url().await.unwrap().path().to_owned();
+    c.goto(&format!("{}{person}/edit", server.url)).await.unwrap();
+    fill(c, "#street", "7 Hàng Gai").await;
+    click(c, "#save").await;
+    assert!(text(c, "dl.facts").await.contains("0912345678"), "the phone survives an edit");
     browser.client.clone().close().await.unwrap();
 }

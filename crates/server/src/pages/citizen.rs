@@ -65,15 +65,18 @@ pub struct PersonForm {
     pub street: String,
     #[serde(default)]
     pub household: String,
+    /// Staff forms only: a citizen registering themselves keeps the phone they signed in with.
+    #[serde(default)]
+    pub phone: String,
 }
 
 impl PersonForm {
-    pub fn to_new_person(&self, phone: Option<String>) -> NewPerson {
+    pub fn to_new_person(&self) -> NewPerson {
         NewPerson {
             full_name: self.full_name.clone(),
             date_of_birth: self.date_of_birth.clone(),
             sex: self.sex.clone(),
-            phone,
+            phone: Some(self.phone.clone()),
             cccd: Some(self.cccd.clone()),
             insurance_number: Some(self.insurance_number.clone()),
             address_unit: self.address_unit.clone(),
@@ -93,6 +96,7 @@ impl PersonForm {
             address_unit: p.address_unit.to_string(),
             street: p.street.clone(),
             household: p.household.as_ref().map(ToString::to_string).unwrap_or_default(),
+            phone: p.phone.as_ref().map(|p| p.national()).unwrap_or_default(),
         }
     }
 }
@@ -143,7 +147,7 @@ pub async fn register(
     CitizenCaller(caller): CitizenCaller,
     CsrfForm(form): CsrfForm<PersonForm>,
 ) -> Result<Response, PageError> {
-    match state.services.register_self(&caller, &form.to_new_person(None)).await {
+    match state.services.register_self(&caller, &form.to_new_person()).await {
         Ok(_) => Ok(Redirect::to("/me").into_response()),
         Err(e) => home_page(&state, ctx, &caller, form, Some(super::user_message(e))).await,
     }

@@ -177,33 +177,32 @@ pub(super) async fn unit_choices_for(
     choices
 }
 
-pub async fn new_form(State(state): State<AppState>, ctx: PageContext, StaffCaller(caller): StaffCaller) -> Response {
-    let unit_choices = unit_choices_for(&state, &caller, Permission::WritePeople).await;
-    let form = PersonForm { sex: "male".into(), ..PersonForm::default() };
-    render(&PersonFormPage { ctx: ctx.with_caller(Some(&caller)), id: None, form, unit_choices, error: None })
+/// The person form, empty, filled from a record, or as typed with the error that stopped it.
+async fn form_page(
+    state: &AppState,
+    ctx: PageContext,
+    caller: &Caller,
+    id: Option<PersonId>,
+    form: PersonForm,
+    error: Option<String>,
+) -> Response {
+    let unit_choices = unit_choices_for(state, caller, Permission::WritePeople).await;
+    render(&PersonFormPage { ctx: ctx.with_caller(Some(caller)), id, form, unit_choices, error })
 }
 
-#[derive(Deserialize)]
-pub struct PersonInput {
-    #[serde(flatten)]
-    form: PersonForm,
-    #[serde(default)]
-    phone: String,
+pub async fn new_form(State(state): State<AppState>, ctx: PageContext, StaffCaller(caller): StaffCaller) -> Response {
+    form_page(&state, ctx, &caller, None, PersonForm { sex: "male".into(), ..PersonForm::default() }, None).await
 }
 
 pub async fn create(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
-    CsrfForm(input): CsrfForm<PersonInput>,
+    CsrfForm(form): CsrfForm<PersonForm>,
 ) -> Response {
-    match state.services.register_person(&caller, &input.form.to_new_person(Some(input.phone.clone()))).await {
+    match state.services.register_person(&caller, &form.to_new_person()).await {
         Ok(record) => Redirect::to(&format!("/people/{}", record.id())).into_response(),
-        Err(e) => {
-            let unit_choices = unit_choices_for(&state, &caller, Permission::WritePeople).await;
-            let ctx = ctx.with_caller(Some(&caller));
-            render(&PersonFormPage { ctx, id: None, form: input.form, unit_choices, error: Some(user_message(e)) })
-        }
+        Err(e) => form_page(&state, ctx, &caller, None, form, Some(user_message(e))).await,
     }
 }
 
@@ -215,14 +214,7 @@ pub async fn edit_form(
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
     let record = state.services.person(&caller, PersonId(id)).await.map_err(|e| PageError::from_service(e, lang))?;
-    let unit_choices = unit_choices_for(&state, &caller, Permission::WritePeople).await;
-    Ok(render(&PersonFormPage {
-        ctx: ctx.with_caller(Some(&caller)),
-        id: Some(record.id()),
-        form: PersonForm::from_record(&record),
-        unit_choices,
-        error: None,
-    }))
+    Ok(form_page(&state, ctx, &caller, Some(record.id()), PersonForm::from_record(&record), None).await)
 }
 
 pub async fn update(
@@ -230,22 +222,11 @@ pub async fn update(
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
     Path(id): Path<Uuid>,
-    CsrfForm(input): CsrfForm<PersonInput>,
+    CsrfForm(form): CsrfForm<PersonForm>,
 ) -> Response {
-    let phone = Some(input.phone.clone());
-    match state.services.update_person(&caller, PersonId(id), &input.form.to_new_person(phone)).await {
+    match state.services.update_person(&caller, PersonId(id), &form.to_new_person()).await {
         Ok(_) => Redirect::to(&format!("/people/{id}")).into_response(),
-        Err(e) => {
-            let unit_choices = unit_choices_for(&state, &caller, Permission::WritePeople).await;
-            let ctx = ctx.with_caller(Some(&caller));
-            render(&PersonFormPage {
-                ctx,
-                id: Some(PersonId(id)),
-                form: input.form,
-                unit_choices,
-                error: Some(user_message(e)),
-            })
-        }
+        Err(e) => form_page(&state, ctx, &caller, Some(PersonId(id)), form, Some(user_message(e))).await,
     }
 }
 
