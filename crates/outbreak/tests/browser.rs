@@ -4,9 +4,10 @@
 
 mod support;
 
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 use outbreak_domain::{NewPerson, PersonId};
 use outbreak_testkit::browser::Browser;
+use support::pages::{click, fill, screenshot, sign_out, staff_sign_in, text};
 use support::{TestServer, root};
 
 async fn register(server: &TestServer, name: &str, phone: &str, unit: &str) -> PersonId {
@@ -22,37 +23,6 @@ async fn register(server: &TestServer, name: &str, phone: &str, unit: &str) -> P
     server.services.register_person(&root(), &person).await.unwrap().id()
 }
 
-async fn fill(client: &Client, css: &str, text: &str) {
-    let field = client.wait().for_element(Locator::Css(css)).await.unwrap();
-    field.clear().await.unwrap();
-    field.send_keys(text).await.unwrap();
-}
-
-async fn click(client: &Client, css: &str) {
-    client.wait().for_element(Locator::Css(css)).await.unwrap().click().await.unwrap();
-}
-
-/// The text of the first element matching `css`, waiting for it to appear.
-async fn text(client: &Client, css: &str) -> String {
-    client.wait().for_element(Locator::Css(css)).await.unwrap().text().await.unwrap()
-}
-
-async fn staff_sign_in(client: &Client, server: &TestServer, username: &str, password: &str) {
-    client.goto(&format!("{}/staff/signin", server.url)).await.unwrap();
-    fill(client, "#username", username).await;
-    fill(client, "#password", password).await;
-    click(client, "#staff-sign-in").await;
-}
-
-/// Saves what the browser shows, for people reviewing a failure.
-async fn screenshot(client: &Client, name: &str) {
-    if let Ok(png) = client.screenshot().await {
-        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-        let _ = std::fs::create_dir_all(&dir);
-        let _ = std::fs::write(dir.join(format!("{name}.png")), png);
-    }
-}
-
 #[tokio::test]
 async fn citizen_signs_in_with_a_code_from_the_sms_log_and_sees_their_qr() {
     let server = TestServer::start().await;
@@ -64,6 +34,7 @@ async fn citizen_signs_in_with_a_code_from_the_sms_log_and_sees_their_qr() {
     click(c, "a[href='/signin']").await;
     fill(c, "#phone", "0987 654 321").await;
     click(c, "#send-code").await;
+    c.wait().for_element(Locator::Css("#code")).await.unwrap();
     assert!(text(c, "main").await.contains("0987654321"));
     let code = server.last_code("+84987654321").expect("the code reached the SMS log");
     fill(c, "#code", &code).await;
@@ -77,6 +48,7 @@ async fn citizen_signs_in_with_a_code_from_the_sms_log_and_sees_their_qr() {
     screenshot(c, "citizen-home").await;
 
     click(c, "a.lang").await;
+    c.wait().for_element(Locator::Css("html[lang='en']")).await.unwrap();
     assert!(text(c, "main").await.contains("Print QR card"), "English on request");
     click(c, "a.button[href^='/me/card/']").await;
     assert!(c.find(Locator::Css(".print-card .qr svg")).await.is_ok());
@@ -116,7 +88,7 @@ async fn tracer_opens_own_commune_is_refused_another_and_the_audit_log_shows_it(
     c.goto(&server.services.personal_qr_url(&token)).await.unwrap();
     assert_eq!(text(c, "#person-name").await, "Nguyễn Thị Hà");
 
-    click(c, "form.inline button").await;
+    sign_out(c, &server).await;
     staff_sign_in(c, &server, "admin", &admin_password).await;
     c.goto(&format!("{}/admin/audit?actor=tracer.hk&action=person.read", server.url)).await.unwrap();
     let log = text(c, "#audit").await;

@@ -12,40 +12,8 @@ use outbreak_domain::venue::{NewDeclaration, NewVenue};
 use outbreak_domain::{NewPerson, PersonId};
 use outbreak_store::DeclarationFilter;
 use outbreak_testkit::browser::Browser;
+use support::pages::{attr, citizen_sign_in, click, fill, goto, screenshot, staff_sign_in, text};
 use support::{TestServer, root};
-
-async fn fill(client: &Client, css: &str, text: &str) {
-    let field = client.wait().for_element(Locator::Css(css)).await.unwrap();
-    field.clear().await.unwrap();
-    field.send_keys(text).await.unwrap();
-}
-
-async fn click(client: &Client, css: &str) {
-    client.wait().for_element(Locator::Css(css)).await.unwrap().click().await.unwrap();
-}
-
-/// The text of the first element matching `css`, waiting for it to appear.
-async fn text(client: &Client, css: &str) -> String {
-    client.wait().for_element(Locator::Css(css)).await.unwrap().text().await.unwrap()
-}
-
-async fn attr(client: &Client, css: &str, name: &str) -> String {
-    let element = client.wait().for_element(Locator::Css(css)).await.unwrap();
-    element.attr(name).await.unwrap().unwrap_or_else(|| panic!("{css} has no {name}"))
-}
-
-async fn goto(client: &Client, url: &str) {
-    client.goto(url).await.unwrap();
-}
-
-/// Saves what the browser shows, for people reviewing a failure.
-async fn screenshot(client: &Client, name: &str) {
-    if let Ok(png) = client.screenshot().await {
-        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-        let _ = std::fs::create_dir_all(&dir);
-        let _ = std::fs::write(dir.join(format!("{name}.png")), png);
-    }
-}
 
 /// How many A4 pages the current page prints on.
 async fn printed_pages(client: &Client) -> usize {
@@ -56,25 +24,6 @@ async fn printed_pages(client: &Client) -> usize {
     let _ = std::fs::write(dir.join("venue-poster.pdf"), &pdf);
     let pdf = String::from_utf8_lossy(&pdf);
     pdf.matches("/Type /Page").count() - pdf.matches("/Type /Pages").count()
-}
-
-async fn citizen_sign_in(client: &Client, server: &TestServer, typed: &str, e164: &str) {
-    goto(client, &format!("{}/signin", server.url)).await;
-    fill(client, "#phone", typed).await;
-    click(client, "#send-code").await;
-    client.wait().for_element(Locator::Css("#code")).await.unwrap();
-    let code = server.last_code(e164).expect("the code reached the SMS log");
-    fill(client, "#code", &code).await;
-    click(client, "#verify").await;
-    client.wait().for_element(Locator::Css("#diary-link")).await.unwrap();
-}
-
-async fn staff_sign_in(client: &Client, server: &TestServer, username: &str, password: &str) {
-    goto(client, &format!("{}/staff/signin", server.url)).await;
-    fill(client, "#username", username).await;
-    fill(client, "#password", password).await;
-    click(client, "#staff-sign-in").await;
-    client.wait().for_element(Locator::Css("form.search")).await.unwrap();
 }
 
 async fn register(server: &TestServer, name: &str, phone: &str, insurance: Option<&str>) -> PersonId {

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod pages;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
