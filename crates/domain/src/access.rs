@@ -78,6 +78,14 @@ pub enum Permission {
     RecordCheckins,
     /// See venues' visitor logs and flagged health declarations.
     ReadCheckins,
+    /// Open sampling sessions in a unit, take specimens and pool them.
+    CollectSamples,
+    /// Receive specimens in a lab, record and correct results.
+    RecordResults,
+    /// See specimens, results and testing totals.
+    ReadTesting,
+    /// See cases and change their status.
+    ManageCases,
 }
 
 impl Permission {
@@ -92,6 +100,10 @@ impl Permission {
             Permission::ManageVenues => &[Admin, HealthOfficer, VenueOwner],
             Permission::RecordCheckins => &[Admin, HealthOfficer, VenueOwner, Tracer],
             Permission::ReadCheckins => &[Admin, HealthOfficer, Tracer],
+            Permission::CollectSamples => &[Admin, HealthOfficer, Sampler],
+            Permission::RecordResults => &[Admin, LabTechnician],
+            Permission::ReadTesting => &[Admin, HealthOfficer, Tracer, Sampler, LabTechnician],
+            Permission::ManageCases => &[Admin, HealthOfficer, Tracer],
         }
     }
 }

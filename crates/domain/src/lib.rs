@@ -3,12 +3,15 @@
 //! - [`person`]: people and the checks on their identifiers (CCCD, phone, health insurance).
 //! - [`unit`]: administrative units and the national list Outbreak ships with.
 //! - [`access`]: roles, principals and jurisdictions: who may see what.
+//! - [`venue`]: venues, check-ins and health declarations.
+//! - [`testing`]: sampling sessions, specimens, pools, results and cases.
 //! - [`text`]: Vietnamese text handling (NFC, diacritic folding).
 //! - [`error`]: the validation error that names the offending field.
 
 pub mod access;
 pub mod error;
 pub mod person;
+pub mod testing;
 pub mod text;
 pub mod unit;
 pub mod venue;
@@ -23,4 +26,12 @@ pub use unit::{Unit, UnitCode, UnitLevel};
 pub fn now() -> time::OffsetDateTime {
     let now = time::OffsetDateTime::now_utc();
     now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000).unwrap_or(now)
+}
+
+/// Vietnam's offset from UTC (no daylight saving): pages show times and count days in it.
+pub const VIETNAM: time::UtcOffset = time::macros::offset!(+7);
+
+/// The calendar day in Vietnam at an instant.
+pub fn local_date(at: time::OffsetDateTime) -> time::Date {
+    at.to_offset(VIETNAM).date()
 }

@@ -58,6 +58,7 @@ pub async fn run(args: ServeArgs, services: Services) -> anyhow::Result<()> {
     let backend = services.store.backend();
     // Expired check-ins and declarations go at start and then every hour.
     tokio::spawn(services.clone().run_retention(std::time::Duration::from_secs(3600)));
+    services.start_notifier();
     tracing::info!(address = %listener.local_addr()?, backend, public_url = %services.config.public_url, "Outbreak is serving");
     outbreak_server::serve(listener, AppState::new(services, args.trust_proxy), shutdown_signal()).await?;
     tracing::info!("stopped");

@@ -8,6 +8,8 @@ pub const CSRF: &str = "ob_csrf";
 pub const LANG: &str = "ob_lang";
 /// The venue whose check-in mode this phone is in: scanned personal QRs check in there.
 pub const VENUE: &str = "ob_venue";
+/// The sampling session this phone is in: scanned personal QRs offer to take a specimen.
+pub const SAMPLING: &str = "ob_sampling";
 
 /// The value of cookie `name` in the request, if present.
 pub fn get<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {

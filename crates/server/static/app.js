@@ -19,4 +19,64 @@ document.addEventListener("DOMContentLoaded", () => {
       if (file && target) target.value = await file.text();
     });
   }
+  // Results files go to the API as they are, and the per-row report comes back.
+  for (const form of document.querySelectorAll("form.upload")) {
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      uploadResults(form);
+    });
+  }
 });
+
+async function uploadResults(form) {
+  const file = form.querySelector("input[type=file]").files[0];
+  const report = document.getElementById("upload-report");
+  if (!file || !report) return;
+  const words = report.dataset;
+  report.textContent = "…";
+  const url = form.dataset.api + "?filename=" + encodeURIComponent(file.name);
+  let body;
+  try {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "X-CSRF-Token": form.dataset.csrf, "Content-Type": "application/octet-stream" },
+      body: file,
+    });
+    body = await response.json();
+  } catch (error) {
+    report.textContent = String(error);
+    return;
+  }
+  report.replaceChildren();
+  if (body.error) {
+    const p = document.createElement("p");
+    p.className = "error";
+    p.id = "upload-error";
+    p.textContent = body.error.message;
+    report.append(p);
+    return;
+  }
+  const summary = document.createElement("p");
+  summary.id = "upload-summary";
+  summary.className = "notice";
+  summary.dataset.recorded = body.recorded;
+  summary.dataset.unchanged = body.unchanged;
+  summary.dataset.refused = body.refused;
+  summary.textContent = `${body.rows} ${words.rows}: ${body.recorded} ${words.recorded}, ${body.unchanged} ${words.unchanged}, ${body.refused} ${words.refused}`;
+  report.append(summary);
+  if (body.problems.length) {
+    const table = document.createElement("table");
+    table.id = "upload-problems";
+    const head = table.insertRow();
+    for (const title of [words.row, words.barcode, words.problem]) {
+      const th = document.createElement("th");
+      th.textContent = title;
+      head.append(th);
+    }
+    for (const problem of body.problems) {
+      const row = table.insertRow();
+      for (const text of [problem.index, problem.barcode, problem.message]) row.insertCell().textContent = text;
+    }
+    report.append(table);
+  }
+}

@@ -109,9 +109,22 @@ impl Services {
     /// Sends a one-time code to the phone, within the rate limits.
     pub async fn request_otp(&self, phone: &str, client: &str) -> Result<Phone> {
         let phone = Phone::parse("phone", phone)?;
+        self.send_code(&phone, client, "ma dang nhap cua ban", "Your sign-in code").await?;
+        Ok(phone)
+    }
+
+    /// Sends a fresh one-time code to a phone, within the per-phone and per-client limits;
+    /// `purpose_vi` and `purpose_en` say in the SMS what the code is for.
+    pub(crate) async fn send_code(
+        &self,
+        phone: &Phone,
+        client: &str,
+        purpose_vi: &str,
+        purpose_en: &str,
+    ) -> Result<()> {
         let at = now();
         for (window, limit) in OTP_PER_PHONE {
-            let (by_phone, _) = self.store.count_otp_sends(&phone, client, at - window).await?;
+            let (by_phone, _) = self.store.count_otp_sends(phone, client, at - window).await?;
             if by_phone >= limit {
                 return Err(ServiceError::RateLimited {
                     message: format!(
@@ -122,7 +135,7 @@ impl Services {
                 });
             }
         }
-        let (_, by_client) = self.store.count_otp_sends(&phone, client, at - Duration::HOUR).await?;
+        let (_, by_client) = self.store.count_otp_sends(phone, client, at - Duration::HOUR).await?;
         if by_client >= OTP_PER_CLIENT_HOUR {
             return Err(ServiceError::RateLimited {
                 message: "too many codes were requested from this network; try again in an hour".into(),
@@ -133,36 +146,37 @@ impl Services {
         self.store
             .put_otp(&OtpChallenge {
                 phone: phone.clone(),
-                code_hash: otp_hash(&phone, &code),
+                code_hash: otp_hash(phone, &code),
                 expires_at: at + OTP_LIFETIME,
                 attempts: 0,
             })
             .await?;
-        self.store.record_otp_send(&phone, client, at).await?;
+        self.store.record_otp_send(phone, client, at).await?;
         self.sms
-            .send(
-                &phone,
-                &format!(
-                    "Outbreak: ma dang nhap cua ban la {code}. Het han sau 5 phut. / Your sign-in code is {code}."
-                ),
-            )
-            .await?;
-        Ok(phone)
+            .send(phone, &format!("Outbreak: {purpose_vi} la {code}. Het han sau 5 phut. / {purpose_en}: {code}."))
+            .await
+    }
+
+    /// Checks a one-time code sent to the phone and uses it up; wrong, expired and
+    /// exhausted codes all get the same answer.
+    pub(crate) async fn check_code(&self, phone: &Phone, code: &str) -> Result<()> {
+        let wrong = || ServiceError::Unauthenticated("the code is wrong or has expired; ask for a new one".into());
+        let Some(challenge) = self.store.take_otp_attempt(phone).await? else { return Err(wrong()) };
+        if challenge.attempts > OTP_MAX_ATTEMPTS || challenge.expires_at < now() {
+            self.store.delete_otp(phone).await?;
+            return Err(wrong());
+        }
+        if challenge.code_hash != otp_hash(phone, code.trim()) {
+            return Err(wrong());
+        }
+        self.store.delete_otp(phone).await?;
+        Ok(())
     }
 
     /// Checks a one-time code and signs the citizen in.
     pub async fn verify_otp(&self, phone: &str, code: &str) -> Result<SignedIn> {
         let phone = Phone::parse("phone", phone)?;
-        let wrong = || ServiceError::Unauthenticated("the code is wrong or has expired; ask for a new one".into());
-        let Some(challenge) = self.store.take_otp_attempt(&phone).await? else { return Err(wrong()) };
-        if challenge.attempts > OTP_MAX_ATTEMPTS || challenge.expires_at < now() {
-            self.store.delete_otp(&phone).await?;
-            return Err(wrong());
-        }
-        if challenge.code_hash != otp_hash(&phone, code.trim()) {
-            return Err(wrong());
-        }
-        self.store.delete_otp(&phone).await?;
+        self.check_code(&phone, code).await?;
         let principal = Principal::Citizen { phone: phone.clone() };
         self.start_session(SessionOwner::Citizen(phone), principal, Duration::days(self.config.citizen_session_days))
             .await

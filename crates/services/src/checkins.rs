@@ -49,6 +49,21 @@ pub struct VisitorId {
     pub name: Option<String>,
 }
 
+impl VisitorId {
+    /// What staff typed or a hand scanner typed into one box: a scanned personal QR (its
+    /// URL or token), a CCCD (12 digits), or else a health-insurance number.
+    pub fn from_typed(typed: &str) -> VisitorId {
+        let compact: String = typed.chars().filter(|c| !c.is_whitespace()).collect();
+        if compact.contains("/q/") || compact.matches('.').count() == 2 {
+            VisitorId { qr: Some(compact), ..VisitorId::default() }
+        } else if compact.len() == 12 && compact.bytes().all(|b| b.is_ascii_digit()) {
+            VisitorId { cccd: Some(compact), ..VisitorId::default() }
+        } else {
+            VisitorId { insurance_number: Some(compact), ..VisitorId::default() }
+        }
+    }
+}
+
 /// One check-in sent by a client.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct CheckinItem {
@@ -455,7 +470,7 @@ impl Services {
     }
 
     /// The person an identifier names, without telling the caller who it is.
-    async fn identify(&self, id: &VisitorId) -> Result<(Visitor, String)> {
+    pub(crate) async fn identify(&self, id: &VisitorId) -> Result<(Visitor, String)> {
         let by = |query: PersonQuery| async move {
             let query = PersonQuery { scope: vec!["/".into()], limit: 1, ..query };
             self.store.search_people(&query).await
@@ -797,4 +812,18 @@ impl Services {
 pub fn local_midnight(at: OffsetDateTime) -> OffsetDateTime {
     let local = at.to_offset(time::macros::offset!(+7));
     local.replace_time(time::Time::MIDNIGHT).to_offset(time::UtcOffset::UTC)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_ids_are_told_apart() {
+        assert_eq!(VisitorId::from_typed("0010 8701 2345").cccd.as_deref(), Some("001087012345"));
+        assert_eq!(VisitorId::from_typed("DN4010123456789").insurance_number.as_deref(), Some("DN4010123456789"));
+        assert_eq!(VisitorId::from_typed("0123456789").insurance_number.as_deref(), Some("0123456789"));
+        let scanned = VisitorId::from_typed("https://outbreak.example.vn/q/k1.abc.def");
+        assert_eq!(scanned.qr.as_deref(), Some("https://outbreak.example.vn/q/k1.abc.def"));
+    }
 }

@@ -49,6 +49,7 @@ impl From<StoreError> for ServiceError {
                 ServiceError::Invalid(Invalid::new(field, "unknown_unit", format!("{field} is not a known unit code")))
             }
             StoreError::NotFound(what) => ServiceError::NotFound(what.into()),
+            StoreError::Refused { field, code, message } => ServiceError::Invalid(Invalid::new(field, code, message)),
             StoreError::Config(message) | StoreError::Backend(message) => ServiceError::Internal(message),
         }
     }

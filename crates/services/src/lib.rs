@@ -9,6 +9,9 @@
 //! - [`accounts`]: staff and system accounts, their roles and tokens.
 //! - [`audit`]: reading the audit log.
 //! - [`checkins`]: venues, check-ins (with group commit), health declarations, retention.
+//! - [`testing`]: sampling sessions, specimens, pools, lab results, cases, dashboards.
+//! - [`lookup`]: looking up one's own record with a CCCD, a date of birth and a code.
+//! - [`notify`]: the notifier that reads the outbox and sends SMS.
 //! - [`sms`]: the SMS gateway interface and the built-in gateway that writes a log file.
 
 pub mod accounts;
@@ -17,9 +20,12 @@ pub mod auth;
 mod cache;
 pub mod checkins;
 mod error;
+pub mod lookup;
+pub mod notify;
 pub mod people;
 pub mod qr;
 pub mod sms;
+pub mod testing;
 pub mod units;
 
 use std::path::PathBuf;
@@ -82,6 +88,11 @@ pub struct Services {
     venues: Arc<cache::Cache<String, Arc<outbreak_store::Venue>>>,
     /// The group-commit writer for check-ins, started on first use.
     checkin_writer: Arc<std::sync::OnceLock<checkins::Writer>>,
+    /// Live dashboards listen here for units whose testing totals changed.
+    testing_changes: tokio::sync::broadcast::Sender<testing::TestingChange>,
+    notifier_started: Arc<std::sync::OnceLock<()>>,
+    notifier_wake: Arc<tokio::sync::Notify>,
+    lookups: Arc<lookup::LookupLimiter>,
 }
 
 impl Services {
@@ -93,6 +104,10 @@ impl Services {
             tokens: Arc::new(cache::Cache::new(std::time::Duration::from_secs(10))),
             venues: Arc::new(cache::Cache::new(std::time::Duration::from_secs(10))),
             checkin_writer: Arc::default(),
+            testing_changes: tokio::sync::broadcast::channel(64).0,
+            notifier_started: Arc::default(),
+            notifier_wake: Arc::default(),
+            lookups: Arc::default(),
         }
     }
 

@@ -8,6 +8,10 @@ pub enum StoreError {
     /// A record the operation refers to does not exist; names the field that referred to it.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The change does not follow from the stored state (a closed session, a tube already
+    /// resulted); `field` is the input at fault and the message says why, for users.
+    #[error("{message}")]
+    Refused { field: &'static str, code: &'static str, message: String },
     /// The URL or configuration cannot be used.
     #[error("store configuration: {0}")]
     Config(String),

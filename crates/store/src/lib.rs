@@ -10,6 +10,7 @@ mod error;
 mod postgres;
 mod records;
 mod sqlite;
+mod testing;
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ pub use error::StoreError;
 pub use postgres::PostgresStore;
 pub use records::*;
 pub use sqlite::SqliteStore;
+pub use testing::*;
 
 use async_trait::async_trait;
 use outbreak_domain::venue::VenueId;
@@ -40,7 +42,16 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
 /// Everything Outbreak keeps.
 #[async_trait]
 pub trait Store:
-    UnitStore + PersonStore + AccountStore + SessionStore + KeyStore + AuditStore + CheckinStore + Send + Sync
+    UnitStore
+    + PersonStore
+    + AccountStore
+    + SessionStore
+    + KeyStore
+    + AuditStore
+    + CheckinStore
+    + TestingStore
+    + Send
+    + Sync
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

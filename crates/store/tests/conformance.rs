@@ -6,6 +6,10 @@
 
 use std::sync::Arc;
 
+use outbreak_domain::testing::{
+    Barcode, BarcodeKind, CaseId, CaseStatus, Conclusion, Outcome, PoolId, SessionId, SpecimenId, SpecimenStatus,
+    TestType, ValidResult,
+};
 use outbreak_domain::unit::national_units;
 use outbreak_domain::{NewPerson, Person, PersonId, Phone, Role, Unit, UnitCode, now};
 use outbreak_store::*;
@@ -47,6 +51,16 @@ conformance!(
     checkins_check_out_and_diaries,
     declarations_filter_by_flag_scope_and_visitor,
     retention_deletes_only_what_is_older,
+    sampling_sessions_round_trip_in_scope,
+    specimens_fill_pools_and_count_as_collected,
+    taking_specimens_is_all_or_nothing,
+    individual_results_correct_and_confirm_cases_once,
+    results_are_refused_one_by_one,
+    pool_results_conclude_for_members_and_retests_follow,
+    tubes_move_to_the_lab_and_rejections_count,
+    totals_and_turnaround_follow_results,
+    events_and_cursors,
+    cases_filter_and_staff_entries,
 );
 
 fn code(text: &str) -> UnitCode {
@@ -621,4 +635,774 @@ async fn retention_deletes_only_what_is_older(store: &dyn Store) {
         .unwrap();
     assert!(matches!(again[0], CheckinOutcome::Stored(_)));
     assert_eq!(store.purge_before(cutoff).await.unwrap(), (0, 0));
+}
+
+// Testing: sessions, specimens, pools, results, cases, totals and the outbox.
+
+/// Noon yesterday in Vietnam (UTC) and its day: what a check takes and reads stays in one
+/// local day and in the past.
+fn yesterday_noon() -> (time::Date, OffsetDateTime) {
+    let day = outbreak_domain::local_date(now()) - Duration::days(1);
+    let noon = day.with_hms(12, 0, 0).unwrap().assume_offset(outbreak_domain::VIETNAM);
+    (day, noon.to_offset(time::UtcOffset::UTC))
+}
+
+fn new_session(unit: &str, unit_path: &str, pool_size: Option<i64>, test_type: TestType) -> SamplingSession {
+    let (day, noon) = yesterday_noon();
+    SamplingSession {
+        id: SessionId(Uuid::now_v7()),
+        site: format!("Trạm Y tế {unit}"),
+        unit: code(unit),
+        unit_path: unit_path.into(),
+        date: day,
+        team: "Tổ lấy mẫu 1".into(),
+        test_type,
+        pool_size,
+        created_by: "sampler.hk".into(),
+        created_at: noon - Duration::hours(1),
+        closed_at: None,
+    }
+}
+
+/// A swab labelled `S…n` (and, in a pooled session, a pool label `P…n` in case one is needed).
+fn swab(session: &SamplingSession, person: &Person, n: u64, at: OffsetDateTime) -> NewSpecimen {
+    NewSpecimen {
+        id: SpecimenId(Uuid::now_v7()),
+        barcode: Barcode::new(BarcodeKind::Specimen, n),
+        session: session.id,
+        person: person.id,
+        collected_at: at,
+        new_pool: session.pool_size.map(|_| (PoolId(Uuid::now_v7()), Barcode::new(BarcodeKind::Pool, n))),
+    }
+}
+
+fn lab_result(barcode: &Barcode, outcome: Outcome, ct: Option<f64>, at: OffsetDateTime) -> RecordResult {
+    RecordResult {
+        result: ValidResult { barcode: barcode.clone(), outcome, ct, resulted_at: at, time_given: true },
+        recorded_by: "lab.bachmai".into(),
+        recorded_at: now(),
+        correction: None,
+    }
+}
+
+fn correction(barcode: &Barcode, outcome: Outcome, at: OffsetDateTime, reason: &str) -> RecordResult {
+    RecordResult { correction: Some(reason.into()), ..lab_result(barcode, outcome, None, at) }
+}
+
+/// Records results as a lab working for the whole country.
+async fn record(store: &dyn Store, results: Vec<RecordResult>) -> Vec<ResultOutcome> {
+    store.record_results(results, vec!["/VN/".into()], vec![]).await.unwrap()
+}
+
+fn refusal(outcome: &ResultOutcome) -> &str {
+    match outcome {
+        ResultOutcome::Refused { code, .. } => code,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+fn recorded(outcome: &ResultOutcome) -> (Vec<PersonId>, Vec<CaseId>) {
+    match outcome {
+        ResultOutcome::Recorded { people, cases } => (people.clone(), cases.clone()),
+        other => panic!("expected a recorded result, got {other:?}"),
+    }
+}
+
+async fn specimen_of(store: &dyn Store, barcode: &Barcode) -> Specimen {
+    match store.tube(barcode).await.unwrap() {
+        Some(Tube::Specimen(s)) => s,
+        other => panic!("expected the specimen {barcode}, got {other:?}"),
+    }
+}
+
+async fn pool_of(store: &dyn Store, barcode: &Barcode) -> Pool {
+    match store.tube(barcode).await.unwrap() {
+        Some(Tube::Pool(p)) => p,
+        other => panic!("expected the pool {barcode}, got {other:?}"),
+    }
+}
+
+async fn people_in(store: &dyn Store, units: &[&str]) -> Vec<Person> {
+    let people: Vec<Person> =
+        units.iter().enumerate().map(|(i, unit)| person(&format!("Người {i}"), None, unit)).collect();
+    store.insert_people(&people).await.unwrap();
+    people
+}
+
+fn all_cases(person: Option<PersonId>) -> CaseFilter {
+    CaseFilter { scope: vec!["/VN/".into()], since: None, person, limit: 50 }
+}
+
+async fn sampling_sessions_round_trip_in_scope(store: &dyn Store) {
+    seeded(store).await;
+    let ghost = SamplingSession { unit: code("99999"), ..new_session("00070", "/x/", None, TestType::RtPcr) };
+    assert!(matches!(store.insert_sampling_session(&ghost).await, Err(StoreError::NotFound("unit"))));
+    let base = new_session("00070", "/VN/01/00070/", None, TestType::RtPcr);
+    let older = SamplingSession { date: base.date - Duration::days(1), ..base.clone() };
+    let newer = SamplingSession {
+        id: SessionId(Uuid::now_v7()),
+        pool_size: Some(5),
+        created_at: base.created_at + Duration::minutes(5),
+        ..new_session("00073", "/VN/01/00073/", None, TestType::RtPcr)
+    };
+    let south = SamplingSession {
+        created_at: base.created_at + Duration::minutes(1),
+        ..new_session("26740", "/VN/79/26740/", None, TestType::RapidAntigen)
+    };
+    for s in [&older, &newer, &south] {
+        store.insert_sampling_session(s).await.unwrap();
+    }
+    assert_eq!(store.sampling_session(newer.id).await.unwrap(), Some(newer.clone()));
+    assert_eq!(store.sampling_session(south.id).await.unwrap(), Some(south.clone()));
+    assert!(store.sampling_session(SessionId(Uuid::now_v7())).await.unwrap().is_none());
+    let ids = |found: Vec<SamplingSession>| found.into_iter().map(|s| s.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.sampling_sessions(&["/VN/01/".into()], 10).await.unwrap()), [newer.id, older.id]);
+    assert_eq!(ids(store.sampling_sessions(&["/VN/".into()], 10).await.unwrap()), [newer.id, south.id, older.id]);
+    assert_eq!(ids(store.sampling_sessions(&["/VN/".into()], 1).await.unwrap()), [newer.id]);
+    assert_eq!(ids(store.sampling_sessions(&["/VN/79/".into()], 10).await.unwrap()), [south.id]);
+    assert!(store.sampling_sessions(&[], 10).await.unwrap().is_empty());
+
+    let at = now();
+    store.close_sampling_session(newer.id, at).await.unwrap();
+    store.close_sampling_session(newer.id, at + Duration::hours(1)).await.unwrap();
+    assert_eq!(
+        store.sampling_session(newer.id).await.unwrap().unwrap().closed_at,
+        Some(at),
+        "closing twice keeps the first time"
+    );
+    assert!(matches!(
+        store.close_sampling_session(SessionId(Uuid::now_v7()), at).await,
+        Err(StoreError::NotFound("session"))
+    ));
+}
+
+async fn specimens_fill_pools_and_count_as_collected(store: &dyn Store) {
+    seeded(store).await;
+    let people = people_in(store, &["00070", "00070", "00070", "00073", "26740"]).await;
+    let individual = new_session("00070", "/VN/01/00070/", None, TestType::RtPcr);
+    let pooled = new_session("00070", "/VN/01/00070/", Some(3), TestType::RtPcr);
+    store.insert_sampling_session(&individual).await.unwrap();
+    store.insert_sampling_session(&pooled).await.unwrap();
+    let (day, t) = yesterday_noon();
+
+    let alone = swab(&individual, &people[0], 1, t);
+    let taken = store.take_specimens(vec![alone.clone()], vec![]).await.unwrap();
+    let own = &taken[0];
+    assert_eq!(
+        (own.id, &own.barcode, own.session, own.person),
+        (alone.id, &alone.barcode, individual.id, people[0].id)
+    );
+    assert_eq!(
+        (own.pool.as_ref(), own.status, own.conclusion, own.retest_of),
+        (None, SpecimenStatus::Collected, None, None)
+    );
+    assert_eq!(
+        (own.site_path.as_str(), own.home_path.as_str(), own.test_type),
+        ("/VN/01/00070/", "/VN/01/00070/", TestType::RtPcr)
+    );
+    assert_eq!(own.collected_at, t);
+    assert_eq!(store.tube(&alone.barcode).await.unwrap(), Some(Tube::Specimen(own.clone())));
+
+    let swabs: Vec<NewSpecimen> = people[..4]
+        .iter()
+        .enumerate()
+        .map(|(i, p)| swab(&pooled, p, 10 + i as u64, t + Duration::minutes(i as i64)))
+        .collect();
+    let first_pool = swabs[0].new_pool.clone().unwrap();
+    let second_pool = swabs[3].new_pool.clone().unwrap();
+    let mut taken = store.take_specimens(swabs[..2].to_vec(), vec![]).await.unwrap();
+    taken.extend(store.take_specimens(swabs[2..3].to_vec(), vec![]).await.unwrap());
+    taken.extend(store.take_specimens(swabs[3..].to_vec(), vec![]).await.unwrap());
+    let pools: Vec<_> = taken.iter().map(|s| s.pool.clone().map(|p| (p.id, p.barcode))).collect();
+    assert_eq!(
+        pools,
+        [Some(first_pool.clone()), Some(first_pool.clone()), Some(first_pool.clone()), Some(second_pool.clone())]
+    );
+    assert_eq!(taken[3].home_path, "/VN/01/00073/", "a specimen counts where its person lives");
+    assert_eq!(taken[3].site_path, "/VN/01/00070/", "and is handled where it was taken");
+
+    let listed = store.session_pools(pooled.id).await.unwrap();
+    assert_eq!(listed.iter().map(|p| p.id).collect::<Vec<_>>(), [second_pool.0, first_pool.0], "newest first");
+    let full = &listed[1];
+    assert_eq!((full.members, full.size_limit, full.closed, full.status), (3, 3, true, SpecimenStatus::Collected));
+    assert_eq!(
+        (full.outcome, full.ct, full.resulted_at, &full.site_path),
+        (None, None, None, &"/VN/01/00070/".to_owned())
+    );
+    assert_eq!((listed[0].members, listed[0].closed), (1, false));
+    assert_eq!(pool_of(store, &first_pool.1).await, full.clone());
+    let members: Vec<_> = store.pool_members(first_pool.0).await.unwrap().into_iter().map(|s| s.id).collect();
+    assert_eq!(members, [swabs[0].id, swabs[1].id, swabs[2].id]);
+    assert_eq!(store.session_specimens(pooled.id).await.unwrap().len(), 4);
+    assert_eq!(store.session_specimens(pooled.id).await.unwrap()[0].id, swabs[3].id, "newest first");
+    let mine: Vec<_> = store.person_specimens(people[0].id).await.unwrap().into_iter().map(|s| s.id).collect();
+    assert_eq!(mine, [swabs[0].id, alone.id]);
+    assert!(store.tube(&Barcode::new(BarcodeKind::Specimen, 999)).await.unwrap().is_none());
+
+    let open: Vec<_> = store.open_specimens(&["/VN/01/".into()], 10).await.unwrap().into_iter().map(|s| s.id).collect();
+    assert_eq!(open, [alone.id, swabs[0].id, swabs[1].id, swabs[2].id, swabs[3].id], "oldest first");
+    assert_eq!(store.open_specimens(&["/VN/01/".into()], 2).await.unwrap().len(), 2);
+    assert!(store.open_specimens(&["/VN/79/".into()], 10).await.unwrap().is_empty());
+    assert!(store.open_specimens(&[], 10).await.unwrap().is_empty());
+
+    // A pool closed by hand takes no more swabs: the next one opens a third pool.
+    store.close_pool(second_pool.0).await.unwrap();
+    assert!(matches!(store.close_pool(PoolId(Uuid::now_v7())).await, Err(StoreError::NotFound("pool"))));
+    let last = swab(&pooled, &people[4], 20, t + Duration::minutes(10));
+    let taken = store.take_specimens(vec![last.clone()], vec![]).await.unwrap();
+    assert_eq!(taken[0].pool.as_ref().map(|p| p.id), last.new_pool.as_ref().map(|p| p.0));
+    assert_eq!(store.session_pools(pooled.id).await.unwrap().len(), 3);
+
+    let collected = |path: &'static str| async move { store.testing_totals_all(path).await.unwrap().collected };
+    assert_eq!(collected("/VN/").await, 6);
+    assert_eq!(collected("/VN/01/").await, 5);
+    assert_eq!(collected("/VN/01/00070/").await, 4);
+    assert_eq!(collected("/VN/01/00073/").await, 1);
+    assert_eq!(collected("/VN/79/26740/").await, 1);
+    assert_eq!(collected("/VN/48/").await, 0);
+    let daily = store.testing_totals("/VN/01/00070/", day, day).await.unwrap();
+    assert_eq!(
+        daily,
+        [DailyTotals { day, test_type: TestType::RtPcr, totals: Totals { collected: 4, ..Totals::default() } }]
+    );
+    assert_eq!(store.testing_totals_all("/VN/").await.unwrap().pending(), 6);
+}
+
+async fn taking_specimens_is_all_or_nothing(store: &dyn Store) {
+    seeded(store).await;
+    let people = people_in(store, &["00070", "00070"]).await;
+    let session = new_session("00070", "/VN/01/00070/", Some(3), TestType::RtPcr);
+    store.insert_sampling_session(&session).await.unwrap();
+    let (_, t) = yesterday_noon();
+    let first = swab(&session, &people[0], 1, t);
+    store.take_specimens(vec![first.clone()], vec![]).await.unwrap();
+    let totals = store.testing_totals_all("/VN/").await.unwrap();
+
+    let twice = vec![swab(&session, &people[1], 2, t), swab(&session, &people[1], 3, t)];
+    assert!(matches!(
+        store.take_specimens(twice, vec![]).await,
+        Err(StoreError::Refused { code: "already_sampled", .. })
+    ));
+    assert!(store.person_specimens(people[1].id).await.unwrap().is_empty(), "the batch stored nothing");
+    let again = swab(&session, &people[0], 4, t);
+    assert!(matches!(
+        store.take_specimens(vec![again], vec![]).await,
+        Err(StoreError::Refused { code: "already_sampled", .. })
+    ));
+    let ghost = person("Không Có", None, "00070");
+    let batch = vec![swab(&session, &people[1], 5, t), swab(&session, &ghost, 6, t)];
+    assert!(matches!(store.take_specimens(batch, vec![]).await, Err(StoreError::NotFound("person"))));
+    let nowhere = NewSpecimen { session: SessionId(Uuid::now_v7()), ..swab(&session, &people[1], 7, t) };
+    assert!(matches!(store.take_specimens(vec![nowhere], vec![]).await, Err(StoreError::NotFound("session"))));
+    let relabelled = NewSpecimen { barcode: first.barcode.clone(), ..swab(&session, &people[1], 8, t) };
+    assert!(matches!(
+        store.take_specimens(vec![relabelled], vec![]).await,
+        Err(StoreError::Conflict { field: "barcode", .. })
+    ));
+    assert!(store.person_specimens(people[1].id).await.unwrap().is_empty());
+    assert_eq!(store.session_pools(session.id).await.unwrap()[0].members, 1, "no half-filled pool");
+    assert_eq!(store.testing_totals_all("/VN/").await.unwrap(), totals, "no totals moved");
+
+    store.close_sampling_session(session.id, now()).await.unwrap();
+    assert!(store.session_pools(session.id).await.unwrap()[0].closed, "closing a session closes its pools");
+    assert!(matches!(
+        store.take_specimens(vec![swab(&session, &people[1], 9, t)], vec![]).await,
+        Err(StoreError::Refused { code: "session_closed", .. })
+    ));
+    assert!(store.person_specimens(people[1].id).await.unwrap().is_empty());
+}
+
+async fn individual_results_correct_and_confirm_cases_once(store: &dyn Store) {
+    seeded(store).await;
+    let people = people_in(store, &["00070", "00073"]).await;
+    let (a, b) = (&people[0], &people[1]);
+    let session = new_session("00070", "/VN/01/00070/", None, TestType::RtPcr);
+    let later = SamplingSession { id: SessionId(Uuid::now_v7()), ..session.clone() };
+    store.insert_sampling_session(&session).await.unwrap();
+    store.insert_sampling_session(&later).await.unwrap();
+    let (day, t) = yesterday_noon();
+    let (s1, s2) = (swab(&session, a, 1, t), swab(&session, b, 2, t));
+    store.take_specimens(vec![s1.clone(), s2.clone()], vec![]).await.unwrap();
+    let read = t + Duration::hours(3);
+
+    let first = record(store, vec![lab_result(&s1.barcode, Outcome::Negative, Some(35.5), read)]).await;
+    assert_eq!(recorded(&first[0]), (vec![a.id], vec![]));
+    let stored = specimen_of(store, &s1.barcode).await;
+    assert_eq!(
+        (stored.status, stored.conclusion, stored.ct, stored.resulted_at),
+        (SpecimenStatus::Resulted, Some(Conclusion::Negative), Some(35.5), Some(read))
+    );
+    let again = record(store, vec![lab_result(&s1.barcode, Outcome::Negative, Some(35.5), read)]).await;
+    assert_eq!(again[0], ResultOutcome::Unchanged, "the same file uploaded twice changes nothing");
+    let other = record(store, vec![lab_result(&s1.barcode, Outcome::Positive, None, read)]).await;
+    assert_eq!(refusal(&other[0]), "already_resulted");
+    let pending = record(store, vec![correction(&s2.barcode, Outcome::Negative, read, "typo")]).await;
+    assert_eq!(refusal(&pending[0]), "nothing_to_correct");
+    assert_eq!(specimen_of(store, &s1.barcode).await.conclusion, Some(Conclusion::Negative));
+
+    // Corrected to positive: the person becomes a case, where they live.
+    let corrected = record(store, vec![correction(&s1.barcode, Outcome::Positive, read, "wrong row")]).await;
+    let (people_told, cases) = recorded(&corrected[0]);
+    assert_eq!((people_told, cases.len()), (vec![a.id], 1));
+    let history = store.result_history(&s1.barcode).await.unwrap();
+    assert_eq!(
+        history.iter().map(|h| (h.outcome, h.correction.as_deref())).collect::<Vec<_>>(),
+        [(Outcome::Negative, None), (Outcome::Positive, Some("wrong row"))]
+    );
+    assert_eq!(
+        (history[0].ct, history[0].resulted_at, history[0].recorded_by.as_str()),
+        (Some(35.5), read, "lab.bachmai")
+    );
+    assert!(store.result_history(&s2.barcode).await.unwrap().is_empty());
+    let case = store.case(cases[0]).await.unwrap().unwrap();
+    assert_eq!((case.case.person, case.case.specimen, case.case.status), (a.id, Some(s1.id), CaseStatus::Confirmed));
+    assert_eq!(
+        (case.case.unit.as_str(), case.case.unit_path.as_str(), case.case.source.as_str()),
+        ("00070", "/VN/01/00070/", "test")
+    );
+    assert_eq!(case.case.sample_date, Some(day));
+
+    // A second positive of the same person within the episode confirms nothing new.
+    let s3 = swab(&later, a, 3, t + Duration::hours(1));
+    store.take_specimens(vec![s3.clone()], vec![]).await.unwrap();
+    let second = record(store, vec![lab_result(&s3.barcode, Outcome::Positive, Some(22.0), read)]).await;
+    assert_eq!(recorded(&second[0]), (vec![a.id], vec![]));
+    assert_eq!(store.cases(&all_cases(Some(a.id))).await.unwrap().len(), 1);
+
+    // b lives in another commune than where the swab was taken: the case is at home.
+    let elsewhere = record(store, vec![lab_result(&s2.barcode, Outcome::Positive, None, read)]).await;
+    let (_, b_cases) = recorded(&elsewhere[0]);
+    let b_case = store.case(b_cases[0]).await.unwrap().unwrap().case;
+    assert_eq!((b_case.unit.as_str(), b_case.unit_path.as_str()), ("00073", "/VN/01/00073/"));
+
+    // The positive corrected away discards its case.
+    let discarded = record(store, vec![correction(&s1.barcode, Outcome::Negative, read, "sample swap")]).await;
+    assert_eq!(recorded(&discarded[0]), (vec![a.id], vec![]));
+    assert_eq!(store.case(cases[0]).await.unwrap().unwrap().case.status, CaseStatus::Discarded);
+    assert_eq!(store.result_history(&s1.barcode).await.unwrap().len(), 3);
+    assert_eq!(store.case(b_cases[0]).await.unwrap().unwrap().case.status, CaseStatus::Confirmed);
+}
+
+async fn results_are_refused_one_by_one(store: &dyn Store) {
+    seeded(store).await;
+    let people = people_in(store, &["00070", "00070", "00070", "00070"]).await;
+    let pcr = new_session("00070", "/VN/01/00070/", None, TestType::RtPcr);
+    let rapid = new_session("00070", "/VN/01/00070/", None, TestType::RapidAntigen);
+    let pooled = new_session("00070", "/VN/01/00070/", Some(2), TestType::RtPcr);
+    for s in [&pcr, &rapid, &pooled] {
+        store.insert_sampling_session(s).await.unwrap();
+    }
+    let (_, t) = yesterday_noon();
+    let (s1, s2, s3) = (swab(&pcr, &people[0], 1, t), swab(&rapid, &people[1], 2, t), swab(&pooled, &people[2], 3, t));
+    store.take_specimens(vec![s1.clone(), s2.clone(), s3.clone()], vec![]).await.unwrap();
+    let read = t + Duration::hours(1);
+    let outcomes = record(
+        store,
+        vec![
+            lab_result(&Barcode::new(BarcodeKind::Specimen, 404), Outcome::Negative, None, read),
+            lab_result(&s3.barcode, Outcome::Negative, None, read),
+            lab_result(&s2.barcode, Outcome::Negative, Some(25.0), read),
+            lab_result(&s1.barcode, Outcome::Negative, None, t - Duration::minutes(1)),
+            lab_result(&s2.barcode, Outcome::Negative, None, read),
+            lab_result(&s1.barcode, Outcome::Negative, None, read),
+            lab_result(&s1.barcode, Outcome::Negative, None, read),
+        ],
+    )
+    .await;
+    assert_eq!(refusal(&outcomes[0]), "unknown_barcode");
+    assert_eq!(refusal(&outcomes[1]), "pooled_specimen");
+    assert_eq!(refusal(&outcomes[2]), "ct_not_applicable");
+    assert_eq!(refusal(&outcomes[3]), "before_collection");
+    assert_eq!(recorded(&outcomes[4]).0, [people[1].id], "a refusal does not stop the others");
+    assert_eq!(recorded(&outcomes[5]).0, [people[0].id]);
+    assert_eq!(outcomes[6], ResultOutcome::Unchanged, "a tube named twice in one batch is recorded once");
+    assert_eq!(store.result_history(&s1.barcode).await.unwrap().len(), 1);
+    assert!(store.result_history(&s3.barcode).await.unwrap().is_empty());
+    assert_eq!(specimen_of(store, &s3.barcode).await.conclusion, None);
+
+    let s4 = swab(&pcr, &people[3], 4, t);
+    store.take_specimens(vec![s4.clone()], vec![]).await.unwrap();
+    let away = store
+        .record_results(vec![lab_result(&s4.barcode, Outcome::Positive, None, read)], vec!["/VN/79/".into()], vec![])
+        .await
+        .unwrap();
+    assert_eq!(refusal(&away[0]), "outside_jurisdiction");
+    assert_eq!(specimen_of(store, &s4.barcode).await.conclusion, None);
+    assert!(store.cases(&all_cases(None)).await.unwrap().is_empty());
+    let home = store
+        .record_results(
+            vec![lab_result(&s4.barcode, Outcome::Positive, None, read)],
+            vec!["/VN/01/00070/".into()],
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(recorded(&home[0]).1.len(), 1);
+}
+
+async fn pool_results_conclude_for_members_and_retests_follow(store: &dyn Store) {
+    seeded(store).await;
+    let people = people_in(store, &["00070", "00070", "00073", "00070", "00070", "00070"]).await;
+    let first = new_session("00070", "/VN/01/00070/", Some(3), TestType::RtPcr);
+    let second = new_session("00070", "/VN/01/00070/", Some(3), TestType::RtPcr);
+    let next_day = new_session("00070", "/VN/01/00070/", Some(3), TestType::RtPcr);
+    for s in [&first, &second, &next_day] {
+        store.insert_sampling_session(s).await.unwrap();
+    }
+    let (_, t) = yesterday_noon();
+    let positive_pool: Vec<NewSpecimen> = people[..3]
+        .iter()
+        .enumerate()
+        .map(|(i, p)| swab(&first, p, 1 + i as u64, t + Duration::minutes(i as i64)))
+        .collect();
+    let negative_pool: Vec<NewSpecimen> = people[3..5]
+        .iter()
+        .enumerate()
+        .map(|(i, p)| swab(&second, p, 11 + i as u64, t + Duration::minutes(i as i64)))
+        .collect();
+    store.take_specimens(positive_pool.clone(), vec![]).await.unwrap();
+    store.take_specimens(negative_pool.clone(), vec![]).await.unwrap();
+    let p1 = positive_pool[0].new_pool.clone().unwrap().1;
+    let p2 = negative_pool[0].new_pool.clone().unwrap().1;
+    let read = t + Duration::hours(4);
+
+    let outcomes = record(
+        store,
+        vec![lab_result(&p2, Outcome::Negative, None, read), lab_result(&p1, Outcome::Positive, Some(30.0), read)],
+    )
+    .await;
+    assert_eq!(recorded(&outcomes[0]), (vec![people[3].id, people[4].id], vec![]));
+    assert_eq!(
+        recorded(&outcomes[1]),
+        (vec![people[0].id, people[1].id, people[2].id], vec![]),
+        "a pooled positive confirms no one"
+    );
+    let pool = pool_of(store, &p1).await;
+    assert_eq!(
+        (pool.status, pool.outcome, pool.ct, pool.resulted_at),
+        (SpecimenStatus::Resulted, Some(Outcome::Positive), Some(30.0), Some(read))
+    );
+    for s in &negative_pool {
+        let member = specimen_of(store, &s.barcode).await;
+        assert_eq!(
+            (member.status, member.conclusion, member.resulted_at),
+            (SpecimenStatus::Resulted, Some(Conclusion::Negative), Some(read))
+        );
+    }
+    for s in &positive_pool {
+        assert_eq!(specimen_of(store, &s.barcode).await.conclusion, Some(Conclusion::RetestIndividually));
+    }
+    assert!(store.cases(&all_cases(None)).await.unwrap().is_empty());
+    assert_eq!(store.result_history(&p1).await.unwrap().len(), 1);
+    let again = record(store, vec![lab_result(&p1, Outcome::Positive, Some(30.0), read)]).await;
+    assert_eq!(again[0], ResultOutcome::Unchanged);
+    let member = record(store, vec![lab_result(&positive_pool[0].barcode, Outcome::Positive, None, read)]).await;
+    assert_eq!(refusal(&member[0]), "pooled_specimen");
+
+    // The next swab of a retest person is their own tube, even in a pooled session.
+    let t2 = t + Duration::hours(6);
+    let retest = swab(&next_day, &people[0], 21, t2);
+    let newcomer = swab(&next_day, &people[5], 22, t2 + Duration::minutes(1));
+    let taken = store.take_specimens(vec![retest.clone(), newcomer.clone()], vec![]).await.unwrap();
+    assert_eq!((taken[0].retest_of, taken[0].pool.as_ref()), (Some(positive_pool[0].id), None));
+    assert_eq!(
+        (taken[1].retest_of, taken[1].pool.as_ref().map(|p| p.id)),
+        (None, newcomer.new_pool.as_ref().map(|p| p.0))
+    );
+    let outcomes =
+        record(store, vec![lab_result(&retest.barcode, Outcome::Positive, Some(21.0), t2 + Duration::hours(2))]).await;
+    let (_, cases) = recorded(&outcomes[0]);
+    assert_eq!(cases.len(), 1, "the individual retest's positive confirms the case");
+    assert_eq!(store.case(cases[0]).await.unwrap().unwrap().case.specimen, Some(retest.id));
+
+    let totals = store.testing_totals_all("/VN/01/").await.unwrap();
+    assert_eq!(totals, Totals { collected: 7, positive: 1, negative: 2, invalid: 0, retest: 3, rejected: 0 });
+    assert_eq!(totals.pending(), 1);
+    let pooled_events = store.events_after(0, &["result.recorded"], 100).await.unwrap();
+    assert_eq!(pooled_events.len(), 6);
+    assert!(pooled_events[..5].iter().all(|e| e.payload["pooled"] == serde_json::json!(true)));
+    assert_eq!(pooled_events[5].payload["pooled"], serde_json::json!(false));
+}
+
+async fn tubes_move_to_the_lab_and_rejections_count(store: &dyn Store) {
+    seeded(store).await;
+    let people = people_in(store, &["00070", "00073", "00070", "00070"]).await;
+    let individual = new_session("00070", "/VN/01/00070/", None, TestType::RtPcr);
+    let pooled = new_session("00070", "/VN/01/00070/", Some(3), TestType::RtPcr);
+    store.insert_sampling_session(&individual).await.unwrap();
+    store.insert_sampling_session(&pooled).await.unwrap();
+    let (_, t) = yesterday_noon();
+    let (s1, s2) = (swab(&individual, &people[0], 1, t), swab(&individual, &people[1], 2, t));
+    let (m1, m2) = (swab(&pooled, &people[2], 3, t), swab(&pooled, &people[3], 4, t));
+    store.take_specimens(vec![s1.clone(), s2.clone(), m1.clone(), m2.clone()], vec![]).await.unwrap();
+    let pool = m1.new_pool.clone().unwrap().1;
+    let later = t + Duration::hours(1);
+    let refused = |result: Result<()>| match result {
+        Err(StoreError::Refused { code, .. }) => code,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+
+    store.move_tube(&s1.barcode, TubeStep::Ship, later).await.unwrap();
+    assert_eq!(specimen_of(store, &s1.barcode).await.status, SpecimenStatus::InTransit);
+    assert_eq!(refused(store.move_tube(&s1.barcode, TubeStep::Ship, later).await), "already_shipped");
+    store.move_tube(&s1.barcode, TubeStep::Receive, later).await.unwrap();
+    assert_eq!(specimen_of(store, &s1.barcode).await.status, SpecimenStatus::Received);
+    assert_eq!(refused(store.move_tube(&s1.barcode, TubeStep::Receive, later).await), "already_received");
+    record(store, vec![lab_result(&s1.barcode, Outcome::Negative, None, later)]).await;
+    assert_eq!(refused(store.move_tube(&s1.barcode, TubeStep::Receive, later).await), "already_resulted");
+
+    let leaked = TubeStep::Reject { reason: "ống bị rò".into() };
+    store.move_tube(&s2.barcode, leaked.clone(), later).await.unwrap();
+    let rejected = specimen_of(store, &s2.barcode).await;
+    assert_eq!(
+        (rejected.status, rejected.reject_reason.as_deref(), rejected.conclusion),
+        (SpecimenStatus::Rejected, Some("ống bị rò"), None)
+    );
+    assert_eq!(refused(store.move_tube(&s2.barcode, TubeStep::Receive, later).await), "rejected");
+    let outcome = record(store, vec![lab_result(&s2.barcode, Outcome::Positive, None, later)]).await;
+    assert_eq!(refusal(&outcome[0]), "rejected");
+    assert!(store.cases(&all_cases(None)).await.unwrap().is_empty());
+    let events = store.events_after(0, &["specimen.rejected"], 10).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        (events[0].subject.as_str(), events[0].unit_path.as_str()),
+        (s2.id.to_string().as_str(), "/VN/01/00073/")
+    );
+    assert_eq!(events[0].payload["reason"], serde_json::json!("ống bị rò"));
+    assert_eq!(events[0].payload["person"], serde_json::json!(people[1].id));
+    let totals = store.testing_totals_all("/VN/01/00073/").await.unwrap();
+    assert_eq!((totals.collected, totals.rejected, totals.pending()), (1, 1, 0));
+    assert!(!store.open_specimens(&["/VN/".into()], 10).await.unwrap().iter().any(|s| s.id == s2.id));
+
+    // A pool's swabs travel in its tube: they are not moved one by one.
+    assert_eq!(refused(store.move_tube(&m1.barcode, TubeStep::Ship, later).await), "pooled_specimen");
+    store.move_tube(&pool, TubeStep::Ship, later).await.unwrap();
+    let shipped = pool_of(store, &pool).await;
+    assert_eq!((shipped.status, shipped.closed), (SpecimenStatus::InTransit, true));
+    assert_eq!(specimen_of(store, &m2.barcode).await.status, SpecimenStatus::InTransit);
+    store.move_tube(&pool, TubeStep::Reject { reason: "hết hạn".into() }, later).await.unwrap();
+    assert_eq!(specimen_of(store, &m1.barcode).await.status, SpecimenStatus::Rejected);
+    assert_eq!(store.events_after(0, &["specimen.rejected"], 10).await.unwrap().len(), 3);
+    assert_eq!(store.testing_totals_all("/VN/01/00070/").await.unwrap().rejected, 2);
+    let outcome = record(store, vec![lab_result(&pool, Outcome::Negative, None, later)]).await;
+    assert_eq!(refusal(&outcome[0]), "rejected");
+
+    let unknown = store.move_tube(&Barcode::new(BarcodeKind::Pool, 404), TubeStep::Ship, later).await;
+    assert!(matches!(unknown, Err(StoreError::NotFound("barcode"))));
+}
+
+async fn totals_and_turnaround_follow_results(store: &dyn Store) {
+    seeded(store).await;
+    let people = people_in(store, &["00070", "00073", "26740", "00070", "00070"]).await;
+    let pcr = new_session("00070", "/VN/01/00070/", None, TestType::RtPcr);
+    let rapid = new_session("00070", "/VN/01/00070/", None, TestType::RapidAntigen);
+    store.insert_sampling_session(&pcr).await.unwrap();
+    store.insert_sampling_session(&rapid).await.unwrap();
+    let (day, t) = yesterday_noon();
+    let swabs = vec![
+        swab(&pcr, &people[0], 1, t),
+        swab(&pcr, &people[1], 2, t),
+        swab(&pcr, &people[2], 3, t),
+        swab(&rapid, &people[3], 4, t),
+        swab(&pcr, &people[4], 5, t),
+    ];
+    store.take_specimens(swabs.clone(), vec![]).await.unwrap();
+    let outcomes = record(
+        store,
+        vec![
+            lab_result(&swabs[0].barcode, Outcome::Negative, None, t + Duration::hours(2)),
+            lab_result(&swabs[1].barcode, Outcome::Positive, Some(18.0), t + Duration::minutes(330)),
+            lab_result(&swabs[2].barcode, Outcome::Invalid, None, t + Duration::minutes(150)),
+            lab_result(&swabs[3].barcode, Outcome::Negative, None, t + Duration::minutes(30)),
+        ],
+    )
+    .await;
+    assert!(outcomes.iter().all(|o| matches!(o, ResultOutcome::Recorded { .. })), "{outcomes:?}");
+
+    let counts = |collected, positive, negative, invalid| Totals {
+        collected,
+        positive,
+        negative,
+        invalid,
+        retest: 0,
+        rejected: 0,
+    };
+    let daily = |test_type, totals| DailyTotals { day, test_type, totals };
+    assert_eq!(
+        store.testing_totals("/VN/01/00070/", day, day).await.unwrap(),
+        [daily(TestType::RapidAntigen, counts(1, 0, 1, 0)), daily(TestType::RtPcr, counts(2, 0, 1, 0))]
+    );
+    assert_eq!(
+        store.testing_totals("/VN/01/", day - Duration::days(3), day).await.unwrap(),
+        [daily(TestType::RapidAntigen, counts(1, 0, 1, 0)), daily(TestType::RtPcr, counts(3, 1, 1, 0))]
+    );
+    assert_eq!(
+        store.testing_totals("/VN/", day, day + Duration::days(1)).await.unwrap(),
+        [daily(TestType::RapidAntigen, counts(1, 0, 1, 0)), daily(TestType::RtPcr, counts(4, 1, 1, 1))]
+    );
+    assert!(store.testing_totals("/VN/", day + Duration::days(1), day + Duration::days(2)).await.unwrap().is_empty());
+    assert!(
+        store.testing_totals("/VN/01/00070/h1/", day, day).await.unwrap().is_empty(),
+        "units below a commune roll up into it"
+    );
+    let all = store.testing_totals_all("/VN/").await.unwrap();
+    assert_eq!((all.collected, all.pending()), (5, 1));
+    assert_eq!(store.testing_totals_all("/VN/79/").await.unwrap(), counts(1, 0, 0, 1));
+    let table = store
+        .testing_totals_of(&["/VN/01/00073/".into(), "/VN/01/00070/".into(), "/VN/48/".into()], day, day)
+        .await
+        .unwrap();
+    assert_eq!(
+        table,
+        [
+            ("/VN/01/00073/".to_owned(), counts(1, 1, 0, 0)),
+            ("/VN/01/00070/".to_owned(), counts(3, 0, 2, 0)),
+            ("/VN/48/".to_owned(), Totals::default()),
+        ]
+    );
+
+    assert_eq!(store.turnaround("/VN/", day, day).await.unwrap(), [(0, 1), (2, 2), (5, 1)]);
+    assert_eq!(store.turnaround("/VN/01/00073/", day, day).await.unwrap(), [(5, 1)]);
+    assert!(store.turnaround("/VN/", day + Duration::days(1), day + Duration::days(1)).await.unwrap().is_empty());
+
+    // A correction moves the totals but is not a second turnaround.
+    let fixed =
+        record(store, vec![correction(&swabs[1].barcode, Outcome::Negative, t + Duration::minutes(330), "mix-up")])
+            .await;
+    assert!(matches!(fixed[0], ResultOutcome::Recorded { .. }));
+    assert_eq!(store.testing_totals_all("/VN/01/00073/").await.unwrap(), counts(1, 0, 1, 0));
+    assert_eq!(store.turnaround("/VN/", day, day).await.unwrap(), [(0, 1), (2, 2), (5, 1)]);
+}
+
+async fn events_and_cursors(store: &dyn Store) {
+    seeded(store).await;
+    let people = people_in(store, &["00070", "00070", "00073"]).await;
+    let session = new_session("00070", "/VN/01/00070/", None, TestType::RtPcr);
+    store.insert_sampling_session(&session).await.unwrap();
+    let (_, t) = yesterday_noon();
+    let swabs: Vec<NewSpecimen> = people.iter().enumerate().map(|(i, p)| swab(&session, p, 1 + i as u64, t)).collect();
+    store.take_specimens(swabs.clone(), vec![]).await.unwrap();
+    assert!(store.events_after(0, &[], 100).await.unwrap().is_empty(), "taking a swab is not an event");
+    let read = t + Duration::hours(2);
+    let outcomes = record(
+        store,
+        vec![
+            lab_result(&swabs[0].barcode, Outcome::Negative, None, read),
+            lab_result(&swabs[2].barcode, Outcome::Positive, None, read),
+            lab_result(&Barcode::new(BarcodeKind::Specimen, 404), Outcome::Positive, None, read),
+        ],
+    )
+    .await;
+    let (_, cases) = recorded(&outcomes[1]);
+
+    let confirmed = store.events_after(0, &["case.confirmed"], 100).await.unwrap();
+    assert_eq!(confirmed.len(), 1);
+    assert_eq!(
+        (confirmed[0].subject.as_str(), confirmed[0].unit_path.as_str()),
+        (cases[0].to_string().as_str(), "/VN/01/00073/")
+    );
+    assert_eq!(confirmed[0].payload["person"], serde_json::json!(people[2].id));
+    assert_eq!(confirmed[0].payload["specimen"], serde_json::json!(swabs[2].id));
+    let results = store.events_after(0, &["result.recorded"], 100).await.unwrap();
+    assert_eq!(
+        results.iter().map(|e| e.subject.clone()).collect::<Vec<_>>(),
+        [swabs[0].id.to_string(), swabs[2].id.to_string()]
+    );
+    assert_eq!(results[0].payload["conclusion"], serde_json::json!("negative"));
+    assert_eq!(results[0].payload["barcode"], serde_json::json!(swabs[0].barcode));
+    assert_eq!(results[1].payload["conclusion"], serde_json::json!("positive"));
+    assert_eq!(results[0].unit_path, "/VN/01/00070/");
+
+    let all = store.events_after(0, &[], 100).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq), "oldest first");
+    assert_eq!(store.events_after(0, &["result.recorded", "case.confirmed"], 100).await.unwrap(), all);
+    assert_eq!(store.events_after(all[0].seq, &[], 100).await.unwrap(), all[1..]);
+    assert_eq!(store.events_after(0, &[], 2).await.unwrap(), all[..2]);
+    assert!(store.events_after(all[2].seq, &[], 100).await.unwrap().is_empty());
+    assert!(store.events_after(0, &["dose.recorded"], 100).await.unwrap().is_empty());
+
+    record(store, vec![correction(&swabs[0].barcode, Outcome::Positive, read, "swapped")]).await;
+    let corrected = store.events_after(all[2].seq, &[], 100).await.unwrap();
+    assert_eq!(corrected.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["result.corrected", "case.confirmed"]);
+
+    assert_eq!(store.event_cursor("sms").await.unwrap(), 0);
+    store.set_event_cursor("sms", all[1].seq).await.unwrap();
+    assert_eq!(store.event_cursor("sms").await.unwrap(), all[1].seq);
+    store.set_event_cursor("sms", all[0].seq).await.unwrap();
+    assert_eq!(store.event_cursor("sms").await.unwrap(), all[1].seq, "a cursor never moves back");
+    store.set_event_cursor("sms", all[2].seq).await.unwrap();
+    assert_eq!(store.event_cursor("sms").await.unwrap(), all[2].seq);
+    assert_eq!(store.event_cursor("webhook").await.unwrap(), 0);
+}
+
+async fn cases_filter_and_staff_entries(store: &dyn Store) {
+    seeded(store).await;
+    let people = people_in(store, &["00070", "00073"]).await;
+    let (a, b) = (&people[0], &people[1]);
+    let session = new_session("00070", "/VN/01/00070/", None, TestType::RtPcr);
+    store.insert_sampling_session(&session).await.unwrap();
+    let (day, t) = yesterday_noon();
+    let s1 = swab(&session, a, 1, t);
+    store.take_specimens(vec![s1.clone()], vec![]).await.unwrap();
+    let outcomes = record(store, vec![lab_result(&s1.barcode, Outcome::Positive, None, t + Duration::hours(2))]).await;
+    let tested = recorded(&outcomes[0]).1[0];
+
+    let staff = Case {
+        id: CaseId(Uuid::now_v7()),
+        person: b.id,
+        unit: code("00073"),
+        unit_path: "/VN/01/00073/".into(),
+        source: "staff".into(),
+        specimen: None,
+        sample_date: None,
+        onset_date: Some(day - Duration::days(2)),
+        confirmed_at: now() - Duration::days(1),
+        status: CaseStatus::Confirmed,
+        note: "Bệnh viện Bạch Mai báo".into(),
+    };
+    store.insert_case(&staff).await.unwrap();
+    let ghost = Case { id: CaseId(Uuid::now_v7()), person: PersonId::new(), ..staff.clone() };
+    assert!(matches!(store.insert_case(&ghost).await, Err(StoreError::NotFound("person"))));
+    assert!(store.case(ghost.id).await.unwrap().is_none());
+    let row = store.case(staff.id).await.unwrap().unwrap();
+    assert_eq!(row.case, staff);
+    assert_eq!(
+        (row.full_name.as_str(), row.phone.clone()),
+        (b.full_name.as_str(), b.phone.as_ref().map(|p| p.as_str().to_owned()))
+    );
+    let confirmed = store.events_after(0, &["case.confirmed"], 10).await.unwrap();
+    assert_eq!(
+        confirmed.iter().map(|e| e.subject.clone()).collect::<Vec<_>>(),
+        [tested.to_string(), staff.id.to_string()]
+    );
+    assert_eq!(confirmed[1].payload["source"], serde_json::json!("staff"));
+
+    let ids = |rows: Vec<CaseRow>| rows.into_iter().map(|r| r.case.id).collect::<Vec<_>>();
+    let filter = |scope: &[&str], person: Option<PersonId>| CaseFilter {
+        scope: scope.iter().map(|s| s.to_string()).collect(),
+        since: None,
+        person,
+        limit: 10,
+    };
+    assert_eq!(ids(store.cases(&filter(&["/VN/"], None)).await.unwrap()), [tested, staff.id], "newest first");
+    assert_eq!(ids(store.cases(&filter(&["/VN/01/00070/"], None)).await.unwrap()), [tested]);
+    assert_eq!(ids(store.cases(&filter(&["/VN/01/00073/", "/VN/79/"], None)).await.unwrap()), [staff.id]);
+    assert!(store.cases(&filter(&["/VN/79/"], None)).await.unwrap().is_empty());
+    assert!(store.cases(&filter(&[], None)).await.unwrap().is_empty());
+    assert_eq!(ids(store.cases(&filter(&["/VN/"], Some(b.id))).await.unwrap()), [staff.id]);
+    assert!(store.cases(&filter(&["/VN/01/00070/"], Some(b.id))).await.unwrap().is_empty());
+    let recent = CaseFilter { since: Some(now() - Duration::hours(1)), ..filter(&["/VN/"], None) };
+    assert_eq!(ids(store.cases(&recent).await.unwrap()), [tested]);
+    assert_eq!(store.cases(&CaseFilter { limit: 1, ..filter(&["/VN/"], None) }).await.unwrap().len(), 1);
+    let listed = store.cases(&filter(&["/VN/01/00070/"], None)).await.unwrap();
+    assert_eq!((listed[0].full_name.as_str(), listed[0].case.person), (a.full_name.as_str(), a.id));
+
+    store.set_case_status(staff.id, CaseStatus::Isolating, "cách ly tại nhà", now()).await.unwrap();
+    let updated = store.case(staff.id).await.unwrap().unwrap().case;
+    assert_eq!((updated.status, updated.note.as_str()), (CaseStatus::Isolating, "cách ly tại nhà"));
+    assert!(matches!(
+        store.set_case_status(CaseId(Uuid::now_v7()), CaseStatus::Recovered, "", now()).await,
+        Err(StoreError::NotFound("case"))
+    ));
 }

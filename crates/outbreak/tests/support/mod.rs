@@ -64,6 +64,7 @@ impl TestServer {
         let sms_log = dir.join("sms.log");
         let config = Config::new(url.clone(), sms_log.clone());
         let services = Services::new(store, Arc::new(LogGateway::new(sms_log)), config);
+        services.start_notifier();
         let (stop, stopped) = oneshot::channel::<()>();
         let state = AppState::new(services.clone(), false);
         tokio::spawn(async move {
@@ -112,6 +113,15 @@ impl TestServer {
             .await
             .unwrap();
         self.services.issue_api_token(&root(), account.id, "test").await.unwrap().secret
+    }
+
+    /// Every SMS the log shows for `phone` (E.164), oldest first.
+    pub fn messages(&self, phone: &str) -> Vec<String> {
+        let log = std::fs::read_to_string(self.dir.join("sms.log")).unwrap_or_default();
+        log.lines()
+            .filter(|line| line.split('\t').nth(1) == Some(phone))
+            .filter_map(|line| line.split('\t').nth(2).map(str::to_owned))
+            .collect()
     }
 
     /// The last one-time code the SMS log shows for `phone` (E.164).

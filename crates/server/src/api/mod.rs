@@ -6,6 +6,7 @@ mod accounts;
 mod audit;
 mod auth;
 mod people;
+mod testing;
 mod units;
 mod venues;
 
@@ -24,6 +25,8 @@ use crate::error::ApiError;
 
 /// Largest API request body: people and accounts are small; population files are not huge.
 const BODY_LIMIT: usize = 8 * 1024 * 1024;
+/// Largest uploaded results file (and a little room around it).
+const UPLOAD_LIMIT: usize = outbreak_services::testing::MAX_UPLOAD_BYTES + 64 * 1024;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -38,6 +41,7 @@ const BODY_LIMIT: usize = 8 * 1024 * 1024;
         (name = "accounts", description = "Staff and system accounts, API tokens"),
         (name = "audit", description = "The audit log"),
         (name = "venues", description = "Venues, check-ins and health declarations"),
+        (name = "testing", description = "Sampling, pools, lab results, cases, results online, dashboards"),
     )
 )]
 struct ApiDoc;
@@ -57,13 +61,17 @@ impl utoipa::Modify for Security {
 }
 
 fn documented() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let ordinary = OpenApiRouter::new()
         .merge(auth::router())
         .merge(people::router())
         .merge(units::router())
         .merge(accounts::router())
         .merge(audit::router())
         .merge(venues::router())
+        .merge(testing::router())
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
+    let uploads = testing::upload_router().layer(RequestBodyLimitLayer::new(UPLOAD_LIMIT));
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(ordinary).merge(uploads)
 }
 
 /// The OpenAPI document of the API, as served at `/api/v1/openapi.json`.
@@ -82,7 +90,6 @@ pub fn router() -> axum::Router<AppState> {
             ApiError::new(StatusCode::NOT_FOUND, "no_route", "no such API endpoint; see /api/v1/openapi.json", None)
         })
         .layer(axum::extract::DefaultBodyLimit::disable())
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
 }
 
 /// Documented error answers, shared by the handlers' `responses(...)`.

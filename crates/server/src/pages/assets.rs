@@ -9,6 +9,8 @@ use crate::AppState;
 
 const CSS: &str = include_str!("../../static/app.css");
 const JS: &str = include_str!("../../static/app.js");
+/// The testing dashboard's chart and live updates; only that page loads it.
+const DASHBOARD_JS: &str = include_str!("../../static/dashboard.js");
 const SERVICE_WORKER: &str = include_str!("../../static/sw.js");
 const MANIFEST: &str = include_str!("../../static/manifest.webmanifest");
 
@@ -20,6 +22,7 @@ pub fn router() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/static/app.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
         .route("/static/app.js", get(|| async { asset("text/javascript; charset=utf-8", JS) }))
+        .route("/static/dashboard.js", get(|| async { asset("text/javascript; charset=utf-8", DASHBOARD_JS) }))
         .route("/sw.js", get(|| async { asset("text/javascript; charset=utf-8", SERVICE_WORKER) }))
         .route("/manifest.webmanifest", get(|| async { asset("application/manifest+json", MANIFEST) }))
 }

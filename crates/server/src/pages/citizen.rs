@@ -35,6 +35,8 @@ struct Home {
     form: PersonForm,
     unit_choices: Vec<(String, String)>,
     error: Option<String>,
+    /// Each person's test results, for `results_list.html`.
+    results: Vec<super::dashboard::ResultsOf>,
 }
 
 #[derive(Template)]
@@ -130,7 +132,9 @@ async fn home_page(
         let qr_svg = qr_svg(state, record.id(), 260).await.map_err(|e| PageError::from_service(e, lang))?;
         people.push(QrPerson { id: record.id(), name: record.person.full_name, qr_svg });
     }
-    Ok(render(&Home { ctx: ctx.with_caller(Some(caller)), people, form, unit_choices: Vec::new(), error }))
+    let results = state.services.my_results(caller).await.map_err(|e| PageError::from_service(e, lang))?;
+    let results = super::dashboard::results_view(&ctx, &results);
+    Ok(render(&Home { ctx: ctx.with_caller(Some(caller)), people, form, unit_choices: Vec::new(), error, results }))
 }
 
 pub async fn home(

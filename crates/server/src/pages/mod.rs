@@ -6,10 +6,12 @@ mod admin;
 mod assets;
 mod checkin;
 mod citizen;
+mod dashboard;
 mod diary;
 mod i18n;
 mod signin;
 mod staff;
+mod testing;
 mod venues;
 
 use askama::Template;
@@ -62,6 +64,25 @@ pub fn router(state: AppState) -> axum::Router<AppState> {
         .route("/me/diary", get(diary::diary))
         .route("/me/diary/checkout", post(diary::check_out))
         .route("/declarations", get(diary::flagged))
+        .route("/testing", get(testing::home))
+        .route("/testing/sessions", post(testing::open_session))
+        .route("/testing/sessions/{id}", get(testing::session))
+        .route("/testing/sessions/{id}/specimens", post(testing::take_specimen))
+        .route("/testing/sessions/{id}/sampling-mode", post(testing::start_sampling_mode))
+        .route("/testing/sessions/{id}/close", post(testing::close_session))
+        .route("/testing/pools/{barcode}/close", post(testing::close_pool))
+        .route("/testing/labels/{barcode}", get(testing::label))
+        .route("/sampling-mode/leave", post(testing::leave_sampling_mode))
+        .route("/q/{token}/specimen", post(testing::scan_take))
+        .route("/lab", get(testing::lab))
+        .route("/lab/tubes/{barcode}", get(testing::tube))
+        .route("/lab/tubes/{barcode}/steps", post(testing::tube_step))
+        .route("/lab/tubes/{barcode}/result", post(testing::tube_result))
+        .route("/cases", get(testing::cases))
+        .route("/testing/dashboard", get(dashboard::dashboard))
+        .route("/lookup", get(dashboard::lookup_form))
+        .route("/lookup/code", post(dashboard::lookup_code))
+        .route("/lookup/results", post(dashboard::lookup_results))
         .route("/admin/units", get(admin::units))
         .route("/admin/units/{code}/children", post(admin::add_unit))
         .route("/admin/units/population", post(admin::import_population))

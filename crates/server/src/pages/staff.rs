@@ -265,6 +265,11 @@ pub async fn scan(
     Path(token): Path<String>,
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
+    if let Some(caller) = caller.as_ref().filter(|c| matches!(c.principal, Principal::Staff { .. }))
+        && let Some(session) = super::testing::sampling_mode(&headers)
+    {
+        return Ok(super::testing::scan_in_sampling_mode(&state, ctx, caller, session, &token).await);
+    }
     let checkin_mode = crate::cookies::get(&headers, crate::cookies::VENUE).filter(|c| !c.is_empty());
     if let (Some(caller), Some(code)) = (&caller, checkin_mode) {
         return Ok(super::venues::scan_checkin(&state, ctx, caller, &headers, code, &token, false).await);

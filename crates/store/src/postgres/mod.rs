@@ -4,6 +4,7 @@
 //! it); the schema keeps a distribution key on large tables so Citus can shard them later.
 
 mod checkins;
+mod testing;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
@@ -21,7 +22,11 @@ use crate::{
     subtree_range,
 };
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("0001_foundation.sql")), (2, include_str!("0002_checkins.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("0001_foundation.sql")),
+    (2, include_str!("0002_checkins.sql")),
+    (3, include_str!("0003_testing.sql")),
+];
 
 const UNIT_COLUMNS: &str = "code, parent_code, level, name, division_type, path, population";
 const PERSON_COLUMNS: &str = "id, full_name, date_of_birth, sex, phone, cccd, insurance_number, address_unit, \

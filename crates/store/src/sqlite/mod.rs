@@ -5,6 +5,7 @@
 
 mod checkins;
 mod rows;
+mod testing;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -22,7 +23,11 @@ use crate::{
 };
 use rows::*;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("0001_foundation.sql")), (2, include_str!("0002_checkins.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("0001_foundation.sql")),
+    (2, include_str!("0002_checkins.sql")),
+    (3, include_str!("0003_testing.sql")),
+];
 
 /// Readers kept open between requests; more are opened under load and closed after.
 const IDLE_READERS: usize = 8;

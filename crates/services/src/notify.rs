@@ -1,0 +1,93 @@
+//! The notifier: reads the outbox and tells people what concerns them by SMS.
+//!
+//! Workflows write events in the transaction of the change; this loop sends the messages
+//! afterwards and remembers how far it got, so a crash sends a message twice at worst and
+//! never loses one. It wakes when a workflow says there is news, and every few seconds
+//! anyway (another server may have written events).
+
+use std::time::Duration;
+
+use outbreak_domain::PersonId;
+use outbreak_domain::testing::{Conclusion, TestType};
+use outbreak_store::Event;
+
+use crate::testing::conclusion_words;
+use crate::{Result, Services};
+
+/// The outbox consumer name under which the notifier keeps its place.
+const CONSUMER: &str = "sms";
+const KINDS: &[&str] = &["result.recorded", "result.corrected", "specimen.rejected"];
+/// Events read per round.
+const ROUND: u32 = 500;
+const IDLE: Duration = Duration::from_secs(5);
+
+impl Services {
+    /// Starts the notifier once per process; later calls do nothing.
+    pub fn start_notifier(&self) {
+        if self.notifier_started.set(()).is_ok() {
+            let services = self.clone();
+            tokio::spawn(async move { services.run_notifier().await });
+        }
+    }
+
+    /// Tells a running notifier there is news.
+    pub(crate) fn wake_notifier(&self) {
+        self.notifier_wake.notify_one();
+    }
+
+    async fn run_notifier(self) {
+        loop {
+            match self.notify_pending().await {
+                Ok(sent) if sent > 0 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "notifier round failed; retrying"),
+            }
+            let _ = tokio::time::timeout(IDLE, self.notifier_wake.notified()).await;
+        }
+    }
+
+    /// Sends the messages for events not yet handled; returns how many events it handled.
+    pub async fn notify_pending(&self) -> Result<usize> {
+        let cursor = self.store.event_cursor(CONSUMER).await?;
+        let events = self.store.events_after(cursor, KINDS, ROUND).await?;
+        for event in &events {
+            if let Err(e) = self.notify(event).await {
+                // One unreachable phone must not hold up everyone else's results.
+                tracing::warn!(error = %e, seq = event.seq, "could not send a notification");
+            }
+            self.store.set_event_cursor(CONSUMER, event.seq).await?;
+        }
+        Ok(events.len())
+    }
+
+    async fn notify(&self, event: &Event) -> Result<()> {
+        let Some(person) = event.payload.get("person").and_then(|p| serde_json::from_value::<PersonId>(p.clone()).ok())
+        else {
+            return Ok(());
+        };
+        let Some(record) = self.store.person(person).await? else { return Ok(()) };
+        let Some(phone) = &record.person.phone else { return Ok(()) };
+        let link = format!("{}/me", self.config.public_url.trim_end_matches('/'));
+        let name = outbreak_domain::text::fold(&record.person.full_name).to_uppercase();
+        let text = if event.kind == "specimen.rejected" {
+            format!(
+                "Outbreak: mau xet nghiem cua {name} khong dung duoc, xin den lay mau lai. / The sample of {name} could not be tested; please come for a new one. {link}"
+            )
+        } else {
+            let conclusion = event
+                .payload
+                .get("conclusion")
+                .and_then(|c| serde_json::from_value::<Option<Conclusion>>(c.clone()).ok())
+                .flatten();
+            let test =
+                match event.payload.get("test_type").and_then(|t| serde_json::from_value::<TestType>(t.clone()).ok()) {
+                    Some(TestType::RapidAntigen) => "test nhanh",
+                    _ => "RT-PCR",
+                };
+            let (vi, en) = conclusion_words(conclusion);
+            let corrected = if event.kind == "result.corrected" { " (da dinh chinh / corrected)" } else { "" };
+            format!("Outbreak: ket qua xet nghiem {test} cua {name}: {vi}{corrected}. / Test result: {en}. {link}")
+        };
+        self.sms.send(phone, &text).await
+    }
+}

@@ -1,0 +1,951 @@
+//! Sampling sessions, specimens, pools, results, cases, totals and the outbox in SQLite.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use outbreak_domain::testing::{
+    Barcode, CaseId, CaseStatus, Conclusion, EPISODE, PoolId, SessionId, SpecimenId, SpecimenStatus, TestType,
+};
+use outbreak_domain::{PersonId, local_date};
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use super::rows::{from_micros, micros, parse_uuid};
+use super::{SqliteStore, insert_audit, push_scope, unique_violation, unit_path};
+use crate::records::NewAuditEntry;
+use crate::testing::columns::{CaseColumns, PoolColumns, SessionColumns, SpecimenColumns, day, word};
+use crate::testing::plan::{NewEvent, OpenCase, ResultPlan, ResultState, plan_results};
+use crate::testing::*;
+use crate::{Result, StoreError};
+
+const SESSION_COLUMNS: &str =
+    "id, site, unit_code, unit_path, day, team, test_type, pool_size, created_by, created_at, closed_at";
+const SPECIMEN_SELECT: &str = "SELECT s.id, s.barcode, s.session_id, s.person_id, s.test_type, s.site_path, \
+     s.home_path, s.collected_at, s.pool_id, p.barcode, s.status, s.conclusion, s.ct, s.resulted_at, \
+     s.reject_reason, s.retest_of, pe.address_unit \
+     FROM specimens s LEFT JOIN pools p ON p.id = s.pool_id JOIN people pe ON pe.id = s.person_id";
+const POOL_SELECT: &str = "SELECT p.id, p.barcode, p.session_id, p.size_limit, p.members, p.closed, p.status, \
+     p.outcome, p.ct, p.resulted_at, p.reject_reason, ss.unit_path, ss.test_type \
+     FROM pools p JOIN sampling_sessions ss ON ss.id = p.session_id";
+const CASE_SELECT: &str = "SELECT c.id, c.person_id, c.unit_code, c.unit_path, c.source, c.specimen_id, \
+     c.sample_date, c.onset_date, c.confirmed_at, c.status, c.note, pe.full_name, pe.phone \
+     FROM cases c JOIN people pe ON pe.id = c.person_id";
+
+fn uuid_col(r: &Row, i: usize) -> rusqlite::Result<Result<Uuid>> {
+    let text: String = r.get(i)?;
+    Ok(parse_uuid(&text))
+}
+
+fn optional_uuid(r: &Row, i: usize) -> rusqlite::Result<Result<Option<Uuid>>> {
+    let text: Option<String> = r.get(i)?;
+    Ok(text.as_deref().map(parse_uuid).transpose())
+}
+
+fn session_row(r: &Row) -> rusqlite::Result<Result<SamplingSession>> {
+    let id = uuid_col(r, 0)?;
+    let columns = (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?);
+    let (created, closed): (i64, Option<i64>) = (r.get(9)?, r.get(10)?);
+    Ok(id.and_then(|id| {
+        let (site, unit, unit_path, day, team, test_type, pool_size, created_by) = columns;
+        SessionColumns {
+            id,
+            site,
+            unit,
+            unit_path,
+            day,
+            team,
+            test_type,
+            pool_size,
+            created_by,
+            created_at: from_micros(created),
+            closed_at: closed.map(from_micros),
+        }
+        .decode()
+    }))
+}
+
+fn specimen_columns(r: &Row) -> rusqlite::Result<Result<SpecimenColumns>> {
+    let ids = (uuid_col(r, 0)?, uuid_col(r, 2)?, uuid_col(r, 3)?, optional_uuid(r, 8)?, optional_uuid(r, 15)?);
+    let (barcode, test_type, site_path, home_path, collected): (String, String, String, String, i64) =
+        (r.get(1)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?);
+    let (pool_barcode, status, conclusion, ct, resulted, reason, home_unit): (
+        Option<String>,
+        String,
+        Option<String>,
+        Option<f64>,
+        Option<i64>,
+        Option<String>,
+        String,
+    ) = (r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?, r.get(13)?, r.get(14)?, r.get(16)?);
+    Ok((|| {
+        Ok(SpecimenColumns {
+            id: ids.0?,
+            barcode,
+            session: ids.1?,
+            person: ids.2?,
+            test_type,
+            site_path,
+            home_path,
+            collected_at: from_micros(collected),
+            pool: ids.3?,
+            pool_barcode,
+            status,
+            conclusion,
+            ct,
+            resulted_at: resulted.map(from_micros),
+            reject_reason: reason,
+            retest_of: ids.4?,
+            home_unit,
+        })
+    })())
+}
+
+fn specimen_row(r: &Row) -> rusqlite::Result<Result<Specimen>> {
+    Ok(specimen_columns(r)?.and_then(SpecimenColumns::decode))
+}
+
+fn pool_columns(r: &Row) -> rusqlite::Result<Result<PoolColumns>> {
+    let (id, session) = (uuid_col(r, 0)?, uuid_col(r, 2)?);
+    let (barcode, size_limit, members, closed, status, outcome, ct, resulted, reason, site_path, test_type) = (
+        r.get(1)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get::<_, Option<i64>>(9)?,
+        r.get(10)?,
+        r.get(11)?,
+        r.get(12)?,
+    );
+    Ok((|| {
+        Ok(PoolColumns {
+            id: id?,
+            barcode,
+            session: session?,
+            size_limit,
+            members,
+            closed,
+            status,
+            outcome,
+            ct,
+            resulted_at: resulted.map(from_micros),
+            reject_reason: reason,
+            site_path,
+            test_type,
+        })
+    })())
+}
+
+fn case_row(r: &Row) -> rusqlite::Result<Result<CaseRow>> {
+    let ids = (uuid_col(r, 0)?, uuid_col(r, 1)?, optional_uuid(r, 5)?);
+    let (unit, unit_path, source, sample_date, onset_date, confirmed, status, note, full_name, phone) = (
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get::<_, i64>(8)?,
+        r.get(9)?,
+        r.get(10)?,
+        r.get(11)?,
+        r.get(12)?,
+    );
+    Ok((|| {
+        let case = CaseColumns {
+            id: ids.0?,
+            person: ids.1?,
+            unit,
+            unit_path,
+            source,
+            specimen: ids.2?,
+            sample_date,
+            onset_date,
+            confirmed_at: from_micros(confirmed),
+            status,
+            note,
+        }
+        .decode()?;
+        Ok(CaseRow { case, full_name, phone })
+    })())
+}
+
+fn totals_row(r: &Row) -> rusqlite::Result<Totals> {
+    Ok(Totals {
+        collected: r.get(0)?,
+        positive: r.get(1)?,
+        negative: r.get(2)?,
+        invalid: r.get(3)?,
+        retest: r.get(4)?,
+        rejected: r.get(5)?,
+    })
+}
+
+fn collect<T>(rows: impl Iterator<Item = rusqlite::Result<Result<T>>>) -> Result<Vec<T>> {
+    rows.map(|r| r.map_err(StoreError::from).and_then(|v| v)).collect()
+}
+
+fn specimen_by_barcode(c: &Connection, barcode: &str) -> Result<Option<SpecimenColumns>> {
+    c.prepare_cached(&format!("{SPECIMEN_SELECT} WHERE s.barcode = ?1"))?
+        .query_row([barcode], specimen_columns)
+        .optional()?
+        .transpose()
+}
+
+fn pool_by_barcode(c: &Connection, barcode: &str) -> Result<Option<PoolColumns>> {
+    c.prepare_cached(&format!("{POOL_SELECT} WHERE p.barcode = ?1"))?
+        .query_row([barcode], pool_columns)
+        .optional()?
+        .transpose()
+}
+
+fn members_of(c: &Connection, pool: PoolId) -> Result<Vec<SpecimenColumns>> {
+    let mut stmt = c.prepare_cached(&format!("{SPECIMEN_SELECT} WHERE s.pool_id = ?1 ORDER BY s.collected_at"))?;
+    collect(stmt.query_map([pool.0.to_string()], specimen_columns)?)
+}
+
+/// Adds `delta` to the running totals and turnaround histogram.
+fn apply_totals(
+    tx: &Connection,
+    totals: &HashMap<(String, Date, TestType), Totals>,
+    turnaround: &HashMap<(String, Date, i64), i64>,
+) -> Result<()> {
+    let mut upsert = tx.prepare_cached(
+        "INSERT INTO testing_totals (unit_path, day, test_type, collected, positive, negative, invalid, retest, rejected)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (unit_path, day, test_type) DO UPDATE SET collected = collected + excluded.collected,
+           positive = positive + excluded.positive, negative = negative + excluded.negative,
+           invalid = invalid + excluded.invalid, retest = retest + excluded.retest, rejected = rejected + excluded.rejected",
+    )?;
+    for ((path, day, test_type), t) in totals {
+        if *t != Totals::default() {
+            upsert.execute(params![
+                path,
+                day.to_string(),
+                test_type.as_str(),
+                t.collected,
+                t.positive,
+                t.negative,
+                t.invalid,
+                t.retest,
+                t.rejected
+            ])?;
+        }
+    }
+    let mut upsert = tx.prepare_cached(
+        "INSERT INTO testing_turnaround (unit_path, day, hours, specimens) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (unit_path, day, hours) DO UPDATE SET specimens = specimens + excluded.specimens",
+    )?;
+    for ((path, day, hours), n) in turnaround {
+        upsert.execute(params![path, day.to_string(), hours, n])?;
+    }
+    Ok(())
+}
+
+fn insert_events(tx: &Connection, events: &[NewEvent]) -> Result<()> {
+    let mut insert =
+        tx.prepare_cached("INSERT INTO events (kind, subject, unit_path, payload, at) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+    for e in events {
+        insert.execute(params![e.kind, e.subject, e.unit_path, e.payload.to_string(), micros(e.at)])?;
+    }
+    Ok(())
+}
+
+fn insert_case(tx: &Connection, case: &Case) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO cases (id, person_id, unit_code, unit_path, source, specimen_id, sample_date, onset_date,
+           confirmed_at, status, note, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?9)",
+    )?
+    .execute(params![
+        case.id.to_string(),
+        case.person.0.to_string(),
+        case.unit.as_str(),
+        case.unit_path,
+        case.source,
+        case.specimen.map(|s| s.to_string()),
+        case.sample_date.map(|d| d.to_string()),
+        case.onset_date.map(|d| d.to_string()),
+        micros(case.confirmed_at),
+        case.status.as_str(),
+        case.note
+    ])?;
+    Ok(())
+}
+
+/// Loads what `plan_results` needs for a batch: the tubes it names and the open cases of
+/// their people.
+fn load_result_state(tx: &Connection, results: &[RecordResult]) -> Result<ResultState> {
+    let mut state = ResultState::default();
+    for r in results {
+        let barcode = r.result.barcode.as_str();
+        if state.specimen_barcodes.contains_key(barcode) || state.pool_barcodes.contains_key(barcode) {
+            continue;
+        }
+        if let Some(specimen) = specimen_by_barcode(tx, barcode)? {
+            state.add_specimen(specimen.state()?);
+        } else if let Some(pool) = pool_by_barcode(tx, barcode)? {
+            let members = members_of(tx, PoolId(pool.id))?;
+            let ids = members.iter().map(|m| SpecimenId(m.id)).collect();
+            for member in members {
+                state.add_specimen(member.state()?);
+            }
+            state.add_pool(pool.state(ids)?);
+        }
+    }
+    let since = results.iter().map(|r| r.recorded_at).min().map(|at| micros(at - EPISODE)).unwrap_or(0);
+    let mut open = tx.prepare_cached(
+        "SELECT id, specimen_id, confirmed_at FROM cases
+         WHERE person_id = ?1 AND confirmed_at > ?2 AND status <> 'discarded'",
+    )?;
+    for person in state.people() {
+        let cases = open.query_map(params![person.0.to_string(), since], |r| {
+            Ok((uuid_col(r, 0)?, optional_uuid(r, 1)?, r.get::<_, i64>(2)?))
+        })?;
+        for row in cases {
+            let (id, specimen, at) = row?;
+            state.open_cases.entry(person).or_default().push(OpenCase {
+                id: CaseId(id?),
+                specimen: specimen?.map(SpecimenId),
+                confirmed_at: from_micros(at),
+            });
+        }
+    }
+    Ok(state)
+}
+
+fn apply_result_plan(tx: &Connection, state: &ResultState, plan: &ResultPlan) -> Result<()> {
+    let mut update = tx
+        .prepare_cached("UPDATE specimens SET status = ?2, conclusion = ?3, ct = ?4, resulted_at = ?5 WHERE id = ?1")?;
+    for id in &plan.specimens {
+        if let Some(s) = state.specimens.get(id) {
+            update.execute(params![
+                id.to_string(),
+                s.status.as_str(),
+                s.conclusion.map(Conclusion::as_str),
+                s.ct,
+                s.resulted_at.map(micros)
+            ])?;
+        }
+    }
+    let mut update =
+        tx.prepare_cached("UPDATE pools SET status = ?2, outcome = ?3, ct = ?4, resulted_at = ?5 WHERE id = ?1")?;
+    for id in &plan.pools {
+        if let Some(p) = state.pools.get(id) {
+            update.execute(params![
+                id.to_string(),
+                p.status.as_str(),
+                p.outcome.map(|o| o.as_str()),
+                p.ct,
+                p.resulted_at.map(micros)
+            ])?;
+        }
+    }
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO results (barcode, outcome, ct, resulted_at, recorded_at, recorded_by, correction)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for h in &plan.history {
+        insert.execute(params![
+            h.barcode,
+            h.outcome.as_str(),
+            h.ct,
+            micros(h.resulted_at),
+            micros(h.recorded_at),
+            h.recorded_by,
+            h.correction
+        ])?;
+    }
+    for case in &plan.new_cases {
+        insert_case(tx, case)?;
+    }
+    let mut discard = tx.prepare_cached("UPDATE cases SET status = 'discarded', updated_at = ?2 WHERE id = ?1")?;
+    for id in &plan.discarded_cases {
+        discard.execute(params![id.to_string(), micros(outbreak_domain::now())])?;
+    }
+    insert_events(tx, &plan.events)?;
+    apply_totals(tx, &plan.totals, &plan.turnaround)
+}
+
+/// The person's pooled specimen still waiting for its individual retest.
+fn awaiting_retest(tx: &Connection, person: &str) -> Result<Option<String>> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT s.id FROM specimens s WHERE s.person_id = ?1 AND s.conclusion = 'retest_individually'
+             AND NOT EXISTS (SELECT 1 FROM specimens r WHERE r.retest_of = s.id)
+             ORDER BY s.collected_at DESC LIMIT 1",
+        )?
+        .query_row([person], |r| r.get(0))
+        .optional()?)
+}
+
+fn barcode_taken(e: rusqlite::Error, barcode: &Barcode) -> StoreError {
+    match unique_violation(&e) {
+        Some(_) => StoreError::Conflict { field: "barcode", existing: Some(barcode.to_string()) },
+        None => e.into(),
+    }
+}
+
+fn take_one(tx: &Connection, new: &NewSpecimen, session: &SamplingSession) -> Result<Specimen> {
+    let person = new.person.0.to_string();
+    let home: (String, String) = tx
+        .prepare_cached("SELECT address_path, address_unit FROM people WHERE id = ?1")?
+        .query_row([&person], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .ok_or(StoreError::NotFound("person"))?;
+    let session_id = session.id.to_string();
+    let twice: bool = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM specimens WHERE session_id = ?1 AND person_id = ?2)")?
+        .query_row([&session_id, &person], |r| r.get(0))?;
+    if twice {
+        return Err(StoreError::Refused {
+            field: "person",
+            code: "already_sampled",
+            message: "this person was already sampled in this session".into(),
+        });
+    }
+    let retest_of = awaiting_retest(tx, &person)?;
+    // A retest is always an individual tube: the point is to find whose swab was positive.
+    let pool = match (session.pool_size, &retest_of) {
+        (Some(size), None) => {
+            let open: Option<(String, String)> = tx
+                .prepare_cached(
+                    "SELECT id, barcode FROM pools WHERE session_id = ?1 AND closed = 0 AND members < size_limit
+                     AND status = 'collected' ORDER BY created_at DESC LIMIT 1",
+                )?
+                .query_row([&session_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let (id, barcode) = match (open, &new.new_pool) {
+                (Some(open), _) => open,
+                (None, Some((id, barcode))) => {
+                    tx.prepare_cached(
+                        "INSERT INTO pools (id, barcode, session_id, size_limit, members, closed, status, created_at)
+                         VALUES (?1, ?2, ?3, ?4, 0, 0, 'collected', ?5)",
+                    )?
+                    .execute(params![id.to_string(), barcode.as_str(), session_id, size, micros(new.collected_at)])
+                    .map_err(|e| barcode_taken(e, barcode))?;
+                    (id.to_string(), barcode.to_string())
+                }
+                (None, None) => {
+                    return Err(StoreError::Backend("a pooled session needs a label for a new pool".into()));
+                }
+            };
+            tx.prepare_cached(
+                "UPDATE pools SET members = members + 1, closed = (members + 1 >= size_limit) WHERE id = ?1",
+            )?
+            .execute([&id])?;
+            Some((id, barcode))
+        }
+        _ => None,
+    };
+    tx.prepare_cached(
+        "INSERT INTO specimens (id, barcode, session_id, person_id, test_type, site_path, home_path, collected_at,
+           pool_id, status, retest_of) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'collected', ?10)",
+    )?
+    .execute(params![
+        new.id.to_string(),
+        new.barcode.as_str(),
+        session_id,
+        person,
+        session.test_type.as_str(),
+        session.unit_path,
+        home.0,
+        micros(new.collected_at),
+        pool.as_ref().map(|p| &p.0),
+        retest_of
+    ])
+    .map_err(|e| barcode_taken(e, &new.barcode))?;
+    let mut totals = HashMap::new();
+    for path in rollup_paths(&home.0) {
+        totals.insert(
+            (path.to_owned(), local_date(new.collected_at), session.test_type),
+            Totals { collected: 1, ..Totals::default() },
+        );
+    }
+    apply_totals(tx, &totals, &HashMap::new())?;
+    specimen_by_barcode(tx, new.barcode.as_str())?.ok_or(StoreError::NotFound("specimen"))?.decode()
+}
+
+fn session_in(c: &Connection, id: SessionId) -> Result<Option<SamplingSession>> {
+    c.prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sampling_sessions WHERE id = ?1"))?
+        .query_row([id.to_string()], session_row)
+        .optional()?
+        .transpose()
+}
+
+/// Counts a rejected tube's specimens in the totals.
+fn count_rejected(tx: &Connection, specimens: &[SpecimenColumns]) -> Result<()> {
+    let mut totals: HashMap<(String, Date, TestType), Totals> = HashMap::new();
+    for s in specimens {
+        let test_type = word(TestType::parse, &s.test_type)?;
+        for path in rollup_paths(&s.home_path) {
+            totals.entry((path.to_owned(), local_date(s.collected_at), test_type)).or_default().count(None, true, 1);
+        }
+    }
+    apply_totals(tx, &totals, &HashMap::new())
+}
+
+#[async_trait]
+impl TestingStore for SqliteStore {
+    async fn insert_sampling_session(&self, session: &SamplingSession) -> Result<()> {
+        let s = session.clone();
+        self.write(move |tx| {
+            let path = unit_path(tx, &s.unit, "unit")?;
+            tx.execute(
+                &format!("INSERT INTO sampling_sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+                params![
+                    s.id.to_string(),
+                    s.site,
+                    s.unit.as_str(),
+                    path,
+                    s.date.to_string(),
+                    s.team,
+                    s.test_type.as_str(),
+                    s.pool_size,
+                    s.created_by,
+                    micros(s.created_at),
+                    s.closed_at.map(micros)
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn sampling_session(&self, id: SessionId) -> Result<Option<SamplingSession>> {
+        self.read(move |c| session_in(c, id)).await
+    }
+
+    async fn sampling_sessions(&self, scope: &[String], limit: u32) -> Result<Vec<SamplingSession>> {
+        let scope = scope.to_vec();
+        self.read(move |c| {
+            let mut sql = format!("SELECT {SESSION_COLUMNS} FROM sampling_sessions WHERE (");
+            let mut values = Vec::new();
+            push_scope(&mut sql, &mut values, "unit_path", &scope);
+            sql.push_str(&format!(") ORDER BY day DESC, created_at DESC LIMIT {limit}"));
+            let mut stmt = c.prepare(&sql)?;
+            collect(stmt.query_map(params_from_iter(values), session_row)?)
+        })
+        .await
+    }
+
+    async fn close_sampling_session(&self, id: SessionId, at: OffsetDateTime) -> Result<()> {
+        self.write(move |tx| {
+            let changed = tx.execute(
+                "UPDATE sampling_sessions SET closed_at = COALESCE(closed_at, ?2) WHERE id = ?1",
+                params![id.to_string(), micros(at)],
+            )?;
+            if changed == 0 {
+                return Err(StoreError::NotFound("session"));
+            }
+            tx.execute("UPDATE pools SET closed = 1 WHERE session_id = ?1", [id.to_string()])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn take_specimens(&self, specimens: Vec<NewSpecimen>, audit: Vec<NewAuditEntry>) -> Result<Vec<Specimen>> {
+        self.write(move |tx| {
+            let mut sessions: HashMap<SessionId, SamplingSession> = HashMap::new();
+            let mut taken = Vec::with_capacity(specimens.len());
+            for new in &specimens {
+                if !sessions.contains_key(&new.session) {
+                    let session = session_in(tx, new.session)?.ok_or(StoreError::NotFound("session"))?;
+                    sessions.insert(new.session, session);
+                }
+                let session = sessions.get(&new.session).ok_or(StoreError::NotFound("session"))?;
+                if session.closed_at.is_some() {
+                    return Err(StoreError::Refused {
+                        field: "session",
+                        code: "session_closed",
+                        message: "this sampling session is closed: open a new one".into(),
+                    });
+                }
+                taken.push(take_one(tx, new, session)?);
+            }
+            for entry in &audit {
+                insert_audit(tx, entry)?;
+            }
+            Ok(taken)
+        })
+        .await
+    }
+
+    async fn close_pool(&self, id: PoolId) -> Result<()> {
+        self.write(move |tx| {
+            if tx.execute("UPDATE pools SET closed = 1 WHERE id = ?1", [id.to_string()])? == 0 {
+                return Err(StoreError::NotFound("pool"));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn tube(&self, barcode: &Barcode) -> Result<Option<Tube>> {
+        let barcode = barcode.to_string();
+        self.read(move |c| {
+            if let Some(s) = specimen_by_barcode(c, &barcode)? {
+                return Ok(Some(Tube::Specimen(s.decode()?)));
+            }
+            match pool_by_barcode(c, &barcode)? {
+                Some(p) => Ok(Some(Tube::Pool(p.decode()?.0))),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn pool_members(&self, pool: PoolId) -> Result<Vec<Specimen>> {
+        self.read(move |c| members_of(c, pool)?.into_iter().map(SpecimenColumns::decode).collect()).await
+    }
+
+    async fn session_specimens(&self, session: SessionId) -> Result<Vec<Specimen>> {
+        self.read(move |c| {
+            let mut stmt =
+                c.prepare_cached(&format!("{SPECIMEN_SELECT} WHERE s.session_id = ?1 ORDER BY s.collected_at DESC"))?;
+            collect(stmt.query_map([session.to_string()], specimen_row)?)
+        })
+        .await
+    }
+
+    async fn session_pools(&self, session: SessionId) -> Result<Vec<Pool>> {
+        self.read(move |c| {
+            let mut stmt =
+                c.prepare_cached(&format!("{POOL_SELECT} WHERE p.session_id = ?1 ORDER BY p.created_at DESC"))?;
+            let rows = collect(stmt.query_map([session.to_string()], pool_columns)?)?;
+            rows.into_iter().map(|p| Ok(p.decode()?.0)).collect()
+        })
+        .await
+    }
+
+    async fn person_specimens(&self, person: PersonId) -> Result<Vec<Specimen>> {
+        self.read(move |c| {
+            let mut stmt =
+                c.prepare_cached(&format!("{SPECIMEN_SELECT} WHERE s.person_id = ?1 ORDER BY s.collected_at DESC"))?;
+            collect(stmt.query_map([person.0.to_string()], specimen_row)?)
+        })
+        .await
+    }
+
+    async fn open_specimens(&self, scope: &[String], limit: u32) -> Result<Vec<Specimen>> {
+        let scope = scope.to_vec();
+        self.read(move |c| {
+            let mut sql = format!("{SPECIMEN_SELECT} WHERE s.conclusion IS NULL AND s.status <> 'rejected' AND (");
+            let mut values = Vec::new();
+            push_scope(&mut sql, &mut values, "s.site_path", &scope);
+            sql.push_str(&format!(") ORDER BY s.collected_at LIMIT {limit}"));
+            let mut stmt = c.prepare(&sql)?;
+            collect(stmt.query_map(params_from_iter(values), specimen_row)?)
+        })
+        .await
+    }
+
+    async fn move_tube(&self, barcode: &Barcode, step: TubeStep, at: OffsetDateTime) -> Result<()> {
+        let barcode = barcode.clone();
+        self.write(move |tx| {
+            let (table, id, status, specimens) = if let Some(s) = specimen_by_barcode(tx, barcode.as_str())? {
+                if let Some(pool) = &s.pool_barcode {
+                    return Err(StoreError::Refused {
+                        field: "barcode",
+                        code: "pooled_specimen",
+                        message: format!("{barcode} was swabbed into pool {pool}: handle the pool's tube"),
+                    });
+                }
+                ("specimens", s.id, s.status.clone(), vec![s])
+            } else if let Some(p) = pool_by_barcode(tx, barcode.as_str())? {
+                let members = members_of(tx, PoolId(p.id))?;
+                ("pools", p.id, p.status, members)
+            } else {
+                return Err(StoreError::NotFound("barcode"));
+            };
+            let next = next_status(&barcode, &status, &step)?;
+            let reason = match &step {
+                TubeStep::Reject { reason } => Some(reason.clone()),
+                _ => None,
+            };
+            tx.execute(
+                &format!(
+                    "UPDATE {table} SET status = ?2, reject_reason = COALESCE(?3, reject_reason){} WHERE id = ?1",
+                    if table == "pools" { ", closed = 1" } else { "" }
+                ),
+                params![id.to_string(), next.as_str(), reason],
+            )?;
+            // The swabs in a pool travel in its tube.
+            let mut member = tx.prepare_cached(
+                "UPDATE specimens SET status = ?2, reject_reason = COALESCE(?3, reject_reason) WHERE id = ?1",
+            )?;
+            for s in &specimens {
+                member.execute(params![s.id.to_string(), next.as_str(), reason])?;
+            }
+            if next == SpecimenStatus::Rejected {
+                count_rejected(tx, &specimens)?;
+                let events: Vec<NewEvent> = specimens
+                    .iter()
+                    .map(|s| NewEvent {
+                        kind: "specimen.rejected",
+                        subject: s.id.to_string(),
+                        unit_path: s.home_path.clone(),
+                        payload: serde_json::json!({ "person": s.person, "barcode": s.barcode, "reason": reason }),
+                        at,
+                    })
+                    .collect();
+                insert_events(tx, &events)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn record_results(
+        &self,
+        results: Vec<RecordResult>,
+        scope: Vec<String>,
+        audit: Vec<NewAuditEntry>,
+    ) -> Result<Vec<ResultOutcome>> {
+        self.write(move |tx| {
+            let mut state = load_result_state(tx, &results)?;
+            let plan = plan_results(&mut state, &results, &scope, || CaseId(Uuid::now_v7()));
+            apply_result_plan(tx, &state, &plan)?;
+            for entry in &audit {
+                insert_audit(tx, entry)?;
+            }
+            Ok(plan.outcomes)
+        })
+        .await
+    }
+
+    async fn result_history(&self, barcode: &Barcode) -> Result<Vec<ResultEntry>> {
+        let barcode = barcode.to_string();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT outcome, ct, resulted_at, recorded_at, recorded_by, correction FROM results
+                 WHERE barcode = ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([barcode], |r| {
+                let outcome: String = r.get(0)?;
+                Ok((outcome, r.get(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?, r.get(4)?, r.get(5)?))
+            })?;
+            rows.map(|row| {
+                let (outcome, ct, resulted, recorded, recorded_by, correction) = row?;
+                Ok(ResultEntry {
+                    outcome: word(outbreak_domain::testing::Outcome::parse, &outcome)?,
+                    ct,
+                    resulted_at: from_micros(resulted),
+                    recorded_at: from_micros(recorded),
+                    recorded_by,
+                    correction,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn insert_case(&self, case: &Case) -> Result<()> {
+        let case = case.clone();
+        self.write(move |tx| {
+            let exists: bool = tx
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM people WHERE id = ?1)")?
+                .query_row([case.person.0.to_string()], |r| r.get(0))?;
+            if !exists {
+                return Err(StoreError::NotFound("person"));
+            }
+            insert_case(tx, &case)?;
+            insert_events(
+                tx,
+                &[NewEvent {
+                    kind: "case.confirmed",
+                    subject: case.id.to_string(),
+                    unit_path: case.unit_path.clone(),
+                    payload: serde_json::json!({ "person": case.person, "source": case.source }),
+                    at: case.confirmed_at,
+                }],
+            )
+        })
+        .await
+    }
+
+    async fn case(&self, id: CaseId) -> Result<Option<CaseRow>> {
+        self.read(move |c| {
+            c.prepare_cached(&format!("{CASE_SELECT} WHERE c.id = ?1"))?
+                .query_row([id.to_string()], case_row)
+                .optional()?
+                .transpose()
+        })
+        .await
+    }
+
+    async fn cases(&self, filter: &CaseFilter) -> Result<Vec<CaseRow>> {
+        let filter = filter.clone();
+        self.read(move |c| {
+            let mut sql = format!("{CASE_SELECT} WHERE (");
+            let mut values = Vec::new();
+            push_scope(&mut sql, &mut values, "c.unit_path", &filter.scope);
+            sql.push(')');
+            if let Some(since) = filter.since {
+                values.push(micros(since).to_string());
+                sql.push_str(&format!(" AND c.confirmed_at >= CAST(?{} AS INTEGER)", values.len()));
+            }
+            if let Some(person) = filter.person {
+                values.push(person.0.to_string());
+                sql.push_str(&format!(" AND c.person_id = ?{}", values.len()));
+            }
+            sql.push_str(&format!(" ORDER BY c.confirmed_at DESC LIMIT {}", filter.limit));
+            let mut stmt = c.prepare(&sql)?;
+            collect(stmt.query_map(params_from_iter(values), case_row)?)
+        })
+        .await
+    }
+
+    async fn set_case_status(&self, id: CaseId, status: CaseStatus, note: &str, at: OffsetDateTime) -> Result<()> {
+        let note = note.to_owned();
+        self.write(move |tx| {
+            let changed = tx.execute(
+                "UPDATE cases SET status = ?2, note = ?3, updated_at = ?4 WHERE id = ?1",
+                params![id.to_string(), status.as_str(), note, micros(at)],
+            )?;
+            if changed == 0 {
+                return Err(StoreError::NotFound("case"));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn testing_totals(&self, unit_path: &str, from: Date, to: Date) -> Result<Vec<DailyTotals>> {
+        let unit_path = unit_path.to_owned();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT day, test_type, collected, positive, negative, invalid, retest, rejected FROM testing_totals
+                 WHERE unit_path = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day, test_type",
+            )?;
+            let rows = stmt.query_map(params![unit_path, from.to_string(), to.to_string()], |r| {
+                let (d, t): (String, String) = (r.get(0)?, r.get(1)?);
+                let totals = Totals {
+                    collected: r.get(2)?,
+                    positive: r.get(3)?,
+                    negative: r.get(4)?,
+                    invalid: r.get(5)?,
+                    retest: r.get(6)?,
+                    rejected: r.get(7)?,
+                };
+                Ok((d, t, totals))
+            })?;
+            rows.map(|row| {
+                let (d, t, totals) = row?;
+                Ok(DailyTotals { day: day(&d)?, test_type: word(TestType::parse, &t)?, totals })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn testing_totals_of(&self, unit_paths: &[String], from: Date, to: Date) -> Result<Vec<(String, Totals)>> {
+        let unit_paths = unit_paths.to_vec();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT COALESCE(SUM(collected), 0), COALESCE(SUM(positive), 0), COALESCE(SUM(negative), 0),
+                   COALESCE(SUM(invalid), 0), COALESCE(SUM(retest), 0), COALESCE(SUM(rejected), 0)
+                 FROM testing_totals WHERE unit_path = ?1 AND day >= ?2 AND day <= ?3",
+            )?;
+            let (from, to) = (from.to_string(), to.to_string());
+            unit_paths
+                .into_iter()
+                .map(|path| {
+                    let totals = stmt.query_row(params![path, from, to], totals_row)?;
+                    Ok((path, totals))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn testing_totals_all(&self, unit_path: &str) -> Result<Totals> {
+        let unit_path = unit_path.to_owned();
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT COALESCE(SUM(collected), 0), COALESCE(SUM(positive), 0), COALESCE(SUM(negative), 0),
+                   COALESCE(SUM(invalid), 0), COALESCE(SUM(retest), 0), COALESCE(SUM(rejected), 0)
+                 FROM testing_totals WHERE unit_path = ?1",
+            )?
+            .query_row([unit_path], totals_row)?)
+        })
+        .await
+    }
+
+    async fn turnaround(&self, unit_path: &str, from: Date, to: Date) -> Result<Vec<(i64, i64)>> {
+        let unit_path = unit_path.to_owned();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT hours, SUM(specimens) FROM testing_turnaround
+                 WHERE unit_path = ?1 AND day >= ?2 AND day <= ?3 GROUP BY hours ORDER BY hours",
+            )?;
+            let rows =
+                stmt.query_map(params![unit_path, from.to_string(), to.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn events_after(&self, seq: i64, kinds: &[&str], limit: u32) -> Result<Vec<Event>> {
+        let kinds: Vec<String> = kinds.iter().map(|k| (*k).to_owned()).collect();
+        self.read(move |c| {
+            let mut sql = "SELECT seq, kind, subject, unit_path, payload, at FROM events WHERE seq > ?1".to_owned();
+            let mut values = vec![seq.to_string()];
+            if !kinds.is_empty() {
+                let marks: Vec<String> = (0..kinds.len()).map(|i| format!("?{}", i + 2)).collect();
+                sql.push_str(&format!(" AND kind IN ({})", marks.join(", ")));
+                values.extend(kinds);
+            }
+            sql.push_str(&format!(" ORDER BY seq LIMIT {limit}"));
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(params_from_iter(values), |r| {
+                Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, String>(4)?, r.get::<_, i64>(5)?))
+            })?;
+            rows.map(|row| {
+                let (seq, kind, subject, unit_path, payload, at) = row?;
+                Ok(Event {
+                    seq,
+                    kind,
+                    subject,
+                    unit_path,
+                    payload: serde_json::from_str(&payload).map_err(|e| StoreError::Backend(e.to_string()))?,
+                    at: from_micros(at),
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn event_cursor(&self, consumer: &str) -> Result<i64> {
+        let consumer = consumer.to_owned();
+        self.read(move |c| {
+            Ok(c.prepare_cached("SELECT seq FROM event_cursors WHERE consumer = ?1")?
+                .query_row([consumer], |r| r.get(0))
+                .optional()?
+                .unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn set_event_cursor(&self, consumer: &str, seq: i64) -> Result<()> {
+        let consumer = consumer.to_owned();
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO event_cursors (consumer, seq) VALUES (?1, ?2)
+                 ON CONFLICT (consumer) DO UPDATE SET seq = MAX(seq, excluded.seq)",
+                params![consumer, seq],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// The status a step leads to from `status`, or why it cannot be taken.
+fn next_status(barcode: &Barcode, status: &str, step: &TubeStep) -> Result<SpecimenStatus> {
+    let status = word(SpecimenStatus::parse, status)?;
+    crate::testing::next_status(barcode, status, step)
+}

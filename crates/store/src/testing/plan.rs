@@ -1,0 +1,402 @@
+//! The rules of recording results, once for both stores.
+//!
+//! A store loads the state of the tubes a batch names ([`ResultState`]), [`plan_results`]
+//! decides what every result does to it — refusals, conclusions, pool members, cases,
+//! events, totals — and the store writes the [`ResultPlan`] back in the same transaction.
+//! Results later in a batch see what earlier ones did, so a file naming a tube twice is
+//! handled as two uploads would be.
+
+use std::collections::HashMap;
+
+use outbreak_domain::testing::{
+    CaseId, CaseStatus, Conclusion, EPISODE, Outcome, PoolId, SpecimenId, SpecimenStatus, TestType, turnaround_bucket,
+};
+use outbreak_domain::{PersonId, UnitCode, local_date};
+use serde_json::json;
+use time::{Date, OffsetDateTime};
+
+use super::{Case, RecordResult, ResultOutcome, Totals, rollup_paths};
+
+#[derive(Debug, Clone)]
+pub(crate) struct SpecimenState {
+    pub id: SpecimenId,
+    pub barcode: String,
+    pub person: PersonId,
+    pub home_unit: UnitCode,
+    pub home_path: String,
+    /// Where the swab was taken, which decides who may record its result.
+    pub site_path: String,
+    pub test_type: TestType,
+    pub collected_at: OffsetDateTime,
+    /// The pool's id and label, when the swab went into one.
+    pub pool: Option<(PoolId, String)>,
+    pub status: SpecimenStatus,
+    pub conclusion: Option<Conclusion>,
+    pub ct: Option<f64>,
+    pub resulted_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct PoolState {
+    pub id: PoolId,
+    pub barcode: String,
+    pub site_path: String,
+    pub test_type: TestType,
+    pub status: SpecimenStatus,
+    pub outcome: Option<Outcome>,
+    pub ct: Option<f64>,
+    pub resulted_at: Option<OffsetDateTime>,
+    pub members: Vec<SpecimenId>,
+}
+
+/// A case that a new positive of the same person would belong to.
+#[derive(Debug, Clone)]
+pub(crate) struct OpenCase {
+    pub id: CaseId,
+    pub specimen: Option<SpecimenId>,
+    pub confirmed_at: OffsetDateTime,
+}
+
+/// What a store loads before planning: the tubes a batch names (pools with their
+/// members) and the open cases of the people concerned.
+#[derive(Debug, Default)]
+pub(crate) struct ResultState {
+    pub specimens: HashMap<SpecimenId, SpecimenState>,
+    pub pools: HashMap<PoolId, PoolState>,
+    pub specimen_barcodes: HashMap<String, SpecimenId>,
+    pub pool_barcodes: HashMap<String, PoolId>,
+    pub open_cases: HashMap<PersonId, Vec<OpenCase>>,
+}
+
+impl ResultState {
+    pub fn add_specimen(&mut self, specimen: SpecimenState) {
+        self.specimen_barcodes.insert(specimen.barcode.clone(), specimen.id);
+        self.specimens.insert(specimen.id, specimen);
+    }
+
+    pub fn add_pool(&mut self, pool: PoolState) {
+        self.pool_barcodes.insert(pool.barcode.clone(), pool.id);
+        self.pools.insert(pool.id, pool);
+    }
+
+    /// The people whose open cases the plan needs.
+    pub fn people(&self) -> Vec<PersonId> {
+        let mut people: Vec<PersonId> = self.specimens.values().map(|s| s.person).collect();
+        people.sort_unstable();
+        people.dedup();
+        people
+    }
+}
+
+/// One entry of a tube's result history.
+#[derive(Debug, Clone)]
+pub(crate) struct HistoryRow {
+    pub barcode: String,
+    pub outcome: Outcome,
+    pub ct: Option<f64>,
+    pub resulted_at: OffsetDateTime,
+    pub recorded_at: OffsetDateTime,
+    pub recorded_by: String,
+    pub correction: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct NewEvent {
+    pub kind: &'static str,
+    pub subject: String,
+    pub unit_path: String,
+    pub payload: serde_json::Value,
+    pub at: OffsetDateTime,
+}
+
+/// Everything a batch of results changes.
+#[derive(Debug, Default)]
+pub(crate) struct ResultPlan {
+    pub outcomes: Vec<ResultOutcome>,
+    /// Specimens and pools whose rows change; their new state is in the `ResultState`.
+    pub specimens: Vec<SpecimenId>,
+    pub pools: Vec<PoolId>,
+    pub history: Vec<HistoryRow>,
+    pub new_cases: Vec<Case>,
+    pub discarded_cases: Vec<CaseId>,
+    pub events: Vec<NewEvent>,
+    /// Changes to running totals by (unit path, day of collection, test type).
+    pub totals: HashMap<(String, Date, TestType), Totals>,
+    /// Changes to the turnaround histogram by (unit path, day of result, hours).
+    pub turnaround: HashMap<(String, Date, i64), i64>,
+}
+
+impl ResultPlan {
+    fn count(&mut self, specimen: &SpecimenState, conclusion: Option<Conclusion>, sign: i64) {
+        let day = local_date(specimen.collected_at);
+        for path in rollup_paths(&specimen.home_path) {
+            self.totals.entry((path.to_owned(), day, specimen.test_type)).or_default().count(conclusion, false, sign);
+        }
+    }
+
+    fn time(&mut self, specimen: &SpecimenState, resulted_at: OffsetDateTime) {
+        let day = local_date(resulted_at);
+        let hours = turnaround_bucket(specimen.collected_at, resulted_at);
+        for path in rollup_paths(&specimen.home_path) {
+            *self.turnaround.entry((path.to_owned(), day, hours)).or_default() += 1;
+        }
+    }
+
+    fn touch_specimen(&mut self, id: SpecimenId) {
+        if !self.specimens.contains(&id) {
+            self.specimens.push(id);
+        }
+    }
+}
+
+/// Decides what each result does for a caller who may handle tubes taken under `scope`.
+/// `new_case_id` names the cases it confirms.
+pub(crate) fn plan_results(
+    state: &mut ResultState,
+    results: &[RecordResult],
+    scope: &[String],
+    mut new_case_id: impl FnMut() -> CaseId,
+) -> ResultPlan {
+    let mut plan = ResultPlan::default();
+    let in_scope = |path: &str| scope.iter().any(|prefix| path.starts_with(prefix.as_str()));
+    for input in results {
+        let barcode = input.result.barcode.as_str();
+        let site = match (state.specimen_barcodes.get(barcode), state.pool_barcodes.get(barcode)) {
+            (Some(id), _) => state.specimens.get(id).map(|s| s.site_path.as_str()),
+            (None, Some(id)) => state.pools.get(id).map(|p| p.site_path.as_str()),
+            (None, None) => None,
+        };
+        if site.is_some_and(|site| !in_scope(site)) {
+            plan.outcomes.push(ResultOutcome::refused(
+                "outside_jurisdiction",
+                format!("{barcode} was taken outside your jurisdiction"),
+            ));
+            continue;
+        }
+        let outcome = match (state.specimen_barcodes.get(barcode).copied(), state.pool_barcodes.get(barcode).copied()) {
+            (Some(id), _) => specimen_result(state, &mut plan, id, input, &mut new_case_id),
+            (None, Some(id)) => pool_result(state, &mut plan, id, input),
+            (None, None) => ResultOutcome::refused(
+                "unknown_barcode",
+                format!("no tube is labelled {}: check the label", input.result.barcode),
+            ),
+        };
+        plan.outcomes.push(outcome);
+    }
+    plan
+}
+
+/// Refusals common to specimens and pools, from the tube's current result.
+fn refusal(
+    label: &str,
+    test_type: TestType,
+    status: SpecimenStatus,
+    current: Option<(Outcome, Option<f64>, Option<OffsetDateTime>)>,
+    input: &RecordResult,
+) -> Option<ResultOutcome> {
+    let r = &input.result;
+    if status == SpecimenStatus::Rejected {
+        return Some(ResultOutcome::refused("rejected", format!("{label} was rejected by the lab and has no result")));
+    }
+    if r.ct.is_some() && test_type == TestType::RapidAntigen {
+        return Some(ResultOutcome::refused("ct_not_applicable", "a rapid antigen test has no Ct value"));
+    }
+    match (current, &input.correction) {
+        (Some((outcome, ct, at)), None) => {
+            Some(if outcome == r.outcome && ct == r.ct && (!r.time_given || at == Some(r.resulted_at)) {
+                ResultOutcome::Unchanged
+            } else {
+                ResultOutcome::refused(
+                    "already_resulted",
+                    format!(
+                        "{label} already has a result ({}): to change it, correct it with a reason",
+                        outcome.as_str()
+                    ),
+                )
+            })
+        }
+        (None, Some(_)) => {
+            Some(ResultOutcome::refused("nothing_to_correct", format!("{label} has no result to correct yet")))
+        }
+        _ => None,
+    }
+}
+
+fn history(input: &RecordResult) -> HistoryRow {
+    HistoryRow {
+        barcode: input.result.barcode.to_string(),
+        outcome: input.result.outcome,
+        ct: input.result.ct,
+        resulted_at: input.result.resulted_at,
+        recorded_at: input.recorded_at,
+        recorded_by: input.recorded_by.clone(),
+        correction: input.correction.clone(),
+    }
+}
+
+fn result_event(specimen: &SpecimenState, corrected: bool, at: OffsetDateTime) -> NewEvent {
+    NewEvent {
+        kind: if corrected { "result.corrected" } else { "result.recorded" },
+        subject: specimen.id.to_string(),
+        unit_path: specimen.home_path.clone(),
+        payload: json!({
+            "person": specimen.person,
+            "barcode": specimen.barcode,
+            "test_type": specimen.test_type,
+            "conclusion": specimen.conclusion,
+            "pooled": specimen.pool.is_some(),
+        }),
+        at,
+    }
+}
+
+fn specimen_result(
+    state: &mut ResultState,
+    plan: &mut ResultPlan,
+    id: SpecimenId,
+    input: &RecordResult,
+    new_case_id: &mut impl FnMut() -> CaseId,
+) -> ResultOutcome {
+    let Some(specimen) = state.specimens.get(&id).cloned() else {
+        return ResultOutcome::refused("unknown_barcode", "the tube vanished while recording");
+    };
+    let r = &input.result;
+    if let Some((_, pool)) = &specimen.pool {
+        return ResultOutcome::refused(
+            "pooled_specimen",
+            format!("{} was swabbed into pool {pool}: record the pool's result", specimen.barcode),
+        );
+    }
+    let current = specimen.conclusion.and_then(|c| {
+        let outcome = match c {
+            Conclusion::Positive => Outcome::Positive,
+            Conclusion::Negative => Outcome::Negative,
+            Conclusion::Invalid => Outcome::Invalid,
+            Conclusion::RetestIndividually => return None,
+        };
+        Some((outcome, specimen.ct, specimen.resulted_at))
+    });
+    if let Some(refused) = refusal(&specimen.barcode, specimen.test_type, specimen.status, current, input) {
+        return refused;
+    }
+    if r.resulted_at < specimen.collected_at {
+        return ResultOutcome::refused("before_collection", "a result cannot be read before the swab was taken");
+    }
+    let corrected = current.is_some();
+    plan.count(&specimen, specimen.conclusion, -1);
+    let conclusion = r.outcome.conclusion();
+    let mut updated = specimen.clone();
+    updated.status = SpecimenStatus::Resulted;
+    updated.conclusion = Some(conclusion);
+    updated.ct = r.ct;
+    updated.resulted_at = Some(r.resulted_at);
+    plan.count(&updated, updated.conclusion, 1);
+    if !corrected {
+        plan.time(&updated, r.resulted_at);
+    }
+    plan.history.push(history(input));
+    plan.events.push(result_event(&updated, corrected, input.recorded_at));
+    plan.touch_specimen(id);
+
+    let mut cases = Vec::new();
+    let open = state.open_cases.entry(updated.person).or_default();
+    if conclusion == Conclusion::Positive {
+        let in_episode = open.iter().any(|c| input.recorded_at - c.confirmed_at < EPISODE);
+        if !in_episode {
+            let case = Case {
+                id: new_case_id(),
+                person: updated.person,
+                unit: updated.home_unit.clone(),
+                unit_path: updated.home_path.clone(),
+                source: "test".into(),
+                specimen: Some(id),
+                sample_date: Some(local_date(updated.collected_at)),
+                onset_date: None,
+                confirmed_at: input.recorded_at,
+                status: CaseStatus::Confirmed,
+                note: String::new(),
+            };
+            open.push(OpenCase { id: case.id, specimen: Some(id), confirmed_at: case.confirmed_at });
+            plan.events.push(NewEvent {
+                kind: "case.confirmed",
+                subject: case.id.to_string(),
+                unit_path: case.unit_path.clone(),
+                payload: json!({ "person": case.person, "specimen": id, "source": "test" }),
+                at: input.recorded_at,
+            });
+            cases.push(case.id);
+            plan.new_cases.push(case);
+        }
+    } else if corrected {
+        // A positive corrected away discards the case it confirmed.
+        let (discarded, kept): (Vec<OpenCase>, Vec<OpenCase>) =
+            std::mem::take(open).into_iter().partition(|c| c.specimen == Some(id));
+        *open = kept;
+        for case in discarded {
+            plan.discarded_cases.push(case.id);
+            plan.events.push(NewEvent {
+                kind: "case.discarded",
+                subject: case.id.to_string(),
+                unit_path: updated.home_path.clone(),
+                payload: json!({ "person": updated.person, "specimen": id, "reason": input.correction }),
+                at: input.recorded_at,
+            });
+        }
+    }
+    let people = vec![updated.person];
+    state.specimens.insert(id, updated);
+    ResultOutcome::Recorded { people, cases }
+}
+
+fn pool_result(state: &mut ResultState, plan: &mut ResultPlan, id: PoolId, input: &RecordResult) -> ResultOutcome {
+    let Some(pool) = state.pools.get(&id).cloned() else {
+        return ResultOutcome::refused("unknown_barcode", "the tube vanished while recording");
+    };
+    let r = &input.result;
+    let current = pool.outcome.map(|o| (o, pool.ct, pool.resulted_at));
+    if let Some(refused) = refusal(&pool.barcode, pool.test_type, pool.status, current, input) {
+        return refused;
+    }
+    let members: Vec<SpecimenState> = pool.members.iter().filter_map(|m| state.specimens.get(m).cloned()).collect();
+    if members.iter().any(|m| r.resulted_at < m.collected_at) {
+        return ResultOutcome::refused("before_collection", "a result cannot be read before the swabs were taken");
+    }
+    let corrected = current.is_some();
+    // Members still following the pool: all of them at first; after a correction, those
+    // whose conclusion is still the one the old result gave them.
+    let following = pool.outcome.map(Outcome::for_pool_members);
+    let new_conclusion = r.outcome.for_pool_members();
+    let mut people = Vec::new();
+    for member in members {
+        if member.status == SpecimenStatus::Rejected || member.conclusion != following {
+            continue;
+        }
+        people.push(member.person);
+        if member.conclusion == Some(new_conclusion) {
+            continue;
+        }
+        plan.count(&member, member.conclusion, -1);
+        let mut updated = member.clone();
+        updated.status = SpecimenStatus::Resulted;
+        updated.conclusion = Some(new_conclusion);
+        updated.resulted_at = Some(r.resulted_at);
+        plan.count(&updated, updated.conclusion, 1);
+        if !corrected {
+            plan.time(&updated, r.resulted_at);
+        }
+        plan.events.push(result_event(&updated, corrected, input.recorded_at));
+        plan.touch_specimen(member.id);
+        state.specimens.insert(member.id, updated);
+    }
+    let mut updated = pool;
+    updated.status = SpecimenStatus::Resulted;
+    updated.outcome = Some(r.outcome);
+    updated.ct = r.ct;
+    updated.resulted_at = Some(r.resulted_at);
+    state.pools.insert(id, updated);
+    if !plan.pools.contains(&id) {
+        plan.pools.push(id);
+    }
+    plan.history.push(history(input));
+    ResultOutcome::Recorded { people, cases: Vec::new() }
+}
