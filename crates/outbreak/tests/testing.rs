@@ -408,3 +408,43 @@ async fn a_result_look_up_reveals_nothing_on_a_wrong_answer() {
     let malformed = post("/lookup/code", json!({"cccd": "12", "date_of_birth": "1990-05-12"})).await.unwrap();
     assert_eq!(malformed.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test]
+async fn the_dashboard_stream_sends_new_totals_when_a_result_arrives() {
+    let server = TestServer::start().await;
+    let sampler = server.system_token("sampler", "sampler", "00070").await;
+    let lab = server.system_token("lab", "lab_technician", "00070").await;
+    let person = register(&server, "Kiều Thị Nga", "0916666666", "001190000040", "00070").await;
+    let session = open_session(&server, &sampler, "00070", None).await;
+    let label = take(&server, &sampler, &session, person).await["barcode"].as_str().unwrap().to_owned();
+    let mut stream = TestServer::client()
+        .get(format!("{}/api/v1/testing/dashboard/stream?unit=00070", server.url))
+        .bearer_auth(&lab)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    let mut seen = String::new();
+    let mut next_event = async || loop {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), stream.chunk()).await.unwrap().unwrap().unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+        if let Some(end) = seen.find("\n\n") {
+            let event: String = seen.drain(..end + 2).collect();
+            if let Some(data) = event.lines().find_map(|l| l.strip_prefix("data: ")) {
+                return serde_json::from_str::<Value>(data).unwrap();
+            }
+        }
+    };
+    let first = next_event().await;
+    assert_eq!((first["pending"].as_u64(), first["totals"]["positive"].as_u64()), (Some(1), Some(0)));
+    call(
+        &server,
+        &lab,
+        "POST",
+        "/testing/results",
+        Some(json!({"results": [{"barcode": label, "result": "positive"}]})),
+    )
+    .await;
+    let second = next_event().await;
+    assert_eq!((second["pending"].as_u64(), second["totals"]["positive"].as_u64()), (Some(0), Some(1)));
+}

@@ -934,6 +934,9 @@ async fn individual_results_correct_and_confirm_cases_once(store: &dyn Store) {
     );
     let again = record(store, vec![lab_result(&s1.barcode, Outcome::Negative, Some(35.5), read)]).await;
     assert_eq!(again[0], ResultOutcome::Unchanged, "the same file uploaded twice changes nothing");
+    let mut untimed = lab_result(&s1.barcode, Outcome::Negative, Some(35.5), now());
+    untimed.result.time_given = false;
+    assert_eq!(record(store, vec![untimed]).await[0], ResultOutcome::Unchanged, "resent without its time");
     let other = record(store, vec![lab_result(&s1.barcode, Outcome::Positive, None, read)]).await;
     assert_eq!(refusal(&other[0]), "already_resulted");
     let pending = record(store, vec![correction(&s2.barcode, Outcome::Negative, read, "typo")]).await;

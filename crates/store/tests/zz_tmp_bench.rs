@@ -72,6 +72,7 @@ async fn bench_record_results() {
                 outcome: if i % 50 == 0 { Outcome::Positive } else { Outcome::Negative },
                 ct: Some(30.0),
                 resulted_at: now(),
+                time_given: true,
             },
             recorded_by: "lab".into(),
             recorded_at: now(),

@@ -440,28 +440,32 @@ async fn dashboard_stream(
     let services = state.services.clone();
     let first = services.testing_dashboard(&caller, params.unit.as_deref(), params.days).await?;
     let changes = services.testing_changes();
-    // Each turn sends the dashboard it holds, then waits for a change to its unit (or to
-    // every unit), lets a burst of changes settle, and computes the next one.
-    let stream = futures_util::stream::unfold(Some((first, changes)), move |held| {
+    let unit_path = first.unit_path.clone();
+    // Each turn sends a dashboard: the first at once, each later one after a change to the
+    // unit (or to every unit) and a second for a burst of changes to settle.
+    let stream = futures_util::stream::unfold(Some((Some(first), changes)), move |state| {
         let (services, caller, unit, days) = (services.clone(), caller.clone(), params.unit.clone(), params.days);
+        let unit_path = unit_path.clone();
         async move {
-            let (current, mut changes) = held?;
-            let event = Event::default().event("dashboard").json_data(&current).ok()?;
-            let next = async {
-                loop {
-                    match changes.recv().await {
-                        Ok(units) if units.is_empty() || units.contains(&current.unit_path) => break,
-                        Ok(_) => continue,
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            let (ready, mut changes) = state?;
+            let dashboard = match ready {
+                Some(dashboard) => dashboard,
+                None => {
+                    loop {
+                        match changes.recv().await {
+                            Ok(units) if units.is_empty() || units.contains(&unit_path) => break,
+                            Ok(_) => continue,
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
+                            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                        }
                     }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    while changes.try_recv().is_ok() {}
+                    services.testing_dashboard(&caller, unit.as_deref(), days).await.ok()?
                 }
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                while changes.try_recv().is_ok() {}
-                let next = services.testing_dashboard(&caller, unit.as_deref(), days).await.ok()?;
-                Some((next, changes))
             };
-            Some((Ok(event), next.await))
+            let event = Event::default().event("dashboard").json_data(&dashboard).ok()?;
+            Some((Ok(event), Some((None, changes))))
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))

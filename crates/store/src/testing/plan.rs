@@ -6,7 +6,7 @@
 //! Results later in a batch see what earlier ones did, so a file naming a tube twice is
 //! handled as two uploads would be.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use outbreak_domain::testing::{
     CaseId, CaseStatus, Conclusion, EPISODE, Outcome, PoolId, SpecimenId, SpecimenStatus, TestType, turnaround_bucket,
@@ -124,6 +124,10 @@ pub(crate) struct ResultPlan {
     pub totals: HashMap<(String, Date, TestType), Totals>,
     /// Changes to the turnaround histogram by (unit path, day of result, hours).
     pub turnaround: HashMap<(String, Date, i64), i64>,
+    /// What `specimens` and `pools` hold, to add each once without scanning them: a batch
+    /// of ten thousand results would otherwise cost fifty million comparisons.
+    touched_specimens: HashSet<SpecimenId>,
+    touched_pools: HashSet<PoolId>,
 }
 
 impl ResultPlan {
@@ -143,7 +147,7 @@ impl ResultPlan {
     }
 
     fn touch_specimen(&mut self, id: SpecimenId) {
-        if !self.specimens.contains(&id) {
+        if self.touched_specimens.insert(id) {
             self.specimens.push(id);
         }
     }
@@ -394,7 +398,7 @@ fn pool_result(state: &mut ResultState, plan: &mut ResultPlan, id: PoolId, input
     updated.ct = r.ct;
     updated.resulted_at = Some(r.resulted_at);
     state.pools.insert(id, updated);
-    if !plan.pools.contains(&id) {
+    if plan.touched_pools.insert(id) {
         plan.pools.push(id);
     }
     plan.history.push(history(input));
