@@ -12,6 +12,7 @@
 //! - `names`, `places`, `identifiers`: what the people are made of.
 //! - `accounts`: the staff accounts and their passwords.
 //! - `venues`: venues of every kind in each commune and a few days of check-ins.
+//! - `testing`: sampling sessions, specimens and pools, results and the cases they confirm.
 
 mod accounts;
 mod error;
@@ -20,6 +21,7 @@ mod names;
 mod pick;
 mod places;
 mod population;
+mod testing;
 mod venues;
 
 pub use error::DemoError;
@@ -135,6 +137,9 @@ pub struct DemoSummary {
     pub venues: u64,
     /// Check-ins this run wrote.
     pub checkins: u64,
+    /// Specimens this run took, and the cases their results confirmed.
+    pub specimens: u64,
+    pub cases: u64,
     /// Whether this run finished one that had been interrupted.
     pub resumed: bool,
     pub sample_citizens: Vec<SampleCitizen>,
@@ -192,6 +197,8 @@ pub async fn generate(
     let venues = venues::create(&**store, options.seed, &shares, started_at).await?;
     let venue_count = venues.values().map(Vec::len).sum::<usize>() as u64;
     progress(Progress { stage: "venues", done: 1, total: 1 });
+    let communes_only: Vec<Unit> = communes.iter().map(|c| c.unit.clone()).collect();
+    let sessions = testing::open(&**store, options.seed, &communes_only, started_at).await?;
 
     let generator = Generator::new(options.seed, communes.clone(), options.today, outbreak_domain::now());
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Chunk, DemoError>>(1);
@@ -217,6 +224,7 @@ pub async fn generate(
     });
 
     let (mut people, mut people_added, mut households, mut neighbourhoods, mut checkins) = (0, 0, 0, 0, 0);
+    let (mut specimens, mut cases, mut chunk_number) = (0, 0, 0);
     progress(Progress { stage: "people", done: 0, total: options.people });
     while let Some(chunk) = rx.recv().await {
         let chunk = chunk?;
@@ -230,13 +238,18 @@ pub async fn generate(
             people_added += chunk.people.len() as u64;
             let visits = venues::visits(&chunk.people, &venues, options.seed, options.checkin_days, started_at);
             checkins += venues::record(&**store, visits).await?;
+            let tested = testing::sample(&**store, &sessions, &chunk.people, options.seed, chunk_number, started_at).await?;
+            specimens += tested.specimens;
+            cases += tested.cases;
         }
+        chunk_number += 1;
         people += chunk.people.len() as u64;
         households += chunk.households;
         neighbourhoods += chunk.neighbourhoods;
         progress(Progress { stage: "people", done: people, total: options.people });
     }
     let sample_citizens = producer.await.map_err(|e| DemoError::Task(e.to_string()))?;
+    testing::mark_told(&**store).await?;
 
     let detail = format!("{people} people in {households} households, {} accounts", staff.len());
     services.audit(&caller, FINISHED, "demo", &options.seed.to_string(), &detail).await?;
@@ -251,6 +264,8 @@ pub async fn generate(
         people_added,
         venues: venue_count,
         checkins,
+        specimens,
+        cases,
         resumed,
         sample_citizens,
     })

@@ -85,6 +85,8 @@ pub struct DemoArgs {
 enum BenchCommand {
     /// Check-ins per second through the HTTP API, single and batched, with baselines.
     Ingest(crate::bench::IngestArgs),
+    /// Lab results in bulk from a file, and the testing dashboard over many tests.
+    Results(crate::bench::ResultsArgs),
 }
 
 #[derive(Subcommand)]
@@ -103,6 +105,7 @@ impl Cli {
             Command::Demo(args) => crate::demo::run(args).await,
             Command::Verify(args) => crate::verify::run(args),
             Command::Bench { command: BenchCommand::Ingest(args) } => crate::bench::ingest(args).await,
+            Command::Bench { command: BenchCommand::Results(args) } => crate::bench::results(args).await,
             Command::Keys { command, store } => {
                 let services = crate::serve::services(&ServeArgs {
                     store,

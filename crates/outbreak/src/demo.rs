@@ -53,11 +53,13 @@ pub async fn run(mut args: DemoArgs) -> anyhow::Result<()> {
 fn print_summary(summary: &DemoSummary, url: &str, database: &str, elapsed: std::time::Duration) {
     println!();
     println!(
-        "Outbreak demo: {} people in {} households, {} venues, {} check-ins, {:.1} s, store {database}",
+        "Outbreak demo: {} people in {} households, {} venues, {} check-ins, {} specimens, {} cases, {:.1} s, store {database}",
         summary.people,
         summary.households,
         summary.venues,
         summary.checkins,
+        summary.specimens,
+        summary.cases,
         elapsed.as_secs_f64()
     );
     println!();

@@ -4,6 +4,7 @@
 
 mod http;
 mod ingest;
+mod results;
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use outbreak_services::sms::LogGateway;
 use outbreak_services::{Caller, Config, Services};
 
 pub use ingest::{IngestArgs, run as ingest};
+pub use results::{ResultsArgs, run as results};
 
 /// The caller a benchmark sets things up as, like an installer would.
 fn installer() -> Caller {

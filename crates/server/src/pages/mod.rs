@@ -81,8 +81,9 @@ pub fn router(state: AppState) -> axum::Router<AppState> {
         .route("/cases", get(testing::cases))
         .route("/testing/dashboard", get(dashboard::dashboard))
         .route("/lookup", get(dashboard::lookup_form))
-        .route("/lookup/code", post(dashboard::lookup_code))
-        .route("/lookup/results", post(dashboard::lookup_results))
+        // A language switch on an answer page reloads with GET: it starts the look-up again.
+        .route("/lookup/code", get(dashboard::lookup_form).post(dashboard::lookup_code))
+        .route("/lookup/results", get(dashboard::lookup_form).post(dashboard::lookup_results))
         .route("/admin/units", get(admin::units))
         .route("/admin/units/{code}/children", post(admin::add_unit))
         .route("/admin/units/population", post(admin::import_population))

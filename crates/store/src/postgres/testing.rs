@@ -26,7 +26,7 @@ use uuid::Uuid;
 use super::{PostgresStore, commit, push_scope, refs, unique_violation, unit_path};
 use crate::records::NewAuditEntry;
 use crate::testing::columns::{CaseColumns, PoolColumns, SessionColumns, SpecimenColumns, word};
-use crate::testing::plan::{NewEvent, OpenCase, ResultPlan, ResultState, plan_results};
+use crate::testing::plan::{HistoryRow, NewEvent, OpenCase, ResultPlan, ResultState, plan_results};
 use crate::testing::*;
 use crate::{Result, StoreError};
 
@@ -401,94 +401,121 @@ async fn load_result_state(tx: &Transaction<'_>, results: &[RecordResult]) -> Re
     Ok(state)
 }
 
-/// Writes a batch's plan back: every kind of row with one statement over arrays.
-thread_local! { static T0: std::cell::Cell<std::time::Instant> = std::cell::Cell::new(std::time::Instant::now()); }
+/// Writes a batch's plan back: every kind of row with one statement over arrays. The
+/// statements are pipelined — sent together, in this order, and run by the server one after
+/// the other while the client still encodes the next — since none needs another's answer.
 async fn apply_result_plan(tx: &Transaction<'_>, state: &ResultState, plan: &ResultPlan) -> Result<()> {
-    T0.with(|t| t.set(std::time::Instant::now()));
+    tokio::try_join!(
+        biased;
+        update_specimens(tx, state, plan),
+        update_pools(tx, state, plan),
+        insert_history(tx, &plan.history),
+        async {
+            // A batch may confirm a case and correct it away: the insert goes first.
+            insert_cases(tx, &plan.new_cases).await?;
+            discard_cases(tx, &plan.discarded_cases).await
+        },
+        insert_events(tx, &plan.events),
+        apply_totals(tx, &plan.totals, &plan.turnaround),
+    )?;
+    Ok(())
+}
+
+async fn update_specimens(tx: &Transaction<'_>, state: &ResultState, plan: &ResultPlan) -> Result<()> {
     let specimens: Vec<_> = plan.specimens.iter().filter_map(|id| state.specimens.get(id)).collect();
-    if !specimens.is_empty() {
-        let statement = tx
-            .prepare_cached(
-                "UPDATE specimens s SET status = u.status, conclusion = u.conclusion, ct = u.ct,
-                   resulted_at = u.resulted_at
-                 FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::float8[], $5::timestamptz[])
-                   AS u(id, status, conclusion, ct, resulted_at)
-                 WHERE s.id = u.id",
-            )
-            .await?;
-        tx.execute(
-            &statement,
-            &[
-                &specimens.iter().map(|s| s.id.0).collect::<Vec<_>>(),
-                &specimens.iter().map(|s| s.status.as_str()).collect::<Vec<_>>(),
-                &specimens.iter().map(|s| s.conclusion.map(Conclusion::as_str)).collect::<Vec<_>>(),
-                &specimens.iter().map(|s| s.ct).collect::<Vec<_>>(),
-                &specimens.iter().map(|s| s.resulted_at).collect::<Vec<_>>(),
-            ],
+    if specimens.is_empty() {
+        return Ok(());
+    }
+    let statement = tx
+        .prepare_cached(
+            "UPDATE specimens s SET status = u.status, conclusion = u.conclusion, ct = u.ct,
+               resulted_at = u.resulted_at
+             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::float8[], $5::timestamptz[])
+               AS u(id, status, conclusion, ct, resulted_at)
+             WHERE s.id = u.id",
         )
         .await?;
-    }
-    eprintln!("  specimens {:?}", T0.with(|t| t.get().elapsed()));
+    tx.execute(
+        &statement,
+        &[
+            &specimens.iter().map(|s| s.id.0).collect::<Vec<_>>(),
+            &specimens.iter().map(|s| s.status.as_str()).collect::<Vec<_>>(),
+            &specimens.iter().map(|s| s.conclusion.map(Conclusion::as_str)).collect::<Vec<_>>(),
+            &specimens.iter().map(|s| s.ct).collect::<Vec<_>>(),
+            &specimens.iter().map(|s| s.resulted_at).collect::<Vec<_>>(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn update_pools(tx: &Transaction<'_>, state: &ResultState, plan: &ResultPlan) -> Result<()> {
     let pools: Vec<_> = plan.pools.iter().filter_map(|id| state.pools.get(id)).collect();
-    if !pools.is_empty() {
-        let statement = tx
-            .prepare_cached(
-                "UPDATE pools p SET status = u.status, outcome = u.outcome, ct = u.ct, resulted_at = u.resulted_at
-                 FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::float8[], $5::timestamptz[])
-                   AS u(id, status, outcome, ct, resulted_at)
-                 WHERE p.id = u.id",
-            )
-            .await?;
-        tx.execute(
-            &statement,
-            &[
-                &pools.iter().map(|p| p.id.0).collect::<Vec<_>>(),
-                &pools.iter().map(|p| p.status.as_str()).collect::<Vec<_>>(),
-                &pools.iter().map(|p| p.outcome.map(Outcome::as_str)).collect::<Vec<_>>(),
-                &pools.iter().map(|p| p.ct).collect::<Vec<_>>(),
-                &pools.iter().map(|p| p.resulted_at).collect::<Vec<_>>(),
-            ],
+    if pools.is_empty() {
+        return Ok(());
+    }
+    let statement = tx
+        .prepare_cached(
+            "UPDATE pools p SET status = u.status, outcome = u.outcome, ct = u.ct, resulted_at = u.resulted_at
+             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::float8[], $5::timestamptz[])
+               AS u(id, status, outcome, ct, resulted_at)
+             WHERE p.id = u.id",
         )
         .await?;
+    tx.execute(
+        &statement,
+        &[
+            &pools.iter().map(|p| p.id.0).collect::<Vec<_>>(),
+            &pools.iter().map(|p| p.status.as_str()).collect::<Vec<_>>(),
+            &pools.iter().map(|p| p.outcome.map(Outcome::as_str)).collect::<Vec<_>>(),
+            &pools.iter().map(|p| p.ct).collect::<Vec<_>>(),
+            &pools.iter().map(|p| p.resulted_at).collect::<Vec<_>>(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Appends to the tubes' result histories, in order.
+async fn insert_history(tx: &Transaction<'_>, history: &[HistoryRow]) -> Result<()> {
+    if history.is_empty() {
+        return Ok(());
     }
-    if !plan.history.is_empty() {
-        let h = &plan.history;
-        let statement = tx
-            .prepare_cached(
-                "INSERT INTO results (barcode, outcome, ct, resulted_at, recorded_at, recorded_by, correction)
-                 SELECT barcode, outcome, ct, resulted_at, recorded_at, recorded_by, correction
-                 FROM UNNEST($1::text[], $2::text[], $3::float8[], $4::timestamptz[], $5::timestamptz[], $6::text[],
-                   $7::text[]) WITH ORDINALITY
-                   AS r(barcode, outcome, ct, resulted_at, recorded_at, recorded_by, correction, n)
-                 ORDER BY n",
-            )
-            .await?;
-        tx.execute(
-            &statement,
-            &[
-                &h.iter().map(|r| r.barcode.as_str()).collect::<Vec<_>>(),
-                &h.iter().map(|r| r.outcome.as_str()).collect::<Vec<_>>(),
-                &h.iter().map(|r| r.ct).collect::<Vec<_>>(),
-                &h.iter().map(|r| r.resulted_at).collect::<Vec<_>>(),
-                &h.iter().map(|r| r.recorded_at).collect::<Vec<_>>(),
-                &h.iter().map(|r| r.recorded_by.as_str()).collect::<Vec<_>>(),
-                &h.iter().map(|r| r.correction.as_deref()).collect::<Vec<_>>(),
-            ],
+    let statement = tx
+        .prepare_cached(
+            "INSERT INTO results (barcode, outcome, ct, resulted_at, recorded_at, recorded_by, correction)
+             SELECT barcode, outcome, ct, resulted_at, recorded_at, recorded_by, correction
+             FROM UNNEST($1::text[], $2::text[], $3::float8[], $4::timestamptz[], $5::timestamptz[], $6::text[],
+               $7::text[]) WITH ORDINALITY
+               AS r(barcode, outcome, ct, resulted_at, recorded_at, recorded_by, correction, n)
+             ORDER BY n",
         )
         .await?;
+    tx.execute(
+        &statement,
+        &[
+            &history.iter().map(|r| r.barcode.as_str()).collect::<Vec<_>>(),
+            &history.iter().map(|r| r.outcome.as_str()).collect::<Vec<_>>(),
+            &history.iter().map(|r| r.ct).collect::<Vec<_>>(),
+            &history.iter().map(|r| r.resulted_at).collect::<Vec<_>>(),
+            &history.iter().map(|r| r.recorded_at).collect::<Vec<_>>(),
+            &history.iter().map(|r| r.recorded_by.as_str()).collect::<Vec<_>>(),
+            &history.iter().map(|r| r.correction.as_deref()).collect::<Vec<_>>(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn discard_cases(tx: &Transaction<'_>, cases: &[CaseId]) -> Result<()> {
+    if cases.is_empty() {
+        return Ok(());
     }
-    eprintln!("  step {:?}", T0.with(|t| t.get().elapsed()));
-    insert_cases(tx, &plan.new_cases).await?;
-    if !plan.discarded_cases.is_empty() {
-        let ids: Vec<Uuid> = plan.discarded_cases.iter().map(|c| c.0).collect();
-        let statement =
-            tx.prepare_cached("UPDATE cases SET status = 'discarded', updated_at = $2 WHERE id = ANY($1)").await?;
-        tx.execute(&statement, &[&ids, &outbreak_domain::now()]).await?;
-    }
-    eprintln!("  step {:?}", T0.with(|t| t.get().elapsed()));
-    insert_events(tx, &plan.events).await?;
-    eprintln!("  step {:?}", T0.with(|t| t.get().elapsed()));
-    apply_totals(tx, &plan.totals, &plan.turnaround).await
+    let ids: Vec<Uuid> = cases.iter().map(|c| c.0).collect();
+    let statement =
+        tx.prepare_cached("UPDATE cases SET status = 'discarded', updated_at = $2 WHERE id = ANY($1)").await?;
+    tx.execute(&statement, &[&ids, &outbreak_domain::now()]).await?;
+    Ok(())
 }
 
 /// The person's pooled specimen still waiting for its individual retest.
@@ -609,6 +636,120 @@ async fn take_one(
     specimens_where(tx, "s.id = $1", &[&new.id.0]).await?.pop().ok_or(StoreError::NotFound("specimen"))?.decode()
 }
 
+/// Rows written by one statement of an import.
+const IMPORT_CHUNK: usize = 10_000;
+
+async fn insert_session(tx: &Transaction<'_>, s: &SamplingSession) -> Result<()> {
+    let path = unit_path(tx, &s.unit, "unit").await?;
+    let statement = tx
+        .prepare_cached(&format!(
+            "INSERT INTO sampling_sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .await?;
+    tx.execute(
+        &statement,
+        &[
+            &s.id.0,
+            &s.site,
+            &s.unit.as_str(),
+            &path,
+            &s.date,
+            &s.team,
+            &s.test_type.as_str(),
+            &s.pool_size,
+            &s.created_by,
+            &s.created_at,
+            &s.closed_at,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A label taken by a row of a many-row insert: the database names the value.
+fn label_taken(e: tokio_postgres::Error) -> StoreError {
+    if unique_violation(&e).is_none() {
+        return e.into();
+    }
+    // "Key (barcode)=(S00000000011) already exists."
+    let existing = e
+        .as_db_error()
+        .and_then(|db| db.detail())
+        .and_then(|detail| detail.split_once(")=(")?.1.split_once(')').map(|(value, _)| value.to_owned()));
+    StoreError::Conflict { field: "barcode", existing }
+}
+
+async fn import_pools(tx: &Transaction<'_>, pools: &[Pool]) -> Result<()> {
+    let statement = tx
+        .prepare_cached(
+            "INSERT INTO pools (id, barcode, session_id, size_limit, members, closed, status, outcome, ct,
+               resulted_at, reject_reason, created_at)
+             SELECT id, barcode, session_id, size_limit, members, closed, status, outcome, ct, resulted_at,
+               reject_reason, $12
+             FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::int8[], $5::int8[], $6::bool[], $7::text[],
+               $8::text[], $9::float8[], $10::timestamptz[], $11::text[])
+               AS p(id, barcode, session_id, size_limit, members, closed, status, outcome, ct, resulted_at,
+                 reject_reason)",
+        )
+        .await?;
+    tx.execute(
+        &statement,
+        &[
+            &pools.iter().map(|p| p.id.0).collect::<Vec<_>>(),
+            &pools.iter().map(|p| p.barcode.as_str()).collect::<Vec<_>>(),
+            &pools.iter().map(|p| p.session.0).collect::<Vec<_>>(),
+            &pools.iter().map(|p| p.size_limit).collect::<Vec<_>>(),
+            &pools.iter().map(|p| p.members).collect::<Vec<_>>(),
+            &pools.iter().map(|p| p.closed).collect::<Vec<_>>(),
+            &pools.iter().map(|p| p.status.as_str()).collect::<Vec<_>>(),
+            &pools.iter().map(|p| p.outcome.map(Outcome::as_str)).collect::<Vec<_>>(),
+            &pools.iter().map(|p| p.ct).collect::<Vec<_>>(),
+            &pools.iter().map(|p| p.resulted_at).collect::<Vec<_>>(),
+            &pools.iter().map(|p| p.reject_reason.as_deref()).collect::<Vec<_>>(),
+            &outbreak_domain::now(),
+        ],
+    )
+    .await
+    .map_err(label_taken)?;
+    Ok(())
+}
+
+async fn import_specimens(tx: &Transaction<'_>, specimens: &[Specimen]) -> Result<()> {
+    let statement = tx
+        .prepare_cached(
+            "INSERT INTO specimens (id, barcode, session_id, person_id, test_type, site_path, home_path,
+               collected_at, pool_id, status, conclusion, ct, resulted_at, reject_reason, retest_of)
+             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::text[],
+               $7::text[], $8::timestamptz[], $9::uuid[], $10::text[], $11::text[], $12::float8[],
+               $13::timestamptz[], $14::text[], $15::uuid[])",
+        )
+        .await?;
+    let s = specimens;
+    tx.execute(
+        &statement,
+        &[
+            &s.iter().map(|s| s.id.0).collect::<Vec<_>>(),
+            &s.iter().map(|s| s.barcode.as_str()).collect::<Vec<_>>(),
+            &s.iter().map(|s| s.session.0).collect::<Vec<_>>(),
+            &s.iter().map(|s| s.person.0).collect::<Vec<_>>(),
+            &s.iter().map(|s| s.test_type.as_str()).collect::<Vec<_>>(),
+            &s.iter().map(|s| s.site_path.as_str()).collect::<Vec<_>>(),
+            &s.iter().map(|s| s.home_path.as_str()).collect::<Vec<_>>(),
+            &s.iter().map(|s| s.collected_at).collect::<Vec<_>>(),
+            &s.iter().map(|s| s.pool.as_ref().map(|p| p.id.0)).collect::<Vec<_>>(),
+            &s.iter().map(|s| s.status.as_str()).collect::<Vec<_>>(),
+            &s.iter().map(|s| s.conclusion.map(Conclusion::as_str)).collect::<Vec<_>>(),
+            &s.iter().map(|s| s.ct).collect::<Vec<_>>(),
+            &s.iter().map(|s| s.resulted_at).collect::<Vec<_>>(),
+            &s.iter().map(|s| s.reject_reason.as_deref()).collect::<Vec<_>>(),
+            &s.iter().map(|s| s.retest_of.map(|r| r.0)).collect::<Vec<_>>(),
+        ],
+    )
+    .await
+    .map_err(label_taken)?;
+    Ok(())
+}
+
 /// Counts a rejected tube's specimens in the totals.
 async fn count_rejected(tx: &Transaction<'_>, specimens: &[SpecimenColumns]) -> Result<()> {
     let mut totals: HashMap<(String, Date, TestType), Totals> = HashMap::new();
@@ -626,32 +767,7 @@ impl TestingStore for PostgresStore {
     async fn insert_sampling_session(&self, session: &SamplingSession) -> Result<()> {
         let mut client = self.pool.get().await?;
         let txn = client.transaction().await?;
-        let s = session;
-        let result = async {
-            let path = unit_path(&txn, &s.unit, "unit").await?;
-            txn.execute(
-                &format!(
-                    "INSERT INTO sampling_sessions ({SESSION_COLUMNS})
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-                ),
-                &[
-                    &s.id.0,
-                    &s.site,
-                    &s.unit.as_str(),
-                    &path,
-                    &s.date,
-                    &s.team,
-                    &s.test_type.as_str(),
-                    &s.pool_size,
-                    &s.created_by,
-                    &s.created_at,
-                    &s.closed_at,
-                ],
-            )
-            .await?;
-            Ok(())
-        }
-        .await;
+        let result = insert_session(&txn, session).await;
         commit(txn, result).await
     }
 
@@ -856,15 +972,9 @@ impl TestingStore for PostgresStore {
         let mut client = self.pool.get().await?;
         let txn = client.transaction().await?;
         let result = async {
-            let t = std::time::Instant::now();
             let mut state = load_result_state(&txn, &results).await?;
-            eprintln!("load {:?}", t.elapsed());
-            let t = std::time::Instant::now();
             let plan = plan_results(&mut state, &results, &scope, || CaseId(Uuid::now_v7()));
-            eprintln!("plan {:?}", t.elapsed());
-            let t = std::time::Instant::now();
             apply_result_plan(&txn, &state, &plan).await?;
-            eprintln!("apply {:?}", t.elapsed());
             insert_audits(&txn, &audit).await?;
             Ok(plan.outcomes)
         }
@@ -893,6 +1003,26 @@ impl TestingStore for PostgresStore {
                 })
             })
             .collect()
+    }
+
+    async fn import_tests(&self, import: TestImport) -> Result<()> {
+        let mut client = self.pool.get().await?;
+        let txn = client.transaction().await?;
+        let result = async {
+            for s in &import.sessions {
+                insert_session(&txn, s).await?;
+            }
+            for pools in import.pools.chunks(IMPORT_CHUNK) {
+                import_pools(&txn, pools).await?;
+            }
+            for specimens in import.specimens.chunks(IMPORT_CHUNK) {
+                import_specimens(&txn, specimens).await?;
+            }
+            let (totals, turnaround) = import.totals();
+            apply_totals(&txn, &totals, &turnaround).await
+        }
+        .await;
+        commit(txn, result).await
     }
 
     async fn insert_case(&self, case: &Case) -> Result<()> {

@@ -467,6 +467,27 @@ fn take_one(tx: &Connection, new: &NewSpecimen, session: &SamplingSession) -> Re
     specimen_by_barcode(tx, new.barcode.as_str())?.ok_or(StoreError::NotFound("specimen"))?.decode()
 }
 
+fn insert_session(tx: &Connection, s: &SamplingSession) -> Result<()> {
+    let path = unit_path(tx, &s.unit, "unit")?;
+    tx.prepare_cached(&format!(
+        "INSERT INTO sampling_sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    ))?
+    .execute(params![
+        s.id.to_string(),
+        s.site,
+        s.unit.as_str(),
+        path,
+        s.date.to_string(),
+        s.team,
+        s.test_type.as_str(),
+        s.pool_size,
+        s.created_by,
+        micros(s.created_at),
+        s.closed_at.map(micros)
+    ])?;
+    Ok(())
+}
+
 fn session_in(c: &Connection, id: SessionId) -> Result<Option<SamplingSession>> {
     c.prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sampling_sessions WHERE id = ?1"))?
         .query_row([id.to_string()], session_row)
@@ -490,27 +511,7 @@ fn count_rejected(tx: &Connection, specimens: &[SpecimenColumns]) -> Result<()> 
 impl TestingStore for SqliteStore {
     async fn insert_sampling_session(&self, session: &SamplingSession) -> Result<()> {
         let s = session.clone();
-        self.write(move |tx| {
-            let path = unit_path(tx, &s.unit, "unit")?;
-            tx.execute(
-                &format!("INSERT INTO sampling_sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
-                params![
-                    s.id.to_string(),
-                    s.site,
-                    s.unit.as_str(),
-                    path,
-                    s.date.to_string(),
-                    s.team,
-                    s.test_type.as_str(),
-                    s.pool_size,
-                    s.created_by,
-                    micros(s.created_at),
-                    s.closed_at.map(micros)
-                ],
-            )?;
-            Ok(())
-        })
-        .await
+        self.write(move |tx| insert_session(tx, &s)).await
     }
 
     async fn sampling_session(&self, id: SessionId) -> Result<Option<SamplingSession>> {
@@ -738,6 +739,64 @@ impl TestingStore for SqliteStore {
                 })
             })
             .collect()
+        })
+        .await
+    }
+
+    async fn import_tests(&self, import: TestImport) -> Result<()> {
+        self.write(move |tx| {
+            for s in &import.sessions {
+                insert_session(tx, s)?;
+            }
+            let mut pool = tx.prepare_cached(
+                "INSERT INTO pools (id, barcode, session_id, size_limit, members, closed, status, outcome, ct,
+                   resulted_at, reject_reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?;
+            for p in &import.pools {
+                pool.execute(params![
+                    p.id.to_string(),
+                    p.barcode.as_str(),
+                    p.session.to_string(),
+                    p.size_limit,
+                    p.members,
+                    p.closed,
+                    p.status.as_str(),
+                    p.outcome.map(|o| o.as_str()),
+                    p.ct,
+                    p.resulted_at.map(micros),
+                    p.reject_reason,
+                    micros(outbreak_domain::now())
+                ])
+                .map_err(|e| barcode_taken(e, &p.barcode))?;
+            }
+            let mut specimen = tx.prepare_cached(
+                "INSERT INTO specimens (id, barcode, session_id, person_id, test_type, site_path, home_path,
+                   collected_at, pool_id, status, conclusion, ct, resulted_at, reject_reason, retest_of)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            )?;
+            for s in &import.specimens {
+                specimen
+                    .execute(params![
+                        s.id.to_string(),
+                        s.barcode.as_str(),
+                        s.session.to_string(),
+                        s.person.0.to_string(),
+                        s.test_type.as_str(),
+                        s.site_path,
+                        s.home_path,
+                        micros(s.collected_at),
+                        s.pool.as_ref().map(|p| p.id.to_string()),
+                        s.status.as_str(),
+                        s.conclusion.map(Conclusion::as_str),
+                        s.ct,
+                        s.resulted_at.map(micros),
+                        s.reject_reason,
+                        s.retest_of.map(|r| r.to_string())
+                    ])
+                    .map_err(|e| barcode_taken(e, &s.barcode))?;
+            }
+            let (totals, turnaround) = import.totals();
+            apply_totals(tx, &totals, &turnaround)
         })
         .await
     }

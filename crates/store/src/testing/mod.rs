@@ -6,6 +6,8 @@
 //! the stores' transactions, so that concurrent writers and a crash never leave half of
 //! them behind. Both stores implement them alike; the conformance suite holds them to it.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use outbreak_domain::testing::{
     Barcode, CaseId, CaseStatus, Conclusion, Outcome, PoolId, SessionId, SpecimenId, SpecimenStatus, TestType,
@@ -267,6 +269,36 @@ pub struct Event {
     pub at: OffsetDateTime,
 }
 
+/// Tests brought in as they are, with their conclusions: from another system's records,
+/// or generated for demos and benchmarks. The rows must agree with each other (specimens
+/// name their sessions, pools and people); no events are raised for them.
+#[derive(Debug, Clone, Default)]
+pub struct TestImport {
+    pub sessions: Vec<SamplingSession>,
+    pub pools: Vec<Pool>,
+    pub specimens: Vec<Specimen>,
+}
+
+impl TestImport {
+    /// What the imported specimens add to the running totals and the turnaround histogram.
+    pub(crate) fn totals(&self) -> (HashMap<(String, Date, TestType), Totals>, HashMap<(String, Date, i64), i64>) {
+        let (mut totals, mut turnaround) = (HashMap::new(), HashMap::new());
+        for s in &self.specimens {
+            let day = outbreak_domain::local_date(s.collected_at);
+            for path in rollup_paths(&s.home_path) {
+                let t: &mut Totals = totals.entry((path.to_owned(), day, s.test_type)).or_default();
+                t.collected += 1;
+                t.count(s.conclusion, s.status == SpecimenStatus::Rejected, 1);
+                if let (Some(_), Some(at)) = (s.conclusion, s.resulted_at) {
+                    let hours = outbreak_domain::testing::turnaround_bucket(s.collected_at, at);
+                    *turnaround.entry((path.to_owned(), outbreak_domain::local_date(at), hours)).or_default() += 1;
+                }
+            }
+        }
+        (totals, turnaround)
+    }
+}
+
 /// Filters the case list.
 #[derive(Debug, Clone, Default)]
 pub struct CaseFilter {
@@ -320,6 +352,9 @@ pub trait TestingStore {
     ) -> Result<Vec<ResultOutcome>>;
     /// A tube's results and corrections, oldest first.
     async fn result_history(&self, barcode: &Barcode) -> Result<Vec<ResultEntry>>;
+
+    /// Writes imported tests and their totals in one transaction.
+    async fn import_tests(&self, import: TestImport) -> Result<()>;
 
     async fn insert_case(&self, case: &Case) -> Result<()>;
     async fn case(&self, id: CaseId) -> Result<Option<CaseRow>>;
