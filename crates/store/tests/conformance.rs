@@ -61,6 +61,8 @@ conformance!(
     totals_and_turnaround_follow_results,
     events_and_cursors,
     cases_filter_and_staff_entries,
+    imported_tests_count_without_events,
+    concurrent_writers_keep_the_rules,
 );
 
 fn code(text: &str) -> UnitCode {
@@ -1408,4 +1410,144 @@ async fn cases_filter_and_staff_entries(store: &dyn Store) {
         store.set_case_status(CaseId(Uuid::now_v7()), CaseStatus::Recovered, "", now()).await,
         Err(StoreError::NotFound("case"))
     ));
+}
+
+async fn imported_tests_count_without_events(store: &dyn Store) {
+    seeded(store).await;
+    let people = people_in(store, &["00070", "00073", "00070"]).await;
+    let session = new_session("00070", "/VN/01/00070/", Some(2), TestType::RtPcr);
+    let (day, t) = yesterday_noon();
+    let read = t + Duration::hours(3);
+    let pool = Pool {
+        id: PoolId(Uuid::now_v7()),
+        barcode: Barcode::new(BarcodeKind::Pool, 1),
+        session: session.id,
+        size_limit: 2,
+        members: 2,
+        closed: true,
+        status: SpecimenStatus::Resulted,
+        outcome: Some(Outcome::Negative),
+        ct: None,
+        resulted_at: Some(read),
+        reject_reason: None,
+        site_path: "/VN/01/00070/".into(),
+    };
+    let specimen = |person: &Person, n: u64, home: &str, pooled: bool| Specimen {
+        id: SpecimenId(Uuid::now_v7()),
+        barcode: Barcode::new(BarcodeKind::Specimen, n),
+        session: session.id,
+        person: person.id,
+        test_type: TestType::RtPcr,
+        site_path: "/VN/01/00070/".into(),
+        home_path: home.into(),
+        collected_at: t,
+        pool: pooled.then(|| PoolRef { id: pool.id, barcode: pool.barcode.clone() }),
+        status: if pooled { SpecimenStatus::Resulted } else { SpecimenStatus::Collected },
+        conclusion: pooled.then_some(Conclusion::Negative),
+        ct: None,
+        resulted_at: pooled.then_some(read),
+        reject_reason: None,
+        retest_of: None,
+    };
+    let specimens = vec![
+        specimen(&people[0], 1, "/VN/01/00070/", true),
+        specimen(&people[1], 2, "/VN/01/00073/", true),
+        specimen(&people[2], 3, "/VN/01/00070/", false),
+    ];
+    let import =
+        TestImport { sessions: vec![session.clone()], pools: vec![pool.clone()], specimens: specimens.clone() };
+    store.import_tests(import).await.unwrap();
+
+    assert_eq!(store.sampling_session(session.id).await.unwrap(), Some(session.clone()));
+    assert_eq!(pool_of(store, &pool.barcode).await, pool);
+    for s in &specimens {
+        assert_eq!(specimen_of(store, &s.barcode).await, s.clone());
+    }
+    assert!(store.events_after(0, &[], 10).await.unwrap().is_empty(), "an import raises no events");
+    let totals = store.testing_totals_all("/VN/01/").await.unwrap();
+    assert_eq!((totals.collected, totals.negative, totals.pending()), (3, 2, 1));
+    assert_eq!(store.testing_totals_all("/VN/01/00073/").await.unwrap().negative, 1);
+    assert_eq!(store.turnaround("/VN/", day, day).await.unwrap(), [(3, 2)]);
+
+    // Imported tubes are like any other: the pending one takes its result.
+    let outcome = record(store, vec![lab_result(&specimens[2].barcode, Outcome::Positive, None, read)]).await;
+    assert_eq!(recorded(&outcome[0]).1.len(), 1);
+    let again = record(store, vec![lab_result(&pool.barcode, Outcome::Negative, None, read)]).await;
+    assert_eq!(again[0], ResultOutcome::Unchanged);
+
+    // One label taken: nothing of the import is stored.
+    let other = new_session("00070", "/VN/01/00070/", None, TestType::RtPcr);
+    let clash = TestImport {
+        sessions: vec![other.clone()],
+        pools: vec![],
+        specimens: vec![Specimen { id: SpecimenId(Uuid::now_v7()), session: other.id, ..specimens[2].clone() }],
+    };
+    assert!(matches!(store.import_tests(clash).await, Err(StoreError::Conflict { field: "barcode", .. })));
+    assert!(store.sampling_session(other.id).await.unwrap().is_none());
+    assert_eq!(store.testing_totals_all("/VN/").await.unwrap().collected, 3);
+}
+
+async fn concurrent_writers_keep_the_rules(store: &dyn Store) {
+    seeded(store).await;
+    let people = people_in(store, &["00070"; 11]).await;
+    let (first, second) = (
+        new_session("00070", "/VN/01/00070/", None, TestType::RtPcr),
+        new_session("00070", "/VN/01/00070/", None, TestType::RtPcr),
+    );
+    store.insert_sampling_session(&first).await.unwrap();
+    store.insert_sampling_session(&second).await.unwrap();
+    let (_, t) = yesterday_noon();
+    let swabs: Vec<NewSpecimen> =
+        people[..10].iter().enumerate().map(|(i, p)| swab(&first, p, 1 + i as u64, t)).collect();
+    let (x1, x2) = (swab(&first, &people[10], 100, t), swab(&second, &people[10], 101, t));
+    let mut all = swabs.clone();
+    all.extend([x1.clone(), x2.clone()]);
+    store.take_specimens(all, vec![]).await.unwrap();
+    let read = t + Duration::hours(1);
+    let scope = || vec!["/VN/".to_owned()];
+
+    // Two labs send results for the same tubes at once: each tube is resulted once.
+    let batch = |outcome| swabs.iter().map(|s| lab_result(&s.barcode, outcome, None, read)).collect::<Vec<_>>();
+    let (a, b) = tokio::join!(
+        store.record_results(batch(Outcome::Negative), scope(), vec![]),
+        store.record_results(batch(Outcome::Positive), scope(), vec![]),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    for (i, s) in swabs.iter().enumerate() {
+        let won = [&a[i], &b[i]].iter().filter(|o| matches!(o, ResultOutcome::Recorded { .. })).count();
+        assert_eq!(won, 1, "{s:?}: {:?} / {:?}", a[i], b[i]);
+        assert_eq!(store.result_history(&s.barcode).await.unwrap().len(), 1);
+    }
+    // Two first positives of one person at once: one case.
+    let (a, b) = tokio::join!(
+        store.record_results(vec![lab_result(&x1.barcode, Outcome::Positive, None, read)], scope(), vec![]),
+        store.record_results(vec![lab_result(&x2.barcode, Outcome::Positive, None, read)], scope(), vec![]),
+    );
+    let confirmed = recorded(&a.unwrap()[0]).1.len() + recorded(&b.unwrap()[0]).1.len();
+    assert_eq!(confirmed, 1);
+    assert_eq!(store.cases(&all_cases(Some(people[10].id))).await.unwrap().len(), 1);
+    let totals = store.testing_totals_all("/VN/").await.unwrap();
+    assert_eq!((totals.collected, totals.positive + totals.negative, totals.pending()), (12, 12, 0));
+
+    // Two samplers fill one pooled session at once: no pool takes more than its size.
+    let pooled = new_session("00070", "/VN/01/00070/", Some(3), TestType::RtPcr);
+    store.insert_sampling_session(&pooled).await.unwrap();
+    let more = people_in(store, &["00070"; 40]).await;
+    let take = |from: usize, n: u64| {
+        more[from..from + 20].iter().enumerate().map(|(i, p)| swab(&pooled, p, n + i as u64, t)).collect::<Vec<_>>()
+    };
+    // A pool already open with room is where both would go.
+    let opener = person("Người mở", None, "00070");
+    store.insert_person(&opener).await.unwrap();
+    store.take_specimens(vec![swab(&pooled, &opener, 199, t)], vec![]).await.unwrap();
+    let (a, b) = tokio::join!(store.take_specimens(take(0, 200), vec![]), store.take_specimens(take(20, 300), vec![]));
+    a.unwrap();
+    b.unwrap();
+    let pools = store.session_pools(pooled.id).await.unwrap();
+    assert!(pools.iter().all(|p| p.members <= p.size_limit), "{pools:?}");
+    assert_eq!(pools.iter().map(|p| p.members).sum::<i64>(), 41);
+    for p in &pools {
+        assert_eq!(store.pool_members(p.id).await.unwrap().len() as i64, p.members);
+    }
+    assert_eq!(store.testing_totals_all("/VN/").await.unwrap().collected, 53);
 }

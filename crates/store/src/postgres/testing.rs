@@ -32,10 +32,13 @@ use crate::{Result, StoreError};
 
 const SESSION_COLUMNS: &str =
     "id, site, unit_code, unit_path, day, team, test_type, pool_size, created_by, created_at, closed_at";
+/// Specimens with their pool's label and their person's address unit. Both are looked up
+/// row by row, not joined: a batch of ten thousand tubes would tempt the planner into
+/// reading all of `people` for a hash join, and `FOR … OF s` needs no outer join.
 const SPECIMEN_SELECT: &str = "SELECT s.id, s.barcode, s.session_id, s.person_id, s.test_type, s.site_path, \
-     s.home_path, s.collected_at, s.pool_id, p.barcode, s.status, s.conclusion, s.ct, s.resulted_at, \
-     s.reject_reason, s.retest_of, pe.address_unit \
-     FROM specimens s LEFT JOIN pools p ON p.id = s.pool_id JOIN people pe ON pe.id = s.person_id";
+     s.home_path, s.collected_at, s.pool_id, (SELECT p.barcode FROM pools p WHERE p.id = s.pool_id), s.status, \
+     s.conclusion, s.ct, s.resulted_at, s.reject_reason, s.retest_of, \
+     (SELECT pe.address_unit FROM people pe WHERE pe.id = s.person_id) FROM specimens s";
 const POOL_SELECT: &str = "SELECT p.id, p.barcode, p.session_id, p.size_limit, p.members, p.closed, p.status, \
      p.outcome, p.ct, p.resulted_at, p.reject_reason, ss.unit_path, ss.test_type \
      FROM pools p JOIN sampling_sessions ss ON ss.id = p.session_id";
