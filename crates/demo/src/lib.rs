@@ -238,7 +238,8 @@ pub async fn generate(
             people_added += chunk.people.len() as u64;
             let visits = venues::visits(&chunk.people, &venues, options.seed, options.checkin_days, started_at);
             checkins += venues::record(&**store, visits).await?;
-            let tested = testing::sample(&**store, &sessions, &chunk.people, options.seed, chunk_number, started_at).await?;
+            let tested =
+                testing::sample(&**store, &sessions, &chunk.people, options.seed, chunk_number, started_at).await?;
             specimens += tested.specimens;
             cases += tested.cases;
         }

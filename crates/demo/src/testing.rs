@@ -5,9 +5,7 @@
 
 use std::collections::HashMap;
 
-use outbreak_domain::testing::{
-    Barcode, BarcodeKind, NewResult, PoolId, SessionId, SpecimenId, TestType, ValidResult,
-};
+use outbreak_domain::testing::{Barcode, BarcodeKind, NewResult, PoolId, SessionId, SpecimenId, TestType, ValidResult};
 use outbreak_domain::{Person, Unit};
 use outbreak_store::{NewSpecimen, RecordResult, SamplingSession, Store, StoreError};
 use rand::{Rng, SeedableRng};
@@ -29,7 +27,13 @@ pub(crate) struct Sessions {
     by_commune: HashMap<String, Vec<(i64, SamplingSession, SamplingSession)>>,
 }
 
-fn session(rng: &mut ChaCha8Rng, commune: &Unit, day: i64, pool_size: Option<i64>, now: OffsetDateTime) -> SamplingSession {
+fn session(
+    rng: &mut ChaCha8Rng,
+    commune: &Unit,
+    day: i64,
+    pool_size: Option<i64>,
+    now: OffsetDateTime,
+) -> SamplingSession {
     let date = outbreak_domain::local_date(now) - Duration::days(day);
     SamplingSession {
         id: SessionId(uuid::Uuid::from_u64_pair(rng.r#gen(), rng.r#gen())),
@@ -47,7 +51,12 @@ fn session(rng: &mut ChaCha8Rng, commune: &Unit, day: i64, pool_size: Option<i64
 }
 
 /// Opens the sessions (a resumed run finds them there).
-pub(crate) async fn open(store: &dyn Store, seed: u64, communes: &[Unit], now: OffsetDateTime) -> Result<Sessions, DemoError> {
+pub(crate) async fn open(
+    store: &dyn Store,
+    seed: u64,
+    communes: &[Unit],
+    now: OffsetDateTime,
+) -> Result<Sessions, DemoError> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7465_7374_696e_67);
     let mut by_commune = HashMap::new();
     for commune in communes {
@@ -102,8 +111,10 @@ pub(crate) async fn sample(
             }
             let session = if rng.gen_bool(0.5) { single } else { pooled };
             // Morning hours of that day, local time.
-            let midnight = (now - Duration::days(*day)).to_offset(outbreak_domain::VIETNAM).replace_time(time::Time::MIDNIGHT);
-            let collected_at = (midnight + Duration::minutes(rng.gen_range(7 * 60..11 * 60))).to_offset(time::UtcOffset::UTC);
+            let midnight =
+                (now - Duration::days(*day)).to_offset(outbreak_domain::VIETNAM).replace_time(time::Time::MIDNIGHT);
+            let collected_at =
+                (midnight + Duration::minutes(rng.gen_range(7 * 60..11 * 60))).to_offset(time::UtcOffset::UTC);
             if collected_at > now {
                 continue;
             }
@@ -113,7 +124,9 @@ pub(crate) async fn sample(
                 session: session.id,
                 person: person.id,
                 collected_at,
-                new_pool: session.pool_size.map(|_| (PoolId(uuid::Uuid::from_u64_pair(rng.r#gen(), rng.r#gen())), next_label(BarcodeKind::Pool))),
+                new_pool: session.pool_size.map(|_| {
+                    (PoolId(uuid::Uuid::from_u64_pair(rng.r#gen(), rng.r#gen())), next_label(BarcodeKind::Pool))
+                }),
             });
         }
     }
@@ -136,7 +149,8 @@ pub(crate) async fn sample(
             None => (specimen.barcode.clone(), 0.03),
         };
         let positive = rng.gen_bool(positive_rate);
-        let resulted_at = (specimen.collected_at + Duration::hours(rng.gen_range(6..30))).min(now - Duration::minutes(5));
+        let resulted_at =
+            (specimen.collected_at + Duration::hours(rng.gen_range(6..30))).min(now - Duration::minutes(5));
         let input = NewResult {
             barcode: barcode.to_string(),
             result: if positive { "positive" } else { "negative" }.into(),

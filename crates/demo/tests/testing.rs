@@ -23,7 +23,11 @@ async fn days_of_sampling_with_pools_results_and_cases() {
     assert!(summary.specimens > 300, "{} specimens", summary.specimens);
     assert!(summary.cases > 0, "no case among {} specimens", summary.specimens);
 
-    let cases = services.store.cases(&CaseFilter { scope: vec!["/VN/".into()], limit: 1000, ..CaseFilter::default() }).await.unwrap();
+    let cases = services
+        .store
+        .cases(&CaseFilter { scope: vec!["/VN/".into()], limit: 1000, ..CaseFilter::default() })
+        .await
+        .unwrap();
     assert_eq!(cases.len() as u64, summary.cases);
     let country = services.store.testing_totals_all("/VN/").await.unwrap();
     assert_eq!(country.collected as u64, summary.specimens);

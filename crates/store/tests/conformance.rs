@@ -1484,6 +1484,15 @@ async fn imported_tests_count_without_events(store: &dyn Store) {
     };
     assert!(matches!(store.import_tests(clash).await, Err(StoreError::Conflict { field: "barcode", .. })));
     assert!(store.sampling_session(other.id).await.unwrap().is_none());
+    let lost = TestImport {
+        sessions: vec![
+            other.clone(),
+            SamplingSession { id: SessionId(Uuid::now_v7()), unit: code("99999"), ..other.clone() },
+        ],
+        ..TestImport::default()
+    };
+    assert!(matches!(store.import_tests(lost).await, Err(StoreError::NotFound("unit"))));
+    assert!(store.sampling_session(other.id).await.unwrap().is_none());
     assert_eq!(store.testing_totals_all("/VN/").await.unwrap().collected, 3);
 }
 

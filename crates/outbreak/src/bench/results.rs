@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use outbreak_domain::testing::{
-    Barcode, BarcodeKind, Conclusion, PoolId, SessionId, SpecimenId, SpecimenStatus, TestType, Outcome,
+    Barcode, BarcodeKind, Conclusion, Outcome, PoolId, SessionId, SpecimenId, SpecimenStatus, TestType,
 };
 use outbreak_domain::{BirthDate, Person, PersonId, Sex, Unit, UnitLevel, now};
 use outbreak_services::Services;
@@ -122,7 +122,8 @@ fn ms(d: Duration) -> f64 {
 fn percentiles(times: &[Duration]) -> (Duration, Duration, Duration) {
     let mut sorted = times.to_vec();
     sorted.sort();
-    let at = |share: f64| sorted.get(((sorted.len() as f64 - 1.0) * share).round() as usize).copied().unwrap_or_default();
+    let at =
+        |share: f64| sorted.get(((sorted.len() as f64 - 1.0) * share).round() as usize).copied().unwrap_or_default();
     (at(0.5), at(0.99), sorted.last().copied().unwrap_or_default())
 }
 
@@ -146,15 +147,14 @@ async fn measure(args: &ResultsArgs, database: &str, dir: &std::path::Path) -> a
     let (services, address) = super::start(database, dir).await?;
     let backend = services.store.backend();
     eprintln!("[{backend}] setting up");
-    let communes: Vec<Unit> = outbreak_domain::unit::national_units()
-        .into_iter()
-        .filter(|u| u.level == UnitLevel::Commune)
-        .collect();
+    let communes: Vec<Unit> =
+        outbreak_domain::unit::national_units().into_iter().filter(|u| u.level == UnitLevel::Commune).collect();
     let residents = people(&services, &communes, args.people).await?;
     let mut rng = StdRng::seed_from_u64(2021);
-    history(&services, &communes, &residents, args.tests, &mut rng).await?;
+    let mut labels = Labels(0);
+    history(&services, &communes, &residents, args.tests, &mut rng, &mut labels).await?;
     let file = dir.join(format!("results-{backend}.csv"));
-    let specimens = pending(&services, &communes, &residents, args, &file, &mut rng).await?;
+    let specimens = pending(&services, &communes, &residents, args, &file, &mut rng, &mut labels).await?;
 
     let lab = services
         .create_account(
@@ -164,10 +164,10 @@ async fn measure(args: &ResultsArgs, database: &str, dir: &std::path::Path) -> a
                 display_name: "National lab".into(),
                 password: None,
                 system: true,
-                grants: vec![GrantRequest { role: "lab_technician".into(), unit: "VN".into() }, GrantRequest {
-                    role: "admin".into(),
-                    unit: "VN".into(),
-                }],
+                grants: vec![
+                    GrantRequest { role: "lab_technician".into(), unit: "VN".into() },
+                    GrantRequest { role: "admin".into(), unit: "VN".into() },
+                ],
             },
         )
         .await?;
@@ -254,8 +254,16 @@ fn session(unit: &Unit, date: time::Date, test_type: TestType, pool_size: Option
     }
 }
 
-fn label(kind: BarcodeKind, rng: &mut StdRng) -> Barcode {
-    Barcode::new(kind, rng.gen_range(0..10_000_000_000))
+/// Tube labels from a counter, scattered over the number space as printed labels are (a
+/// counter's neighbours would make every index insert an append).
+struct Labels(u64);
+
+impl Labels {
+    fn next(&mut self, kind: BarcodeKind) -> Barcode {
+        self.0 += 1;
+        // An odd multiplier not divisible by 5 visits every number below 10^10 once.
+        Barcode::new(kind, self.0.wrapping_mul(7_919_000_003) % 10_000_000_000)
+    }
 }
 
 /// Imports `count` concluded tests over the last 60 days: one session per province, day
@@ -266,6 +274,7 @@ async fn history(
     residents: &[Resident],
     count: u64,
     rng: &mut StdRng,
+    labels: &mut Labels,
 ) -> anyhow::Result<()> {
     let provinces: Vec<Unit> =
         outbreak_domain::unit::national_units().into_iter().filter(|u| u.level == UnitLevel::Province).collect();
@@ -273,7 +282,6 @@ async fn history(
     let mut sessions = std::collections::HashMap::new();
     let progress = bar(count, "tests in the store");
     let mut import = TestImport::default();
-    let mut used = std::collections::HashSet::new();
     for i in 0..count {
         let resident = &residents[rng.gen_range(0..residents.len())];
         let home = &communes[resident.commune];
@@ -296,10 +304,7 @@ async fn history(
             _ => (SpecimenStatus::Resulted, Some(Conclusion::Negative)),
         };
         let resulted_at = conclusion.map(|_| collected_at + Span::hours(rng.gen_range(2..60)));
-        let mut barcode = label(BarcodeKind::Specimen, rng);
-        while !used.insert(barcode.clone()) {
-            barcode = label(BarcodeKind::Specimen, rng);
-        }
+        let barcode = labels.next(BarcodeKind::Specimen);
         import.specimens.push(Specimen {
             id: SpecimenId(Uuid::now_v7()),
             barcode,
@@ -312,7 +317,8 @@ async fn history(
             pool: None,
             status,
             conclusion,
-            ct: (conclusion == Some(Conclusion::Positive) && test_type == TestType::RtPcr).then(|| rng.gen_range(15.0..35.0)),
+            ct: (conclusion == Some(Conclusion::Positive) && test_type == TestType::RtPcr)
+                .then(|| rng.gen_range(15.0..35.0)),
             resulted_at,
             reject_reason: (status == SpecimenStatus::Rejected).then(|| "ống bị rò".to_owned()),
             retest_of: None,
@@ -336,6 +342,7 @@ async fn pending(
     args: &ResultsArgs,
     file: &std::path::Path,
     rng: &mut StdRng,
+    labels: &mut Labels,
 ) -> anyhow::Result<u64> {
     let today = outbreak_domain::local_date(now());
     let pools = (args.results as f64 * args.pool_share) as u64;
@@ -356,23 +363,24 @@ async fn pending(
         import.sessions.push(pooled.clone());
     }
     let collected_at = now() - Span::hours(6);
-    let specimen = |resident: &Resident, session: &SamplingSession, pool: Option<PoolRef>, rng: &mut StdRng| Specimen {
-        id: SpecimenId(Uuid::now_v7()),
-        barcode: label(BarcodeKind::Specimen, rng),
-        session: session.id,
-        person: resident.id,
-        test_type: TestType::RtPcr,
-        site_path: session.unit_path.clone(),
-        home_path: communes[resident.commune].path.clone(),
-        collected_at,
-        pool,
-        status: SpecimenStatus::Received,
-        conclusion: None,
-        ct: None,
-        resulted_at: None,
-        reject_reason: None,
-        retest_of: None,
-    };
+    let specimen =
+        |resident: &Resident, session: &SamplingSession, pool: Option<PoolRef>, labels: &mut Labels| Specimen {
+            id: SpecimenId(Uuid::now_v7()),
+            barcode: labels.next(BarcodeKind::Specimen),
+            session: session.id,
+            person: resident.id,
+            test_type: TestType::RtPcr,
+            site_path: session.unit_path.clone(),
+            home_path: communes[resident.commune].path.clone(),
+            collected_at,
+            pool,
+            status: SpecimenStatus::Received,
+            conclusion: None,
+            ct: None,
+            resulted_at: None,
+            reject_reason: None,
+            retest_of: None,
+        };
     let word = |rng: &mut StdRng| if rng.gen_bool(0.02) { "dương tính" } else { "âm tính" };
     let mut next = 0usize;
     for row in 0..args.results {
@@ -385,7 +393,7 @@ async fn pending(
         if pooled {
             let pool = Pool {
                 id: PoolId(Uuid::now_v7()),
-                barcode: label(BarcodeKind::Pool, rng),
+                barcode: labels.next(BarcodeKind::Pool),
                 session: pool_session.id,
                 size_limit: POOL_SIZE as i64,
                 members: POOL_SIZE as i64,
@@ -399,16 +407,20 @@ async fn pending(
             };
             let reference = PoolRef { id: pool.id, barcode: pool.barcode.clone() };
             for member in members {
-                import.specimens.push(specimen(member, pool_session, Some(reference.clone()), rng));
+                import.specimens.push(specimen(member, pool_session, Some(reference.clone()), labels));
             }
             let outcome = if rng.gen_bool(0.05) { Outcome::Positive } else { Outcome::Negative };
             let text = if outcome == Outcome::Positive { "dương tính" } else { "âm tính" };
             rows.push_str(&format!("{},{text},\n", pool.barcode));
             import.pools.push(pool);
         } else {
-            let s = specimen(members[0], single_session, None, rng);
+            let s = specimen(members[0], single_session, None, labels);
             let result = word(rng);
-            let ct = if result == "dương tính" { format!("\"{:.1}\"", rng.gen_range(15.0..35.0)).replace('.', ",") } else { String::new() };
+            let ct = if result == "dương tính" {
+                format!("\"{:.1}\"", rng.gen_range(15.0..35.0)).replace('.', ",")
+            } else {
+                String::new()
+            };
             rows.push_str(&format!("{},{result},{ct}\n", s.barcode));
             import.specimens.push(s);
         }

@@ -163,11 +163,7 @@ async fn members_of(c: &impl GenericClient, pool: Uuid) -> Result<Vec<SpecimenCo
 }
 
 /// Adds `delta` to the running totals and turnaround histogram, in key order.
-async fn apply_totals(
-    tx: &Transaction<'_>,
-    totals: &HashMap<(String, Date, TestType), Totals>,
-    turnaround: &HashMap<(String, Date, i64), i64>,
-) -> Result<()> {
+async fn apply_totals(tx: &Transaction<'_>, totals: &TotalsDelta, turnaround: &TurnaroundDelta) -> Result<()> {
     let mut rows: Vec<(&str, Date, &str, &Totals)> = totals
         .iter()
         .filter(|(_, t)| **t != Totals::default())
@@ -541,12 +537,7 @@ fn barcode_taken(e: tokio_postgres::Error, barcode: &Barcode) -> StoreError {
 }
 
 /// Counts a new specimen as collected in `totals`.
-fn count_collected(
-    totals: &mut HashMap<(String, Date, TestType), Totals>,
-    home_path: &str,
-    s: &NewSpecimen,
-    t: TestType,
-) {
+fn count_collected(totals: &mut TotalsDelta, home_path: &str, s: &NewSpecimen, t: TestType) {
     for path in rollup_paths(home_path) {
         totals.entry((path.to_owned(), local_date(s.collected_at), t)).or_default().collected += 1;
     }
@@ -556,7 +547,7 @@ async fn take_one(
     tx: &Transaction<'_>,
     new: &NewSpecimen,
     session: &SamplingSession,
-    totals: &mut HashMap<(String, Date, TestType), Totals>,
+    totals: &mut TotalsDelta,
 ) -> Result<Specimen> {
     let person = new.person.0;
     let statement = tx.prepare_cached("SELECT address_path FROM people WHERE id = $1").await?;
@@ -669,6 +660,43 @@ async fn insert_session(tx: &Transaction<'_>, s: &SamplingSession) -> Result<()>
     Ok(())
 }
 
+/// Sessions of an import with one statement; `NotFound("unit")` when a unit is unknown.
+async fn import_sessions(tx: &Transaction<'_>, sessions: &[SamplingSession]) -> Result<()> {
+    let statement = tx
+        .prepare_cached(&format!(
+            "INSERT INTO sampling_sessions ({SESSION_COLUMNS})
+             SELECT s.id, s.site, s.unit_code, u.path, s.day, s.team, s.test_type, s.pool_size, s.created_by,
+               s.created_at, s.closed_at
+             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[], $7::int8[],
+               $8::text[], $9::timestamptz[], $10::timestamptz[]) WITH ORDINALITY
+               AS s(id, site, unit_code, day, team, test_type, pool_size, created_by, created_at, closed_at, n)
+             JOIN units u ON u.code = s.unit_code
+             ORDER BY s.n"
+        ))
+        .await?;
+    let written = tx
+        .execute(
+            &statement,
+            &[
+                &sessions.iter().map(|s| s.id.0).collect::<Vec<_>>(),
+                &sessions.iter().map(|s| s.site.as_str()).collect::<Vec<_>>(),
+                &sessions.iter().map(|s| s.unit.as_str()).collect::<Vec<_>>(),
+                &sessions.iter().map(|s| s.date).collect::<Vec<_>>(),
+                &sessions.iter().map(|s| s.team.as_str()).collect::<Vec<_>>(),
+                &sessions.iter().map(|s| s.test_type.as_str()).collect::<Vec<_>>(),
+                &sessions.iter().map(|s| s.pool_size).collect::<Vec<_>>(),
+                &sessions.iter().map(|s| s.created_by.as_str()).collect::<Vec<_>>(),
+                &sessions.iter().map(|s| s.created_at).collect::<Vec<_>>(),
+                &sessions.iter().map(|s| s.closed_at).collect::<Vec<_>>(),
+            ],
+        )
+        .await?;
+    if written as usize != sessions.len() {
+        return Err(StoreError::NotFound("unit"));
+    }
+    Ok(())
+}
+
 /// A label taken by a row of a many-row insert: the database names the value.
 fn label_taken(e: tokio_postgres::Error) -> StoreError {
     if unique_violation(&e).is_none() {
@@ -755,7 +783,7 @@ async fn import_specimens(tx: &Transaction<'_>, specimens: &[Specimen]) -> Resul
 
 /// Counts a rejected tube's specimens in the totals.
 async fn count_rejected(tx: &Transaction<'_>, specimens: &[SpecimenColumns]) -> Result<()> {
-    let mut totals: HashMap<(String, Date, TestType), Totals> = HashMap::new();
+    let mut totals = TotalsDelta::new();
     for s in specimens {
         let test_type = word(TestType::parse, &s.test_type)?;
         for path in rollup_paths(&s.home_path) {
@@ -1012,8 +1040,8 @@ impl TestingStore for PostgresStore {
         let mut client = self.pool.get().await?;
         let txn = client.transaction().await?;
         let result = async {
-            for s in &import.sessions {
-                insert_session(&txn, s).await?;
+            for sessions in import.sessions.chunks(IMPORT_CHUNK) {
+                import_sessions(&txn, sessions).await?;
             }
             for pools in import.pools.chunks(IMPORT_CHUNK) {
                 import_pools(&txn, pools).await?;

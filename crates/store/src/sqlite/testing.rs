@@ -1,6 +1,7 @@
 //! Sampling sessions, specimens, pools, results, cases, totals and the outbox in SQLite.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use async_trait::async_trait;
 use outbreak_domain::testing::{
@@ -69,15 +70,10 @@ fn specimen_columns(r: &Row) -> rusqlite::Result<Result<SpecimenColumns>> {
     let ids = (uuid_col(r, 0)?, uuid_col(r, 2)?, uuid_col(r, 3)?, optional_uuid(r, 8)?, optional_uuid(r, 15)?);
     let (barcode, test_type, site_path, home_path, collected): (String, String, String, String, i64) =
         (r.get(1)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?);
-    let (pool_barcode, status, conclusion, ct, resulted, reason, home_unit): (
-        Option<String>,
-        String,
-        Option<String>,
-        Option<f64>,
-        Option<i64>,
-        Option<String>,
-        String,
-    ) = (r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?, r.get(13)?, r.get(14)?, r.get(16)?);
+    let (pool_barcode, status, conclusion): (Option<String>, String, Option<String>) =
+        (r.get(9)?, r.get(10)?, r.get(11)?);
+    let (ct, resulted, reason, home_unit): (Option<f64>, Option<i64>, Option<String>, String) =
+        (r.get(12)?, r.get(13)?, r.get(14)?, r.get(16)?);
     Ok((|| {
         Ok(SpecimenColumns {
             id: ids.0?,
@@ -551,11 +547,12 @@ impl TestingStore for SqliteStore {
             let mut sessions: HashMap<SessionId, SamplingSession> = HashMap::new();
             let mut taken = Vec::with_capacity(specimens.len());
             for new in &specimens {
-                if !sessions.contains_key(&new.session) {
-                    let session = session_in(tx, new.session)?.ok_or(StoreError::NotFound("session"))?;
-                    sessions.insert(new.session, session);
-                }
-                let session = sessions.get(&new.session).ok_or(StoreError::NotFound("session"))?;
+                let session = match sessions.entry(new.session) {
+                    Entry::Occupied(known) => known.into_mut(),
+                    Entry::Vacant(slot) => {
+                        slot.insert(session_in(tx, new.session)?.ok_or(StoreError::NotFound("session"))?)
+                    }
+                };
                 if session.closed_at.is_some() {
                     return Err(StoreError::Refused {
                         field: "session",

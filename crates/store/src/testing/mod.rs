@@ -269,6 +269,11 @@ pub struct Event {
     pub at: OffsetDateTime,
 }
 
+/// Changes to running totals by (unit path, day of collection, test type).
+pub(crate) type TotalsDelta = HashMap<(String, Date, TestType), Totals>;
+/// Changes to the turnaround histogram by (unit path, day of result, hours).
+pub(crate) type TurnaroundDelta = HashMap<(String, Date, i64), i64>;
+
 /// Tests brought in as they are, with their conclusions: from another system's records,
 /// or generated for demos and benchmarks. The rows must agree with each other (specimens
 /// name their sessions, pools and people); no events are raised for them.
@@ -281,7 +286,7 @@ pub struct TestImport {
 
 impl TestImport {
     /// What the imported specimens add to the running totals and the turnaround histogram.
-    pub(crate) fn totals(&self) -> (HashMap<(String, Date, TestType), Totals>, HashMap<(String, Date, i64), i64>) {
+    pub(crate) fn totals(&self) -> (TotalsDelta, TurnaroundDelta) {
         let (mut totals, mut turnaround) = (HashMap::new(), HashMap::new());
         for s in &self.specimens {
             let day = outbreak_domain::local_date(s.collected_at);
