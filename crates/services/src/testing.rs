@@ -423,7 +423,10 @@ impl Services {
                 let chunk = std::mem::take(&mut batch);
                 let detail = format!("{} results", chunk.len());
                 let audit = audit_entry(caller, "result.record", "tube", "", &detail);
+                let started = std::time::Instant::now();
+                let size = chunk.len();
                 let outcomes = self.store.record_results(chunk, scope.paths.clone(), vec![audit]).await?;
+                tracing::debug!(results = size, ms = started.elapsed().as_millis() as u64, "recorded a chunk of results");
                 let mut homes = Vec::new();
                 for ((index, barcode), outcome) in std::mem::take(&mut pending).into_iter().zip(outcomes) {
                     if let ResultOutcome::Recorded { .. } = &outcome {
@@ -478,8 +481,10 @@ impl Services {
     pub async fn upload_results(&self, caller: &Caller, bytes: &[u8], file_name: Option<&str>) -> Result<UploadReport> {
         self.authorize(caller, Permission::RecordResults)?;
         let limits = SheetLimits { max_bytes: MAX_UPLOAD_BYTES, ..SheetLimits::default() };
+        let started = std::time::Instant::now();
         let sheet = read_sheet(bytes, file_name, &limits)
             .map_err(|e| ServiceError::Invalid(Invalid::new("file", e.code(), e.to_string())))?;
+        tracing::debug!(rows = sheet.rows.len(), ms = started.elapsed().as_millis() as u64, "read a results file");
         let columns = match_columns(&sheet.headers, RESULT_COLUMNS)
             .map_err(|e| ServiceError::Invalid(Invalid::new("file", e.code(), e.to_string())))?;
         let cell = |row: &outbreak_formats::sheet::SheetRow, key: usize| -> String {

@@ -32,13 +32,11 @@ use crate::{Result, StoreError};
 
 const SESSION_COLUMNS: &str =
     "id, site, unit_code, unit_path, day, team, test_type, pool_size, created_by, created_at, closed_at";
-/// Specimens with their pool's label and their person's address unit. Both are looked up
-/// row by row, not joined: a batch of ten thousand tubes would tempt the planner into
-/// reading all of `people` for a hash join, and `FOR … OF s` needs no outer join.
+/// Specimens with their pool's label, looked up row by row rather than joined, so that
+/// `FOR … OF s` needs no outer join.
 const SPECIMEN_SELECT: &str = "SELECT s.id, s.barcode, s.session_id, s.person_id, s.test_type, s.site_path, \
      s.home_path, s.collected_at, s.pool_id, (SELECT p.barcode FROM pools p WHERE p.id = s.pool_id), s.status, \
-     s.conclusion, s.ct, s.resulted_at, s.reject_reason, s.retest_of, \
-     (SELECT pe.address_unit FROM people pe WHERE pe.id = s.person_id) FROM specimens s";
+     s.conclusion, s.ct, s.resulted_at, s.reject_reason, s.retest_of FROM specimens s";
 const POOL_SELECT: &str = "SELECT p.id, p.barcode, p.session_id, p.size_limit, p.members, p.closed, p.status, \
      p.outcome, p.ct, p.resulted_at, p.reject_reason, ss.unit_path, ss.test_type \
      FROM pools p JOIN sampling_sessions ss ON ss.id = p.session_id";
@@ -81,7 +79,6 @@ fn specimen_columns(r: &Row) -> Result<SpecimenColumns> {
         resulted_at: r.try_get(13)?,
         reject_reason: r.try_get(14)?,
         retest_of: r.try_get(15)?,
-        home_unit: r.try_get(16)?,
     })
 }
 
@@ -228,6 +225,17 @@ async fn apply_totals(tx: &Transaction<'_>, totals: &TotalsDelta, turnaround: &T
         )
         .await?;
     }
+    Ok(())
+}
+
+/// The advisory lock every transaction that writes events takes before its first write.
+/// Sequence numbers are handed out at insert, not at commit: without the lock a consumer
+/// could read seq 11 while seq 10 is still uncommitted, move its cursor past 10 and never
+/// see it. Held until commit, the lock makes seqs commit in order. Taking it first, before
+/// any row lock, keeps every transaction's lock order the same.
+async fn lock_outbox(tx: &Transaction<'_>) -> Result<()> {
+    const OUTBOX_LOCK: i64 = 0x6f75_7462_6f78;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&OUTBOX_LOCK]).await?;
     Ok(())
 }
 
@@ -378,7 +386,7 @@ async fn load_result_state(tx: &Transaction<'_>, results: &[RecordResult]) -> Re
             tx.prepare_cached("SELECT 1 FROM people WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE").await?;
         tx.query(&statement, &[&positive]).await?;
     }
-    let people: Vec<Uuid> = state.people().into_iter().map(|p| p.0).collect();
+    let people: Vec<Uuid> = state.case_people(results).into_iter().map(|p| p.0).collect();
     if !people.is_empty() {
         let since = results.iter().map(|r| r.recorded_at).min().map_or(OffsetDateTime::UNIX_EPOCH, |at| at - EPISODE);
         let statement = tx
@@ -937,6 +945,7 @@ impl TestingStore for PostgresStore {
         let txn = client.transaction().await?;
         let result = async {
             let tx = &txn;
+            lock_outbox(tx).await?;
             // The tube is held until commit, so two lab steps on one tube take turns.
             let (table, id, status, specimens) =
                 if let Some(s) = specimen_by_barcode(tx, barcode.as_str(), true).await? {
@@ -1003,6 +1012,7 @@ impl TestingStore for PostgresStore {
         let mut client = self.pool.get().await?;
         let txn = client.transaction().await?;
         let result = async {
+            lock_outbox(&txn).await?;
             let mut state = load_result_state(&txn, &results).await?;
             let plan = plan_results(&mut state, &results, &scope, || CaseId(Uuid::now_v7()));
             apply_result_plan(&txn, &state, &plan).await?;
@@ -1060,6 +1070,7 @@ impl TestingStore for PostgresStore {
         let mut client = self.pool.get().await?;
         let txn = client.transaction().await?;
         let result = async {
+            lock_outbox(&txn).await?;
             let exists: bool = txn
                 .query_one("SELECT EXISTS (SELECT 1 FROM people WHERE id = $1)", &[&case.person.0])
                 .await?

@@ -24,8 +24,7 @@ const SESSION_COLUMNS: &str =
     "id, site, unit_code, unit_path, day, team, test_type, pool_size, created_by, created_at, closed_at";
 const SPECIMEN_SELECT: &str = "SELECT s.id, s.barcode, s.session_id, s.person_id, s.test_type, s.site_path, \
      s.home_path, s.collected_at, s.pool_id, p.barcode, s.status, s.conclusion, s.ct, s.resulted_at, \
-     s.reject_reason, s.retest_of, pe.address_unit \
-     FROM specimens s LEFT JOIN pools p ON p.id = s.pool_id JOIN people pe ON pe.id = s.person_id";
+     s.reject_reason, s.retest_of FROM specimens s LEFT JOIN pools p ON p.id = s.pool_id";
 const POOL_SELECT: &str = "SELECT p.id, p.barcode, p.session_id, p.size_limit, p.members, p.closed, p.status, \
      p.outcome, p.ct, p.resulted_at, p.reject_reason, ss.unit_path, ss.test_type \
      FROM pools p JOIN sampling_sessions ss ON ss.id = p.session_id";
@@ -72,8 +71,7 @@ fn specimen_columns(r: &Row) -> rusqlite::Result<Result<SpecimenColumns>> {
         (r.get(1)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?);
     let (pool_barcode, status, conclusion): (Option<String>, String, Option<String>) =
         (r.get(9)?, r.get(10)?, r.get(11)?);
-    let (ct, resulted, reason, home_unit): (Option<f64>, Option<i64>, Option<String>, String) =
-        (r.get(12)?, r.get(13)?, r.get(14)?, r.get(16)?);
+    let (ct, resulted, reason): (Option<f64>, Option<i64>, Option<String>) = (r.get(12)?, r.get(13)?, r.get(14)?);
     Ok((|| {
         Ok(SpecimenColumns {
             id: ids.0?,
@@ -92,7 +90,6 @@ fn specimen_columns(r: &Row) -> rusqlite::Result<Result<SpecimenColumns>> {
             resulted_at: resulted.map(from_micros),
             reject_reason: reason,
             retest_of: ids.4?,
-            home_unit,
         })
     })())
 }
@@ -295,7 +292,7 @@ fn load_result_state(tx: &Connection, results: &[RecordResult]) -> Result<Result
         "SELECT id, specimen_id, confirmed_at FROM cases
          WHERE person_id = ?1 AND confirmed_at > ?2 AND status <> 'discarded'",
     )?;
-    for person in state.people() {
+    for person in state.case_people(results) {
         let cases = open.query_map(params![person.0.to_string(), since], |r| {
             Ok((uuid_col(r, 0)?, optional_uuid(r, 1)?, r.get::<_, i64>(2)?))
         })?;

@@ -58,7 +58,7 @@ impl SessionColumns {
     }
 }
 
-/// A `specimens` row joined with its pool's label and its person's address unit.
+/// A `specimens` row with its pool's label.
 pub(crate) struct SpecimenColumns {
     pub id: Uuid,
     pub barcode: String,
@@ -76,7 +76,6 @@ pub(crate) struct SpecimenColumns {
     pub resulted_at: Option<OffsetDateTime>,
     pub reject_reason: Option<String>,
     pub retest_of: Option<Uuid>,
-    pub home_unit: String,
 }
 
 impl SpecimenColumns {
@@ -105,13 +104,11 @@ impl SpecimenColumns {
     }
 
     pub fn state(self) -> Result<SpecimenState> {
-        let home_unit = unit(&self.home_unit)?;
         let specimen = self.decode()?;
         Ok(SpecimenState {
             id: specimen.id,
             barcode: specimen.barcode.to_string(),
             person: specimen.person,
-            home_unit,
             home_path: specimen.home_path,
             site_path: specimen.site_path,
             test_type: specimen.test_type,

@@ -326,8 +326,8 @@ pub trait TestingStore {
     /// Takes specimens in one transaction, in order: each joins the open pool of its session
     /// with room (opening `new_pool` when there is none), becomes the retest of the
     /// person's pooled specimen awaiting one, and counts in the totals. `NotFound("session")`
-    /// or `NotFound("person")`, `Invalid` for a closed session, `Conflict("barcode")` for a
-    /// label taken; then nothing is stored.
+    /// or `NotFound("person")`, `Refused` for a closed session or a person already sampled
+    /// in it, `Conflict("barcode")` for a label taken; then nothing is stored.
     async fn take_specimens(&self, specimens: Vec<NewSpecimen>, audit: Vec<NewAuditEntry>) -> Result<Vec<Specimen>>;
     /// Closes a pool to further swabs.
     async fn close_pool(&self, id: PoolId) -> Result<()>;
@@ -339,9 +339,9 @@ pub trait TestingStore {
     async fn person_specimens(&self, person: PersonId) -> Result<Vec<Specimen>>;
     /// Specimens taken in `scope` with no conclusion yet, oldest first.
     async fn open_specimens(&self, scope: &[String], limit: u32) -> Result<Vec<Specimen>>;
-    /// Moves a tube on its way to the lab; `Invalid` when the step does not follow its
-    /// status (a resulted tube is not received again). A rejected pool sends its members
-    /// back for a retest.
+    /// Moves a tube on its way to the lab; `Refused` when the step does not follow its
+    /// status (a resulted tube is not received again). A rejected pool's swabs are rejected
+    /// with it, and each person is told to come again.
     async fn move_tube(&self, barcode: &Barcode, step: TubeStep, at: OffsetDateTime) -> Result<()>;
 
     /// Records results in one transaction; each is refused on its own (unknown label, a

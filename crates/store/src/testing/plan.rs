@@ -22,7 +22,7 @@ pub(crate) struct SpecimenState {
     pub id: SpecimenId,
     pub barcode: String,
     pub person: PersonId,
-    pub home_unit: UnitCode,
+    /// Where the person lived when sampled: their case, if any, belongs there.
     pub home_path: String,
     /// Where the swab was taken, which decides who may record its result.
     pub site_path: String,
@@ -79,9 +79,18 @@ impl ResultState {
         self.pools.insert(pool.id, pool);
     }
 
-    /// The people whose open cases the plan needs.
-    pub fn people(&self) -> Vec<PersonId> {
-        let mut people: Vec<PersonId> = self.specimens.values().map(|s| s.person).collect();
+    /// The people whose open cases the plan needs: those of individual tubes that a result
+    /// makes positive, or that are positive now (a correction may discard their case).
+    /// Other results never touch a case, so the store need not look.
+    pub fn case_people(&self, results: &[RecordResult]) -> Vec<PersonId> {
+        let mut people: Vec<PersonId> = results
+            .iter()
+            .filter_map(|r| {
+                let specimen = self.specimens.get(self.specimen_barcodes.get(r.result.barcode.as_str())?)?;
+                let at_stake = r.result.outcome == Outcome::Positive || specimen.conclusion == Some(Conclusion::Positive);
+                (specimen.pool.is_none() && at_stake).then_some(specimen.person)
+            })
+            .collect();
         people.sort_unstable();
         people.dedup();
         people
@@ -151,6 +160,12 @@ impl ResultPlan {
             self.specimens.push(id);
         }
     }
+}
+
+/// The unit a path ends with (`/VN/01/00070/` → `00070`).
+fn home_unit(path: &str) -> UnitCode {
+    let code = path.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
+    UnitCode::parse("home_path", code).unwrap_or_else(|_| UnitCode::country())
 }
 
 /// Decides what each result does for a caller who may handle tubes taken under `scope`.
@@ -310,7 +325,7 @@ fn specimen_result(
             let case = Case {
                 id: new_case_id(),
                 person: updated.person,
-                unit: updated.home_unit.clone(),
+                unit: home_unit(&updated.home_path),
                 unit_path: updated.home_path.clone(),
                 source: "test".into(),
                 specimen: Some(id),
