@@ -202,11 +202,14 @@ async fn record_results(
     ApiCaller(caller): ApiCaller,
     ApiJson(body): ApiJson<ResultsBody>,
 ) -> Result<Json<ResultsReport>, ApiError> {
-    if body.results.len() > outbreak_services::testing::RESULT_CHUNK {
+    if body.results.len() > outbreak_services::testing::MAX_RESULTS_PER_REQUEST {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "too_many",
-            format!("send at most {} results per request, or upload a file", outbreak_services::testing::RESULT_CHUNK),
+            format!(
+                "send at most {} results per request, or upload a file",
+                outbreak_services::testing::MAX_RESULTS_PER_REQUEST
+            ),
             Some("results"),
         ));
     }

@@ -57,6 +57,7 @@ CREATE INDEX specimens_site_open ON specimens(site_path, collected_at) WHERE con
 
 CREATE TABLE results (
     id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tube_id     UUID NOT NULL,
     barcode     TEXT NOT NULL,
     outcome     TEXT NOT NULL,
     ct          DOUBLE PRECISION,
@@ -65,7 +66,8 @@ CREATE TABLE results (
     recorded_by TEXT NOT NULL,
     correction  TEXT
 );
-CREATE INDEX results_barcode ON results(barcode, id);
+-- By the tube's id, which grows with time: a lab's batch appends to this index.
+CREATE INDEX results_tube ON results(tube_id, id);
 
 CREATE TABLE cases (
     id           UUID PRIMARY KEY,

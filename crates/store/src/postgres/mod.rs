@@ -5,6 +5,9 @@
 
 mod checkins;
 mod testing;
+// Named apart from the `tracing` crate, which this module logs with.
+#[path = "tracing.rs"]
+mod contact_tracing;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
@@ -26,6 +29,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("0001_foundation.sql")),
     (2, include_str!("0002_checkins.sql")),
     (3, include_str!("0003_testing.sql")),
+    (4, include_str!("0004_tracing.sql")),
 ];
 
 const UNIT_COLUMNS: &str = "code, parent_code, level, name, division_type, path, population";
@@ -66,7 +70,7 @@ impl PostgresStore {
                 .await?
                 .get(0);
             if !applied {
-                tracing::info!(version, "applying PostgreSQL migration");
+                ::tracing::info!(version, "applying PostgreSQL migration");
                 tx.batch_execute(sql).await?;
                 tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, now())", &[version])
                     .await?;

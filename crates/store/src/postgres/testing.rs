@@ -490,11 +490,11 @@ async fn insert_history(tx: &Transaction<'_>, history: &[HistoryRow]) -> Result<
     }
     let statement = tx
         .prepare_cached(
-            "INSERT INTO results (barcode, outcome, ct, resulted_at, recorded_at, recorded_by, correction)
-             SELECT barcode, outcome, ct, resulted_at, recorded_at, recorded_by, correction
-             FROM UNNEST($1::text[], $2::text[], $3::float8[], $4::timestamptz[], $5::timestamptz[], $6::text[],
-               $7::text[]) WITH ORDINALITY
-               AS r(barcode, outcome, ct, resulted_at, recorded_at, recorded_by, correction, n)
+            "INSERT INTO results (tube_id, barcode, outcome, ct, resulted_at, recorded_at, recorded_by, correction)
+             SELECT tube_id, barcode, outcome, ct, resulted_at, recorded_at, recorded_by, correction
+             FROM UNNEST($8::uuid[], $1::text[], $2::text[], $3::float8[], $4::timestamptz[], $5::timestamptz[],
+               $6::text[], $7::text[]) WITH ORDINALITY
+               AS r(tube_id, barcode, outcome, ct, resulted_at, recorded_at, recorded_by, correction, n)
              ORDER BY n",
         )
         .await?;
@@ -508,6 +508,7 @@ async fn insert_history(tx: &Transaction<'_>, history: &[HistoryRow]) -> Result<
             &history.iter().map(|r| r.recorded_at).collect::<Vec<_>>(),
             &history.iter().map(|r| r.recorded_by.as_str()).collect::<Vec<_>>(),
             &history.iter().map(|r| r.correction.as_deref()).collect::<Vec<_>>(),
+            &history.iter().map(|r| r.tube).collect::<Vec<_>>(),
         ],
     )
     .await?;
@@ -1028,7 +1029,9 @@ impl TestingStore for PostgresStore {
         let statement = client
             .prepare_cached(
                 "SELECT outcome, ct, resulted_at, recorded_at, recorded_by, correction FROM results
-                 WHERE barcode = $1 ORDER BY id",
+                 WHERE tube_id IN (SELECT id FROM specimens WHERE barcode = $1 UNION ALL
+                                   SELECT id FROM pools WHERE barcode = $1)
+                 ORDER BY id",
             )
             .await?;
         let rows = client.query(&statement, &[&barcode.as_str()]).await?;

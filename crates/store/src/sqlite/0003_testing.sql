@@ -61,6 +61,7 @@ CREATE INDEX specimens_site_open ON specimens(site_path, collected_at) WHERE con
 -- Every result and correction as recorded; the specimen or pool row holds the current one.
 CREATE TABLE results (
     id          INTEGER PRIMARY KEY,
+    tube_id     TEXT NOT NULL,
     barcode     TEXT NOT NULL,
     outcome     TEXT NOT NULL,
     ct          REAL,
@@ -69,7 +70,8 @@ CREATE TABLE results (
     recorded_by TEXT NOT NULL,
     correction  TEXT
 );
-CREATE INDEX results_barcode ON results(barcode, id);
+-- By the tube's id, which grows with time: a lab's batch appends to this index.
+CREATE INDEX results_tube ON results(tube_id, id);
 
 CREATE TABLE cases (
     id           TEXT PRIMARY KEY,

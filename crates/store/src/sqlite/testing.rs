@@ -24,7 +24,7 @@ const SESSION_COLUMNS: &str =
     "id, site, unit_code, unit_path, day, team, test_type, pool_size, created_by, created_at, closed_at";
 const SPECIMEN_SELECT: &str = "SELECT s.id, s.barcode, s.session_id, s.person_id, s.test_type, s.site_path, \
      s.home_path, s.collected_at, s.pool_id, p.barcode, s.status, s.conclusion, s.ct, s.resulted_at, \
-     s.reject_reason, s.retest_of FROM specimens s LEFT JOIN pools p ON p.id = s.pool_id";
+     s.reject_reason, s.retest_of, s.rowid FROM specimens s LEFT JOIN pools p ON p.id = s.pool_id";
 const POOL_SELECT: &str = "SELECT p.id, p.barcode, p.session_id, p.size_limit, p.members, p.closed, p.status, \
      p.outcome, p.ct, p.resulted_at, p.reject_reason, ss.unit_path, ss.test_type \
      FROM pools p JOIN sampling_sessions ss ON ss.id = p.session_id";
@@ -181,10 +181,20 @@ fn collect<T>(rows: impl Iterator<Item = rusqlite::Result<Result<T>>>) -> Result
 }
 
 fn specimen_by_barcode(c: &Connection, barcode: &str) -> Result<Option<SpecimenColumns>> {
+    Ok(specimen_row_by_barcode(c, barcode)?.map(|(columns, _)| columns))
+}
+
+/// A specimen with its rowid, which the writer updates it by without a look-up by id.
+fn specimen_row_by_barcode(c: &Connection, barcode: &str) -> Result<Option<(SpecimenColumns, i64)>> {
     c.prepare_cached(&format!("{SPECIMEN_SELECT} WHERE s.barcode = ?1"))?
-        .query_row([barcode], specimen_columns)
+        .query_row([barcode], with_rowid)
         .optional()?
+        .map(|(columns, row)| Ok((columns?, row)))
         .transpose()
+}
+
+fn with_rowid(r: &Row) -> rusqlite::Result<(Result<SpecimenColumns>, i64)> {
+    Ok((specimen_columns(r)?, r.get(16)?))
 }
 
 fn pool_by_barcode(c: &Connection, barcode: &str) -> Result<Option<PoolColumns>> {
@@ -195,9 +205,21 @@ fn pool_by_barcode(c: &Connection, barcode: &str) -> Result<Option<PoolColumns>>
 }
 
 fn members_of(c: &Connection, pool: PoolId) -> Result<Vec<SpecimenColumns>> {
-    let mut stmt = c.prepare_cached(&format!("{SPECIMEN_SELECT} WHERE s.pool_id = ?1 ORDER BY s.collected_at"))?;
-    collect(stmt.query_map([pool.0.to_string()], specimen_columns)?)
+    Ok(member_rows(c, pool)?.into_iter().map(|(columns, _)| columns).collect())
 }
+
+fn member_rows(c: &Connection, pool: PoolId) -> Result<Vec<(SpecimenColumns, i64)>> {
+    let mut stmt = c.prepare_cached(&format!("{SPECIMEN_SELECT} WHERE s.pool_id = ?1 ORDER BY s.collected_at"))?;
+    let rows = stmt.query_map([pool.0.to_string()], with_rowid)?;
+    rows.map(|row| {
+        let (columns, rowid) = row?;
+        Ok((columns?, rowid))
+    })
+    .collect()
+}
+
+/// Where each loaded specimen's row is, so the writer updates it without a look-up by id.
+type Rowids = HashMap<SpecimenId, i64>;
 
 /// Adds `delta` to the running totals and turnaround histogram.
 fn apply_totals(
@@ -269,19 +291,22 @@ fn insert_case(tx: &Connection, case: &Case) -> Result<()> {
 
 /// Loads what `plan_results` needs for a batch: the tubes it names and the open cases of
 /// their people.
-fn load_result_state(tx: &Connection, results: &[RecordResult]) -> Result<ResultState> {
+fn load_result_state(tx: &Connection, results: &[RecordResult]) -> Result<(ResultState, Rowids)> {
     let mut state = ResultState::default();
+    let mut rowids = Rowids::with_capacity(results.len());
     for r in results {
         let barcode = r.result.barcode.as_str();
         if state.specimen_barcodes.contains_key(barcode) || state.pool_barcodes.contains_key(barcode) {
             continue;
         }
-        if let Some(specimen) = specimen_by_barcode(tx, barcode)? {
+        if let Some((specimen, rowid)) = specimen_row_by_barcode(tx, barcode)? {
+            rowids.insert(SpecimenId(specimen.id), rowid);
             state.add_specimen(specimen.state()?);
         } else if let Some(pool) = pool_by_barcode(tx, barcode)? {
-            let members = members_of(tx, PoolId(pool.id))?;
-            let ids = members.iter().map(|m| SpecimenId(m.id)).collect();
-            for member in members {
+            let members = member_rows(tx, PoolId(pool.id))?;
+            let ids = members.iter().map(|(m, _)| SpecimenId(m.id)).collect();
+            for (member, rowid) in members {
+                rowids.insert(SpecimenId(member.id), rowid);
                 state.add_specimen(member.state()?);
             }
             state.add_pool(pool.state(ids)?);
@@ -305,16 +330,17 @@ fn load_result_state(tx: &Connection, results: &[RecordResult]) -> Result<Result
             });
         }
     }
-    Ok(state)
+    Ok((state, rowids))
 }
 
-fn apply_result_plan(tx: &Connection, state: &ResultState, plan: &ResultPlan) -> Result<()> {
-    let mut update = tx
-        .prepare_cached("UPDATE specimens SET status = ?2, conclusion = ?3, ct = ?4, resulted_at = ?5 WHERE id = ?1")?;
+fn apply_result_plan(tx: &Connection, state: &ResultState, rowids: &Rowids, plan: &ResultPlan) -> Result<()> {
+    let mut update = tx.prepare_cached(
+        "UPDATE specimens SET status = ?2, conclusion = ?3, ct = ?4, resulted_at = ?5 WHERE rowid = ?1",
+    )?;
     for id in &plan.specimens {
-        if let Some(s) = state.specimens.get(id) {
+        if let (Some(s), Some(rowid)) = (state.specimens.get(id), rowids.get(id)) {
             update.execute(params![
-                id.to_string(),
+                rowid,
                 s.status.as_str(),
                 s.conclusion.map(Conclusion::as_str),
                 s.ct,
@@ -336,8 +362,8 @@ fn apply_result_plan(tx: &Connection, state: &ResultState, plan: &ResultPlan) ->
         }
     }
     let mut insert = tx.prepare_cached(
-        "INSERT INTO results (barcode, outcome, ct, resulted_at, recorded_at, recorded_by, correction)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO results (tube_id, barcode, outcome, ct, resulted_at, recorded_at, recorded_by, correction)
+         VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
     for h in &plan.history {
         insert.execute(params![
@@ -347,7 +373,8 @@ fn apply_result_plan(tx: &Connection, state: &ResultState, plan: &ResultPlan) ->
             micros(h.resulted_at),
             micros(h.recorded_at),
             h.recorded_by,
-            h.correction
+            h.correction,
+            h.tube.to_string()
         ])?;
     }
     for case in &plan.new_cases {
@@ -699,9 +726,9 @@ impl TestingStore for SqliteStore {
         audit: Vec<NewAuditEntry>,
     ) -> Result<Vec<ResultOutcome>> {
         self.write(move |tx| {
-            let mut state = load_result_state(tx, &results)?;
+            let (mut state, rowids) = load_result_state(tx, &results)?;
             let plan = plan_results(&mut state, &results, &scope, || CaseId(Uuid::now_v7()));
-            apply_result_plan(tx, &state, &plan)?;
+            apply_result_plan(tx, &state, &rowids, &plan)?;
             for entry in &audit {
                 insert_audit(tx, entry)?;
             }
@@ -715,7 +742,9 @@ impl TestingStore for SqliteStore {
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT outcome, ct, resulted_at, recorded_at, recorded_by, correction FROM results
-                 WHERE barcode = ?1 ORDER BY id",
+                 WHERE tube_id IN (SELECT id FROM specimens WHERE barcode = ?1 UNION ALL
+                                   SELECT id FROM pools WHERE barcode = ?1)
+                 ORDER BY id",
             )?;
             let rows = stmt.query_map([barcode], |r| {
                 let outcome: String = r.get(0)?;

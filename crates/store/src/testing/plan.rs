@@ -87,7 +87,8 @@ impl ResultState {
             .iter()
             .filter_map(|r| {
                 let specimen = self.specimens.get(self.specimen_barcodes.get(r.result.barcode.as_str())?)?;
-                let at_stake = r.result.outcome == Outcome::Positive || specimen.conclusion == Some(Conclusion::Positive);
+                let at_stake =
+                    r.result.outcome == Outcome::Positive || specimen.conclusion == Some(Conclusion::Positive);
                 (specimen.pool.is_none() && at_stake).then_some(specimen.person)
             })
             .collect();
@@ -100,6 +101,9 @@ impl ResultState {
 /// One entry of a tube's result history.
 #[derive(Debug, Clone)]
 pub(crate) struct HistoryRow {
+    /// The specimen's or pool's id: ids grow with time, so a lab's batch appends to the
+    /// history's index where labels would scatter over it.
+    pub tube: uuid::Uuid,
     pub barcode: String,
     pub outcome: Outcome,
     pub ct: Option<f64>,
@@ -137,21 +141,49 @@ pub(crate) struct ResultPlan {
     /// of ten thousand results would otherwise cost fifty million comparisons.
     touched_specimens: HashSet<SpecimenId>,
     touched_pools: HashSet<PoolId>,
+    /// Totals and turnaround gathered by home path while planning (a batch has far fewer
+    /// homes than results), rolled up to `totals` and `turnaround` at the end.
+    by_home: HashMap<String, HashMap<(Date, TestType), Totals>>,
+    times_by_home: HashMap<String, HashMap<(Date, i64), i64>>,
 }
 
 impl ResultPlan {
     fn count(&mut self, specimen: &SpecimenState, conclusion: Option<Conclusion>, sign: i64) {
-        let day = local_date(specimen.collected_at);
-        for path in rollup_paths(&specimen.home_path) {
-            self.totals.entry((path.to_owned(), day, specimen.test_type)).or_default().count(conclusion, false, sign);
+        if conclusion.is_none() {
+            return;
         }
+        let key = (local_date(specimen.collected_at), specimen.test_type);
+        let home = match self.by_home.get_mut(&specimen.home_path) {
+            Some(home) => home,
+            None => self.by_home.entry(specimen.home_path.clone()).or_default(),
+        };
+        home.entry(key).or_default().count(conclusion, false, sign);
     }
 
     fn time(&mut self, specimen: &SpecimenState, resulted_at: OffsetDateTime) {
-        let day = local_date(resulted_at);
-        let hours = turnaround_bucket(specimen.collected_at, resulted_at);
-        for path in rollup_paths(&specimen.home_path) {
-            *self.turnaround.entry((path.to_owned(), day, hours)).or_default() += 1;
+        let key = (local_date(resulted_at), turnaround_bucket(specimen.collected_at, resulted_at));
+        let home = match self.times_by_home.get_mut(&specimen.home_path) {
+            Some(home) => home,
+            None => self.times_by_home.entry(specimen.home_path.clone()).or_default(),
+        };
+        *home.entry(key).or_default() += 1;
+    }
+
+    /// Rolls what was gathered per home up to the country, province and commune.
+    fn roll_up(&mut self) {
+        for (home, days) in std::mem::take(&mut self.by_home) {
+            for path in rollup_paths(&home) {
+                for ((day, test_type), delta) in &days {
+                    self.totals.entry((path.to_owned(), *day, *test_type)).or_default().add(delta);
+                }
+            }
+        }
+        for (home, days) in std::mem::take(&mut self.times_by_home) {
+            for path in rollup_paths(&home) {
+                for (&(day, hours), n) in &days {
+                    *self.turnaround.entry((path.to_owned(), day, hours)).or_default() += n;
+                }
+            }
         }
     }
 
@@ -202,6 +234,7 @@ pub(crate) fn plan_results(
         };
         plan.outcomes.push(outcome);
     }
+    plan.roll_up();
     plan
 }
 
@@ -241,8 +274,9 @@ fn refusal(
     }
 }
 
-fn history(input: &RecordResult) -> HistoryRow {
+fn history(tube: uuid::Uuid, input: &RecordResult) -> HistoryRow {
     HistoryRow {
+        tube,
         barcode: input.result.barcode.to_string(),
         outcome: input.result.outcome,
         ct: input.result.ct,
@@ -313,7 +347,7 @@ fn specimen_result(
     if !corrected {
         plan.time(&updated, r.resulted_at);
     }
-    plan.history.push(history(input));
+    plan.history.push(history(id.0, input));
     plan.events.push(result_event(&updated, corrected, input.recorded_at));
     plan.touch_specimen(id);
 
@@ -416,6 +450,6 @@ fn pool_result(state: &mut ResultState, plan: &mut ResultPlan, id: PoolId, input
     if plan.touched_pools.insert(id) {
         plan.pools.push(id);
     }
-    plan.history.push(history(input));
+    plan.history.push(history(id.0, input));
     ResultOutcome::Recorded { people, cases: Vec::new() }
 }
