@@ -5,6 +5,7 @@
 //! - [`access`]: roles, principals and jurisdictions: who may see what.
 //! - [`venue`]: venues, check-ins and health declarations.
 //! - [`testing`]: sampling sessions, specimens, pools, results and cases.
+//! - [`tracing`]: infectious windows, co-presence, contacts (F1, F2) and their follow-up.
 //! - [`text`]: Vietnamese text handling (NFC, diacritic folding).
 //! - [`error`]: the validation error that names the offending field.
 
@@ -13,6 +14,7 @@ pub mod error;
 pub mod person;
 pub mod testing;
 pub mod text;
+pub mod tracing;
 pub mod unit;
 pub mod venue;
 

@@ -10,6 +10,8 @@
 //! - [`audit`]: reading the audit log.
 //! - [`checkins`]: venues, check-ins (with group commit), health declarations, retention.
 //! - [`testing`]: sampling sessions, specimens, pools, lab results, cases, dashboards.
+//! - [`tracing`]: contact tracing (F1, F2) of cases, on demand and on confirmation, and
+//!   the tracers' follow-up of contacts.
 //! - [`lookup`]: looking up one's own record with a CCCD, a date of birth and a code.
 //! - [`notify`]: the notifier that reads the outbox and sends SMS.
 //! - [`sms`]: the SMS gateway interface and the built-in gateway that writes a log file.
@@ -26,6 +28,7 @@ pub mod people;
 pub mod qr;
 pub mod sms;
 pub mod testing;
+pub mod tracing;
 pub mod units;
 
 use std::path::PathBuf;
@@ -50,6 +53,8 @@ pub struct Config {
     pub citizen_session_days: i64,
     /// How long check-ins and health declarations are kept.
     pub retention: time::Duration,
+    /// Infectious window, quarantine, test days and listing caps of contact tracing.
+    pub tracing: outbreak_domain::tracing::TracingRules,
 }
 
 impl Config {
@@ -61,6 +66,7 @@ impl Config {
             staff_session_hours: 12,
             citizen_session_days: 30,
             retention: outbreak_domain::venue::DEFAULT_RETENTION,
+            tracing: outbreak_domain::tracing::TracingRules::default(),
         }
     }
 }

@@ -3,7 +3,8 @@
 //! Workflows write events in the transaction of the change; this loop sends the messages
 //! afterwards and remembers how far it got, so a crash sends a message twice at worst and
 //! never loses one. It wakes when a workflow says there is news, and every few seconds
-//! anyway (another server may have written events).
+//! anyway (another server may have written events). Each round first traces the cases
+//! confirmed since the last one (see [`crate::tracing`]), so new contacts hear at once.
 
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use crate::{Result, Services};
 
 /// The outbox consumer name under which the notifier keeps its place.
 const CONSUMER: &str = "sms";
-const KINDS: &[&str] = &["result.recorded", "result.corrected", "specimen.rejected"];
+const KINDS: &[&str] = &["result.recorded", "result.corrected", "specimen.rejected", "contact.identified"];
 /// Events read per round.
 const ROUND: u32 = 500;
 const IDLE: Duration = Duration::from_secs(5);
@@ -37,8 +38,13 @@ impl Services {
 
     async fn run_notifier(self) {
         loop {
+            // Newly confirmed cases are traced first, so their contacts are told this round.
+            let traced = self.trace_pending().await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "tracing round failed; retrying");
+                0
+            });
             match self.notify_pending().await {
-                Ok(sent) if sent > 0 => continue,
+                Ok(sent) if sent > 0 || traced > 0 => continue,
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "notifier round failed; retrying"),
             }
@@ -61,6 +67,9 @@ impl Services {
     }
 
     async fn notify(&self, event: &Event) -> Result<()> {
+        if event.kind == "contact.identified" {
+            return self.notify_contact(event).await;
+        }
         let Some(person) = event.payload.get("person").and_then(|p| serde_json::from_value::<PersonId>(p.clone()).ok())
         else {
             return Ok(());

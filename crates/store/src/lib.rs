@@ -11,9 +11,11 @@ mod postgres;
 mod records;
 mod sqlite;
 mod testing;
+mod tracing;
 
 use std::sync::Arc;
 
+pub use self::tracing::*;
 pub use error::StoreError;
 pub use postgres::PostgresStore;
 pub use records::*;
@@ -50,6 +52,7 @@ pub trait Store:
     + AuditStore
     + CheckinStore
     + TestingStore
+    + TracingStore
     + Send
     + Sync
 {

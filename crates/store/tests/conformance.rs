@@ -1560,3 +1560,417 @@ async fn concurrent_writers_keep_the_rules(store: &dyn Store) {
     }
     assert_eq!(store.testing_totals_all("/VN/").await.unwrap().collected, 53);
 }
+
+/// Contact tracing: co-presence over check-ins, households, contacts and their follow-up.
+mod contact_tracing {
+    use super::*;
+    use outbreak_domain::tracing::{ContactId, ContactStatus, Evidence, Stay, VenueEncounter};
+    use outbreak_domain::venue::{VenueId, VenueKind};
+
+    conformance!(
+        copresence_meets_within_the_margin_at_the_same_venue_only,
+        copresence_ranks_and_counts_hub_visits,
+        households_list_the_other_members,
+        contacts_are_added_once_per_case_and_visitor,
+        contact_moves_follow_the_rules,
+    );
+
+    fn kind_venue(code: &str, kind: VenueKind) -> Venue {
+        Venue {
+            kind,
+            plate: kind.is_vehicle().then(|| "29B-123.45".into()),
+            ..venue(code, "00070", "/VN/01/00070/", None)
+        }
+    }
+
+    /// A stay from `from` to `to` minutes after `t0`.
+    fn visit(venue: &Venue, visitor: &str, t0: OffsetDateTime, from: i64, to: i64) -> NewCheckin {
+        NewCheckin { until: t0 + Duration::minutes(to), ..checkin(venue, visitor, t0 + Duration::minutes(from), None) }
+    }
+
+    async fn store_visits(store: &dyn Store, visits: Vec<NewCheckin>) {
+        let outcomes = store.record_checkins(visits, Duration::ZERO, vec![]).await.unwrap();
+        assert!(outcomes.iter().all(|o| matches!(o, CheckinOutcome::Stored(_))), "{outcomes:?}");
+    }
+
+    fn base() -> OffsetDateTime {
+        // Yesterday at a whole minute: inside the retention period and PostgreSQL's partitions.
+        let t = now() - Duration::days(1);
+        t.replace_second(0).unwrap().replace_nanosecond(0).unwrap()
+    }
+
+    fn met(rows: &[CoPresence]) -> Vec<(String, String)> {
+        let mut pairs: Vec<(String, String)> = rows.iter().map(|r| (r.visitor.clone(), r.venue_code.clone())).collect();
+        pairs.sort();
+        pairs
+    }
+
+    fn presence(visitor: &str, from: OffsetDateTime, until: OffsetDateTime) -> Presence {
+        Presence { visitor: visitor.into(), from, until }
+    }
+
+    async fn copresence_meets_within_the_margin_at_the_same_venue_only(store: &dyn Store) {
+        seeded(store).await;
+        let t0 = base();
+        let market = kind_venue("MARKET22", VenueKind::Market); // 10 minutes of margin
+        let other = kind_venue("MARKET33", VenueKind::Market);
+        let bus = kind_venue("BUS22222", VenueKind::Bus); // none
+        // A venue whose index key is the market's: only the full id tells them apart.
+        let (high, low) = market.id.0.as_u64_pair();
+        let twin = Venue {
+            id: VenueId(Uuid::from_u64_pair(high ^ 0xff, low ^ 0xff)),
+            ..kind_venue("TWIN2222", VenueKind::Market)
+        };
+        for v in [&market, &other, &bus, &twin] {
+            store.insert_venue(v).await.unwrap();
+        }
+        let resident = person("Trần Văn Khách", None, "00073");
+        store.insert_person(&resident).await.unwrap();
+        let known = resident.id.to_string();
+        let known_visit =
+            NewCheckin { person: Some(resident.id), name: String::new(), ..visit(&market, &known, t0, 30, 120) };
+        store_visits(
+            store,
+            vec![
+                visit(&market, "case", t0, 0, 60),
+                known_visit,                                       // 30 minutes together
+                visit(&market, "tel:+84900000002", t0, 69, 120),   // came 9 minutes after the case left
+                visit(&market, "tel:+84900000003", t0, 70, 120),   // 10 minutes after: not a contact
+                visit(&market, "tel:+84900000004", t0, -180, -11), // left 11 minutes before
+                visit(&market, "tel:+84900000005", t0, -180, -9),  // left 9 minutes before
+                visit(&market, "tel:+84900000006", t0, -420, 10),  // a long stay, begun 7 hours before
+                visit(&other, "tel:+84900000007", t0, 0, 60),
+                visit(&twin, "tel:+84900000008", t0, 0, 60),
+                visit(&bus, "case", t0, 180, 240),
+                visit(&bus, "tel:+84900000009", t0, 240, 300), // boarded as the case got off
+                visit(&bus, "tel:+84900000010", t0, 210, 220),
+                // Two days earlier, outside the window asked about.
+                visit(&market, "case", t0, -2880, -2820),
+                visit(&market, "tel:+84900000011", t0, -2870, -2830),
+            ],
+        )
+        .await;
+
+        let window = (t0 - Duration::days(1), t0 + Duration::days(1));
+        let rows = store.copresence(&[presence("case", window.0, window.1)], 100).await.unwrap();
+        assert_eq!(
+            met(&rows),
+            [
+                (known.clone(), "MARKET22".to_owned()),
+                ("tel:+84900000002".into(), "MARKET22".into()),
+                ("tel:+84900000005".into(), "MARKET22".into()),
+                ("tel:+84900000006".into(), "MARKET22".into()),
+                ("tel:+84900000010".into(), "BUS22222".into()),
+            ]
+        );
+        let row = rows.iter().find(|r| r.visitor == known).unwrap();
+        assert_eq!(row.source, "case");
+        assert_eq!(row.source_stay, Stay { at: t0, until: t0 + Duration::hours(1) });
+        assert_eq!(row.stay, Stay { at: t0 + Duration::minutes(30), until: t0 + Duration::hours(2) });
+        assert_eq!(
+            (row.venue, row.venue_kind, row.venue_path.as_str()),
+            (market.id, VenueKind::Market, "/VN/01/00070/")
+        );
+        assert_eq!((row.person, row.name.as_str()), (Some(resident.id), "Trần Văn Khách"), "the registered name");
+        assert_eq!((row.home_path.as_deref(), row.phone.clone()), (Some("/VN/01/00073/"), resident.phone.clone()));
+        assert_eq!(row.met, 4);
+        let phone_only = rows.iter().find(|r| r.visitor == "tel:+84900000002").unwrap();
+        assert_eq!((phone_only.person, phone_only.home_path.as_deref()), (None, None));
+        assert_eq!(phone_only.phone, Some(Phone::parse("p", "0900000002").unwrap()));
+        assert_eq!(phone_only.name, "Khách");
+        assert_eq!(rows.iter().find(|r| r.venue_code == "BUS22222").unwrap().met, 1);
+
+        // The window cuts the case's stays: the visit two days before counts only when asked.
+        let cut = store.copresence(&[presence("case", t0 + Duration::minutes(45), window.1)], 100).await.unwrap();
+        let first = cut.iter().find(|r| r.visitor == known).unwrap();
+        assert_eq!(first.source_stay.at, t0 + Duration::minutes(45));
+        assert!(!met(&cut).contains(&("tel:+84900000005".into(), "MARKET22".into())), "left before the window began");
+        let earlier =
+            store.copresence(&[presence("case", t0 - Duration::days(3), t0 - Duration::days(1))], 100).await.unwrap();
+        assert_eq!(met(&earlier), [("tel:+84900000011".to_owned(), "MARKET22".to_owned())]);
+
+        // Several sources at once: each row says whose stay it met.
+        let both = store
+            .copresence(&[presence("case", window.0, window.1), presence("tel:+84900000010", t0, window.1)], 100)
+            .await
+            .unwrap();
+        let of_f1: Vec<&CoPresence> = both.iter().filter(|r| r.source == "tel:+84900000010").collect();
+        assert_eq!(of_f1.len(), 1);
+        assert_eq!((of_f1[0].visitor.as_str(), of_f1[0].venue_code.as_str()), ("case", "BUS22222"));
+        assert!(store.copresence(&[presence("nobody", window.0, window.1)], 100).await.unwrap().is_empty());
+        assert!(store.copresence(&[], 100).await.unwrap().is_empty());
+    }
+
+    async fn copresence_ranks_and_counts_hub_visits(store: &dyn Store) {
+        seeded(store).await;
+        let t0 = base();
+        let market = kind_venue("HUB22222", VenueKind::Market);
+        store.insert_venue(&market).await.unwrap();
+        let mut visits = vec![visit(&market, "case", t0, 0, 120)];
+        // Visitor n stays n minutes with the case.
+        for n in 1..=30 {
+            visits.push(visit(&market, &format!("tel:+849000001{n:02}"), t0, 120 - n, 200));
+        }
+        store_visits(store, visits).await;
+        let rows =
+            store.copresence(&[presence("case", t0 - Duration::hours(1), t0 + Duration::hours(5))], 5).await.unwrap();
+        let listed: Vec<&str> = rows.iter().map(|r| r.visitor.as_str()).collect();
+        assert_eq!(
+            listed,
+            ["tel:+84900000130", "tel:+84900000129", "tel:+84900000128", "tel:+84900000127", "tel:+84900000126"]
+        );
+        assert!(rows.iter().all(|r| r.met == 30));
+    }
+
+    async fn households_list_the_other_members(store: &dyn Store) {
+        seeded(store).await;
+        let commune = store.unit(&code("00070")).await.unwrap().unwrap();
+        let hamlet = Unit::new_child(&commune, "TDP1", "Tổ dân phố 1", "").unwrap();
+        let h1 = Unit::new_child(&hamlet, "H1", "Hộ 1", "").unwrap();
+        let h2 = Unit::new_child(&hamlet, "H2", "Hộ 2", "").unwrap();
+        for unit in [&hamlet, &h1, &h2] {
+            store.insert_unit(unit).await.unwrap();
+        }
+        let member = |name: &str, household: Option<&Unit>| Person {
+            household: household.map(|h| h.code.clone()),
+            ..person(name, None, "00070")
+        };
+        let (a, b, c) = (member("Bố", Some(&h1)), member("Mẹ", Some(&h1)), member("Con", Some(&h1)));
+        let (alone, nowhere) = (member("Một mình", Some(&h2)), member("Không hộ", None));
+        store.insert_people(&[a.clone(), b.clone(), c.clone(), alone.clone(), nowhere.clone()]).await.unwrap();
+
+        let members = store.household_members(&[a.id, alone.id, nowhere.id]).await.unwrap();
+        let mut found: Vec<(PersonId, PersonId)> = members.iter().map(|m| (m.of, m.person)).collect();
+        found.sort();
+        let mut expected = vec![(a.id, b.id), (a.id, c.id)];
+        expected.sort();
+        assert_eq!(found, expected);
+        let mother = members.iter().find(|m| m.person == b.id).unwrap();
+        assert_eq!(
+            (mother.household.clone(), mother.full_name.as_str(), mother.address_path.as_str(), mother.phone.clone()),
+            (h1.code.clone(), "Mẹ", "/VN/01/00070/", b.phone.clone())
+        );
+        assert_eq!(store.household_members(&[b.id, c.id]).await.unwrap().len(), 4);
+        assert!(store.household_members(&[]).await.unwrap().is_empty());
+    }
+
+    async fn new_case(store: &dyn Store, person: &Person) -> Case {
+        let case = Case {
+            id: CaseId(Uuid::now_v7()),
+            person: person.id,
+            unit: code("00070"),
+            unit_path: "/VN/01/00070/".into(),
+            source: "staff".into(),
+            specimen: None,
+            sample_date: None,
+            onset_date: None,
+            confirmed_at: now(),
+            status: CaseStatus::Confirmed,
+            note: String::new(),
+        };
+        store.insert_case(&case).await.unwrap();
+        case
+    }
+
+    fn contact(case: &Case, generation: u8, visitor: &str, via: Option<&str>, unit_path: &str) -> NewContact {
+        let t = time::macros::datetime!(2026-05-10 08:00 UTC);
+        let encounter = VenueEncounter {
+            venue: VenueId(Uuid::now_v7()),
+            code: "MARKET22".into(),
+            name: "Chợ Hàng Da".into(),
+            source: Stay { at: t, until: t + Duration::hours(1) },
+            contact: Stay { at: t + Duration::minutes(30), until: t + Duration::hours(2) },
+            overlap_minutes: 30,
+        };
+        NewContact {
+            id: ContactId(Uuid::now_v7()),
+            case: case.id,
+            generation,
+            via_visitor: via.map(Into::into),
+            person: None,
+            visitor: visitor.into(),
+            name: format!("Khách {visitor}"),
+            phone: visitor.strip_prefix("tel:").map(|p| Phone::parse("p", p).unwrap()),
+            evidence: Evidence::Venue { encounters: vec![encounter], count: 1 },
+            exposure_at: t + Duration::hours(1),
+            unit_path: unit_path.into(),
+            quarantine_until: t + Duration::days(14),
+            test_days: vec![(t + Duration::days(1)).date(), (t + Duration::days(7)).date()],
+            created_at: now(),
+        }
+    }
+
+    async fn contacts_are_added_once_per_case_and_visitor(store: &dyn Store) {
+        seeded(store).await;
+        let people = people_in(store, &["00070", "00070"]).await;
+        let (case, other_case) = (new_case(store, &people[0]).await, new_case(store, &people[1]).await);
+        let events_before = store.events_after(0, &["contact.identified"], 100).await.unwrap().len();
+        assert_eq!(events_before, 0);
+        let f1 = contact(&case, 1, "tel:+84900000001", None, "/VN/01/00070/");
+        let household = NewContact {
+            person: Some(people[1].id),
+            visitor: people[1].id.to_string(),
+            phone: None,
+            evidence: Evidence::Household { household: code("00070") },
+            ..contact(&case, 1, "x", None, "/VN/79/26740/")
+        };
+        let f2 = contact(&case, 2, "tel:+84900000002", Some("tel:+84900000001"), "/VN/01/00073/");
+        let audit = NewAuditEntry {
+            at: now(),
+            actor: "tracer".into(),
+            actor_kind: "staff".into(),
+            action: "case.trace".into(),
+            entity: "case".into(),
+            entity_id: case.id.to_string(),
+            detail: "3 contacts".into(),
+            client: "test".into(),
+        };
+        // The F2 comes first: the store writes F1s first all the same.
+        let added = store.insert_contacts(vec![f2.clone(), f1.clone(), household.clone()], vec![audit]).await.unwrap();
+        assert_eq!(added.iter().map(|c| c.id).collect::<Vec<_>>(), [f1.id, household.id, f2.id]);
+        let stored_f2 = added.iter().find(|c| c.id == f2.id).unwrap();
+        assert_eq!((stored_f2.via, stored_f2.generation), (Some(f1.id), 2));
+        assert_eq!(store.contact(f2.id).await.unwrap().as_ref(), Some(stored_f2));
+        let first = &added[0];
+        assert_eq!(
+            (first.status, first.note.as_str(), first.kind, first.evidence.clone(), first.test_days.clone()),
+            (
+                ContactStatus::Identified,
+                "",
+                outbreak_domain::tracing::ContactKind::Venue,
+                f1.evidence.clone(),
+                f1.test_days.clone()
+            )
+        );
+        assert_eq!(
+            (first.exposure_at, first.quarantine_until, first.phone.clone()),
+            (f1.exposure_at, f1.quarantine_until, f1.phone.clone())
+        );
+        let events = store.events_after(0, &["contact.identified"], 100).await.unwrap();
+        assert_eq!(
+            events.iter().map(|e| e.subject.clone()).collect::<Vec<_>>(),
+            [f1.id.to_string(), household.id.to_string(), f2.id.to_string()]
+        );
+        assert_eq!(
+            (events[1].unit_path.as_str(), &events[1].payload["case"]),
+            ("/VN/79/26740/", &serde_json::json!(case.id))
+        );
+        let audited = store
+            .audit_entries(&AuditFilter { action: Some("case.trace".into()), limit: 10, ..AuditFilter::default() })
+            .await
+            .unwrap();
+        assert_eq!(audited.len(), 1);
+
+        // Tracing again finds the same people and one more F2 through the same F1: only the
+        // new one is added, linked to the F1 recorded the first time.
+        let again = vec![
+            contact(&case, 1, "tel:+84900000001", None, "/VN/01/00070/"),
+            contact(&case, 2, "tel:+84900000002", Some("tel:+84900000001"), "/VN/01/00073/"),
+            contact(&case, 2, "tel:+84900000003", Some("tel:+84900000001"), "/VN/01/00073/"),
+        ];
+        let added = store.insert_contacts(again, vec![]).await.unwrap();
+        assert_eq!(added.len(), 1);
+        assert_eq!((added[0].visitor.as_str(), added[0].via), ("tel:+84900000003", Some(f1.id)));
+        assert_eq!(store.events_after(0, &["contact.identified"], 100).await.unwrap().len(), 4);
+        // The same visitor is a contact of another case on its own.
+        let elsewhere = store
+            .insert_contacts(vec![contact(&other_case, 1, "tel:+84900000001", None, "/VN/01/00070/")], vec![])
+            .await
+            .unwrap();
+        assert_eq!(elsewhere.len(), 1);
+
+        // An unknown case stores nothing.
+        let ghost = Case { id: CaseId(Uuid::now_v7()), ..case.clone() };
+        let refused = store
+            .insert_contacts(
+                vec![
+                    contact(&case, 1, "tel:+84900000009", None, "/VN/"),
+                    contact(&ghost, 1, "tel:+84900000009", None, "/VN/"),
+                ],
+                vec![],
+            )
+            .await;
+        assert!(matches!(refused, Err(StoreError::NotFound("case"))), "{refused:?}");
+        assert_eq!(store.case_contacts(case.id, 100).await.unwrap().len(), 4);
+
+        let listed = store.case_contacts(case.id, 100).await.unwrap();
+        let order: Vec<(u8, String)> = listed.iter().map(|c| (c.generation, c.visitor.clone())).collect();
+        assert_eq!(
+            order,
+            vec![
+                (1, people[1].id.to_string()),
+                (1, "tel:+84900000001".into()),
+                (2, "tel:+84900000002".into()),
+                (2, "tel:+84900000003".into()),
+            ]
+        );
+        assert_eq!(store.case_contacts(case.id, 1).await.unwrap().len(), 1);
+        let counts = store.count_case_contacts(case.id).await.unwrap();
+        assert_eq!(
+            counts,
+            [
+                ContactCount { generation: 1, status: ContactStatus::Identified, contacts: 2 },
+                ContactCount { generation: 2, status: ContactStatus::Identified, contacts: 2 },
+            ]
+        );
+        assert!(store.count_case_contacts(CaseId(Uuid::now_v7())).await.unwrap().is_empty());
+
+        // The queue: contacts living (or met) in the scope, in the statuses asked for.
+        let queue = |scope: &[&str], statuses: &[ContactStatus]| ContactFilter {
+            scope: scope.iter().map(|s| s.to_string()).collect(),
+            statuses: statuses.to_vec(),
+            limit: 100,
+        };
+        let visitors = |contacts: Vec<Contact>| {
+            let mut v: Vec<String> = contacts.into_iter().map(|c| c.visitor).collect();
+            v.sort();
+            v
+        };
+        let open = [ContactStatus::Identified, ContactStatus::Notified];
+        assert_eq!(
+            visitors(store.contact_queue(&queue(&["/VN/79/"], &open)).await.unwrap()),
+            [people[1].id.to_string()]
+        );
+        assert_eq!(
+            visitors(store.contact_queue(&queue(&["/VN/01/00073/"], &open)).await.unwrap()),
+            ["tel:+84900000002", "tel:+84900000003"]
+        );
+        assert_eq!(store.contact_queue(&queue(&["/VN/"], &open)).await.unwrap().len(), 5);
+        assert!(store.contact_queue(&queue(&["/VN/"], &[ContactStatus::Notified])).await.unwrap().is_empty());
+        assert!(store.contact_queue(&queue(&[], &open)).await.unwrap().is_empty());
+        assert!(store.contact_queue(&queue(&["/VN/"], &[])).await.unwrap().is_empty());
+        assert_eq!(store.contact_queue(&ContactFilter { limit: 2, ..queue(&["/VN/"], &open) }).await.unwrap().len(), 2);
+    }
+
+    async fn contact_moves_follow_the_rules(store: &dyn Store) {
+        use ContactStatus::*;
+        seeded(store).await;
+        let people = people_in(store, &["00070"]).await;
+        let case = new_case(store, &people[0]).await;
+        let new = contact(&case, 1, "tel:+84900000001", None, "/VN/01/00070/");
+        store.insert_contacts(vec![new.clone()], vec![]).await.unwrap();
+        let at = now();
+        let moved = store.update_contact(new.id, Notified, "đã gọi, đã báo", at).await.unwrap();
+        assert_eq!((moved.status, moved.note.as_str(), moved.updated_at), (Notified, "đã gọi, đã báo", at));
+        assert_eq!(store.contact(new.id).await.unwrap().unwrap(), moved);
+        let refused = store.update_contact(new.id, Released, "", now()).await;
+        assert!(
+            matches!(&refused, Err(StoreError::Refused { field: "status", code: "bad_transition", .. })),
+            "{refused:?}"
+        );
+        assert_eq!(store.contact(new.id).await.unwrap().unwrap().status, Notified, "nothing changed");
+        let note_only = store.update_contact(new.id, Notified, "gọi lại lúc 17h", now()).await.unwrap();
+        assert_eq!(note_only.note, "gọi lại lúc 17h");
+        for status in [Quarantining, Tested, Quarantining, Tested, Released] {
+            assert_eq!(store.update_contact(new.id, status, "", now()).await.unwrap().status, status);
+        }
+        assert!(matches!(
+            store.update_contact(new.id, Quarantining, "", now()).await,
+            Err(StoreError::Refused { code: "bad_transition", .. })
+        ));
+        assert!(matches!(
+            store.update_contact(ContactId(Uuid::now_v7()), Notified, "", now()).await,
+            Err(StoreError::NotFound("contact"))
+        ));
+    }
+}

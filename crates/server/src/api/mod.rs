@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod people;
 mod testing;
+mod tracing;
 mod units;
 mod venues;
 
@@ -42,6 +43,7 @@ const UPLOAD_LIMIT: usize = outbreak_services::testing::MAX_UPLOAD_BYTES + 64 * 
         (name = "audit", description = "The audit log"),
         (name = "venues", description = "Venues, check-ins and health declarations"),
         (name = "testing", description = "Sampling, pools, lab results, cases, results online, dashboards"),
+        (name = "tracing", description = "Contact tracing: a case's F1 and F2 contacts, the tracers' queue and follow-up"),
     )
 )]
 struct ApiDoc;
@@ -69,6 +71,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(audit::router())
         .merge(venues::router())
         .merge(testing::router())
+        .merge(tracing::router())
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
     let uploads = testing::upload_router().layer(RequestBodyLimitLayer::new(UPLOAD_LIMIT));
     OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(ordinary).merge(uploads)

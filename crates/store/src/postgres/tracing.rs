@@ -1,0 +1,376 @@
+//! Co-presence, households and contacts in PostgreSQL.
+
+use std::sync::LazyLock;
+
+use async_trait::async_trait;
+use deadpool_postgres::Transaction;
+use outbreak_domain::testing::CaseId;
+use outbreak_domain::tracing::{ContactId, ContactStatus, LONGEST_STAY, Stay};
+use outbreak_domain::venue::{VenueId, VenueKind};
+use outbreak_domain::{PersonId, Phone, UnitCode};
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+use super::{PostgresStore, commit, insert_audit, push_scope, refs};
+use crate::records::NewAuditEntry;
+use crate::testing::columns::word;
+use crate::tracing::*;
+use crate::{Result, StoreError, key64};
+
+/// One statement: the sources' check-ins (by the visitor index), then the same venue's
+/// check-ins over the stay's range (by the venue index), ranked and counted per source
+/// visit; the people are joined only for the rows listed.
+static COPRESENCE_SQL: LazyLock<String> = LazyLock::new(copresence_sql);
+
+fn copresence_sql() -> String {
+    let margin = margin_case("v.kind", |d| format!("interval '{} seconds'", d.whole_seconds()));
+    format!(
+        "WITH src AS (
+            SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::timestamptz[], $4::timestamptz[])
+              AS src(visitor, visitor_key, wfrom, wuntil)
+        ),
+        s AS (
+            SELECT c.id, c.venue_key, c.venue_id, c.visitor, GREATEST(c.at, src.wfrom) AS at,
+                   LEAST(c.until, src.wuntil) AS until, v.code, v.name, v.kind, v.unit_path, {margin} AS margin
+            FROM src JOIN checkins c ON c.visitor_key = src.visitor_key AND c.at >= src.wfrom - $5::bigint * interval '1 second'
+                AND c.at < src.wuntil
+              JOIN venues v ON v.id = c.venue_id
+            WHERE c.visitor = src.visitor AND c.until > src.wfrom
+        ),
+        pairs AS (
+            SELECT s.id AS sid, s.visitor AS source, s.at AS s_at, s.until AS s_until, s.venue_id, s.code,
+                   s.name AS venue_name, s.kind, s.unit_path AS venue_path, o.id AS oid, o.visitor, o.person_id,
+                   o.phone, o.name, o.at, o.until,
+                   row_number() OVER (PARTITION BY s.id
+                       ORDER BY LEAST(s.until, o.until) - GREATEST(s.at, o.at) DESC, o.at, o.id) AS rank,
+                   count(*) OVER (PARTITION BY s.id) AS met
+            FROM s JOIN checkins o ON o.venue_key = s.venue_key
+                AND o.at > s.at - $5::bigint * interval '1 second' - s.margin AND o.at < s.until + s.margin
+            WHERE o.venue_id = s.venue_id AND o.visitor <> s.visitor AND o.until + s.margin > s.at
+        )
+        SELECT p.source, p.sid, p.s_at, p.s_until, p.venue_id, p.code, p.venue_name, p.kind, p.venue_path,
+               p.oid, p.visitor, p.person_id, coalesce(pe.full_name, p.name), coalesce(pe.phone, p.phone),
+               pe.address_path, p.at, p.until, p.met
+        FROM pairs p LEFT JOIN people pe ON pe.id = p.person_id
+        WHERE p.rank <= $6
+        ORDER BY p.source, p.s_at, p.sid, p.rank"
+    )
+}
+
+fn stored_phone(text: &str) -> Result<Phone> {
+    Phone::parse("phone", text).map_err(|_| StoreError::Backend(format!("stored phone {text:?} does not parse")))
+}
+
+fn copresence_row(r: &Row) -> Result<CoPresence> {
+    let kind: String = r.try_get(7)?;
+    let phone: Option<String> = r.try_get(13)?;
+    let met: i64 = r.try_get(17)?;
+    Ok(CoPresence {
+        source: r.try_get(0)?,
+        source_checkin: r.try_get(1)?,
+        source_stay: Stay { at: r.try_get(2)?, until: r.try_get(3)? },
+        venue: VenueId(r.try_get(4)?),
+        venue_code: r.try_get(5)?,
+        venue_name: r.try_get(6)?,
+        venue_kind: word(VenueKind::parse, &kind)?,
+        venue_path: r.try_get(8)?,
+        checkin: r.try_get(9)?,
+        visitor: r.try_get(10)?,
+        person: r.try_get::<_, Option<Uuid>>(11)?.map(PersonId),
+        name: r.try_get(12)?,
+        phone: phone.as_deref().map(stored_phone).transpose()?,
+        home_path: r.try_get(14)?,
+        stay: Stay { at: r.try_get(15)?, until: r.try_get(16)? },
+        met: met as u64,
+    })
+}
+
+fn contact_row(r: &Row) -> Result<Contact> {
+    let generation: i16 = r.try_get(2)?;
+    ContactColumns {
+        id: r.try_get(0)?,
+        case: r.try_get(1)?,
+        generation: i64::from(generation),
+        via: r.try_get(3)?,
+        person: r.try_get(4)?,
+        visitor: r.try_get(5)?,
+        name: r.try_get(6)?,
+        phone: r.try_get(7)?,
+        kind: r.try_get(8)?,
+        evidence: r.try_get(9)?,
+        exposure_at: r.try_get(10)?,
+        unit_path: r.try_get(11)?,
+        status: r.try_get(12)?,
+        note: r.try_get(13)?,
+        quarantine_until: r.try_get(14)?,
+        test_days: r.try_get(15)?,
+        created_at: r.try_get(16)?,
+        updated_at: r.try_get(17)?,
+    }
+    .decode()
+}
+
+/// The advisory lock every transaction that writes events takes before its first write,
+/// so that event seqs commit in order (see `lock_outbox` in `testing.rs`; the key must be
+/// the same).
+async fn lock_outbox(tx: &Transaction<'_>) -> Result<()> {
+    const OUTBOX_LOCK: i64 = 0x6f75_7462_6f78;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&OUTBOX_LOCK]).await?;
+    Ok(())
+}
+
+/// Writes one generation's contacts; returns those that were new.
+async fn insert_generation(tx: &Transaction<'_>, contacts: &[NewContact]) -> Result<Vec<Contact>> {
+    if contacts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let statement = tx
+        .prepare_cached(&format!(
+            "INSERT INTO contacts ({CONTACT_COLUMNS})
+             SELECT n.id, n.case_id, n.generation,
+                    (SELECT c.id FROM contacts c WHERE c.case_id = n.case_id AND c.visitor = n.via_visitor),
+                    n.person_id, n.visitor, n.name, n.phone, n.kind, n.evidence, n.exposure_at, n.unit_path,
+                    'identified', '', n.quarantine_until, string_to_array(n.test_days, ',')::date[], n.created_at,
+                    n.created_at
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::int2[], $4::text[], $5::uuid[], $6::text[], $7::text[],
+                    $8::text[], $9::text[], $10::jsonb[], $11::timestamptz[], $12::text[], $13::timestamptz[],
+                    $14::text[], $15::timestamptz[]) WITH ORDINALITY
+               AS n(id, case_id, generation, via_visitor, person_id, visitor, name, phone, kind, evidence,
+                    exposure_at, unit_path, quarantine_until, test_days, created_at, ord)
+             ORDER BY n.ord
+             ON CONFLICT (case_id, visitor) DO NOTHING
+             RETURNING {CONTACT_COLUMNS}"
+        ))
+        .await?;
+    let evidence = contacts
+        .iter()
+        .map(|c| serde_json::to_value(&c.evidence))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StoreError::Backend(format!("evidence does not serialise: {e}")))?;
+    let rows = tx
+        .query(
+            &statement,
+            &[
+                &contacts.iter().map(|c| c.id.0).collect::<Vec<_>>(),
+                &contacts.iter().map(|c| c.case.0).collect::<Vec<_>>(),
+                &contacts.iter().map(|c| i16::from(c.generation)).collect::<Vec<_>>(),
+                &contacts.iter().map(|c| c.via_visitor.as_deref()).collect::<Vec<_>>(),
+                &contacts.iter().map(|c| c.person.map(|p| p.0)).collect::<Vec<_>>(),
+                &contacts.iter().map(|c| c.visitor.as_str()).collect::<Vec<_>>(),
+                &contacts.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+                &contacts.iter().map(|c| c.phone.as_ref().map(Phone::as_str)).collect::<Vec<_>>(),
+                &contacts.iter().map(|c| c.evidence.kind().as_str()).collect::<Vec<_>>(),
+                &evidence,
+                &contacts.iter().map(|c| c.exposure_at).collect::<Vec<_>>(),
+                &contacts.iter().map(|c| c.unit_path.as_str()).collect::<Vec<_>>(),
+                &contacts.iter().map(|c| c.quarantine_until).collect::<Vec<_>>(),
+                &contacts.iter().map(|c| days_text(&c.test_days)).collect::<Vec<_>>(),
+                &contacts.iter().map(|c| c.created_at).collect::<Vec<_>>(),
+            ],
+        )
+        .await?;
+    let mut added = rows.iter().map(contact_row).collect::<Result<Vec<_>>>()?;
+    // RETURNING promises no order: keep the order given.
+    let order: std::collections::HashMap<ContactId, usize> =
+        contacts.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+    added.sort_by_key(|c| order.get(&c.id).copied().unwrap_or(usize::MAX));
+    Ok(added)
+}
+
+async fn insert_events(tx: &Transaction<'_>, contacts: &[Contact]) -> Result<()> {
+    if contacts.is_empty() {
+        return Ok(());
+    }
+    let events: Vec<_> = contacts.iter().map(identified_event).collect();
+    let statement = tx
+        .prepare_cached(
+            "INSERT INTO events (kind, subject, unit_path, payload, at)
+             SELECT kind, subject, unit_path, payload, at
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[]) WITH ORDINALITY
+               AS e(kind, subject, unit_path, payload, at, n)
+             ORDER BY n",
+        )
+        .await?;
+    tx.execute(
+        &statement,
+        &[
+            &events.iter().map(|e| e.kind).collect::<Vec<_>>(),
+            &events.iter().map(|e| e.subject.as_str()).collect::<Vec<_>>(),
+            &events.iter().map(|e| e.unit_path.as_str()).collect::<Vec<_>>(),
+            &events.iter().map(|e| &e.payload).collect::<Vec<_>>(),
+            &events.iter().map(|e| e.at).collect::<Vec<_>>(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl TracingStore for PostgresStore {
+    async fn copresence(&self, sources: &[Presence], cap: u32) -> Result<Vec<CoPresence>> {
+        if sources.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.pool.get().await?;
+        let statement = client.prepare_cached(&COPRESENCE_SQL).await?;
+        let rows = client
+            .query(
+                &statement,
+                &[
+                    &sources.iter().map(|s| s.visitor.as_str()).collect::<Vec<_>>(),
+                    &sources.iter().map(|s| key64(&s.visitor)).collect::<Vec<_>>(),
+                    &sources.iter().map(|s| s.from).collect::<Vec<_>>(),
+                    &sources.iter().map(|s| s.until).collect::<Vec<_>>(),
+                    &LONGEST_STAY.whole_seconds(),
+                    &i64::from(cap),
+                ],
+            )
+            .await?;
+        rows.iter().map(copresence_row).collect()
+    }
+
+    async fn household_members(&self, people: &[PersonId]) -> Result<Vec<HouseholdMember>> {
+        if people.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.pool.get().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT p1.id, p2.household, p2.id, p2.full_name, p2.phone, p2.address_path
+                 FROM people p1 JOIN people p2 ON p2.household = p1.household AND p2.id <> p1.id
+                 WHERE p1.id = ANY($1) AND p1.household IS NOT NULL
+                 ORDER BY p1.id, p2.full_name, p2.id",
+            )
+            .await?;
+        let ids: Vec<Uuid> = people.iter().map(|p| p.0).collect();
+        let rows = client.query(&statement, &[&ids]).await?;
+        rows.iter()
+            .map(|r| {
+                let household: String = r.try_get(1)?;
+                let phone: Option<String> = r.try_get(4)?;
+                Ok(HouseholdMember {
+                    of: PersonId(r.try_get(0)?),
+                    household: UnitCode::parse("household", &household)
+                        .map_err(|_| StoreError::Backend(format!("stored unit {household:?} does not parse")))?,
+                    person: PersonId(r.try_get(2)?),
+                    full_name: r.try_get(3)?,
+                    phone: phone.as_deref().map(stored_phone).transpose()?,
+                    address_path: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn insert_contacts(&self, contacts: Vec<NewContact>, audit: Vec<NewAuditEntry>) -> Result<Vec<Contact>> {
+        let contacts = by_generation(contacts);
+        let mut client = self.pool.get().await?;
+        let txn = client.transaction().await?;
+        let result = async {
+            lock_outbox(&txn).await?;
+            let mut cases: Vec<Uuid> = contacts.iter().map(|c| c.case.0).collect();
+            cases.sort();
+            cases.dedup();
+            let known: i64 =
+                txn.query_one("SELECT count(*) FROM cases WHERE id = ANY($1)", &[&cases]).await?.try_get(0)?;
+            if known != cases.len() as i64 {
+                return Err(StoreError::NotFound("case"));
+            }
+            // An F2's link is looked up by the F1's visitor, so the F1s are written first.
+            let split = contacts.partition_point(|c| c.generation < 2);
+            let mut added = insert_generation(&txn, &contacts[..split]).await?;
+            added.extend(insert_generation(&txn, &contacts[split..]).await?);
+            insert_events(&txn, &added).await?;
+            for entry in &audit {
+                insert_audit(&txn, entry).await?;
+            }
+            Ok(added)
+        }
+        .await;
+        commit(txn, result).await
+    }
+
+    async fn contact(&self, id: ContactId) -> Result<Option<Contact>> {
+        let client = self.pool.get().await?;
+        let statement = client.prepare_cached(&format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE id = $1")).await?;
+        client.query_opt(&statement, &[&id.0]).await?.as_ref().map(contact_row).transpose()
+    }
+
+    async fn case_contacts(&self, case: CaseId, limit: u32) -> Result<Vec<Contact>> {
+        let client = self.pool.get().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {CONTACT_COLUMNS} FROM contacts WHERE case_id = $1
+                 ORDER BY generation, kind COLLATE \"C\", exposure_at DESC, id LIMIT $2"
+            ))
+            .await?;
+        client.query(&statement, &[&case.0, &i64::from(limit)]).await?.iter().map(contact_row).collect()
+    }
+
+    async fn count_case_contacts(&self, case: CaseId) -> Result<Vec<ContactCount>> {
+        let client = self.pool.get().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT generation, status, count(*) FROM contacts WHERE case_id = $1
+                 GROUP BY generation, status ORDER BY generation, status COLLATE \"C\"",
+            )
+            .await?;
+        client
+            .query(&statement, &[&case.0])
+            .await?
+            .iter()
+            .map(|r| {
+                let (generation, status, contacts): (i16, String, i64) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+                Ok(ContactCount {
+                    generation: generation as u8,
+                    status: word(ContactStatus::parse, &status)?,
+                    contacts: contacts as u64,
+                })
+            })
+            .collect()
+    }
+
+    async fn contact_queue(&self, filter: &ContactFilter) -> Result<Vec<Contact>> {
+        if filter.statuses.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.pool.get().await?;
+        let mut values: Vec<Box<dyn ToSql + Sync + Send>> =
+            vec![Box::new(filter.statuses.iter().map(|s| s.as_str().to_owned()).collect::<Vec<String>>())];
+        let mut sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE status = ANY($1) AND (");
+        push_scope(&mut sql, &mut values, "unit_path", &filter.scope);
+        sql.push_str(&format!(") ORDER BY quarantine_until, id LIMIT {}", filter.limit));
+        client.query(&sql, &refs(&values)).await?.iter().map(contact_row).collect()
+    }
+
+    async fn update_contact(
+        &self,
+        id: ContactId,
+        status: ContactStatus,
+        note: &str,
+        at: OffsetDateTime,
+    ) -> Result<Contact> {
+        let mut client = self.pool.get().await?;
+        let txn = client.transaction().await?;
+        let result = async {
+            let current: String = txn
+                .query_opt("SELECT status FROM contacts WHERE id = $1 FOR UPDATE", &[&id.0])
+                .await?
+                .ok_or(StoreError::NotFound("contact"))?
+                .try_get(0)?;
+            check_move(&current, status)?;
+            let row = txn
+                .query_one(
+                    &format!(
+                        "UPDATE contacts SET status = $2, note = $3, updated_at = $4 WHERE id = $1 RETURNING {CONTACT_COLUMNS}"
+                    ),
+                    &[&id.0, &status.as_str(), &note, &at],
+                )
+                .await?;
+            contact_row(&row)
+        }
+        .await;
+        commit(txn, result).await
+    }
+}

@@ -1,0 +1,340 @@
+//! Co-presence, households and contacts in SQLite.
+
+use std::sync::LazyLock;
+
+use async_trait::async_trait;
+use outbreak_domain::testing::CaseId;
+use outbreak_domain::tracing::{ContactId, ContactStatus, LONGEST_STAY, Stay};
+use outbreak_domain::venue::VenueKind;
+use outbreak_domain::{PersonId, Phone, UnitCode};
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use time::{Duration, OffsetDateTime};
+
+use super::rows::{from_micros, micros, parse_uuid};
+use super::{SqliteStore, insert_audit, push_scope};
+use crate::records::NewAuditEntry;
+use crate::testing::columns::word;
+use crate::tracing::*;
+use crate::{Result, StoreError, key64};
+
+fn duration_micros(d: Duration) -> i64 {
+    (d.whole_microseconds()) as i64
+}
+
+/// One statement: the sources' check-ins (by the visitor index), then the same venue's
+/// check-ins over the stay's range (by the venue index), ranked and counted per source
+/// visit; the people are joined only for the rows listed.
+static COPRESENCE_SQL: LazyLock<String> = LazyLock::new(copresence_sql);
+
+fn copresence_sql() -> String {
+    let margin = margin_case("v.kind", |d| duration_micros(d).to_string());
+    format!(
+        "WITH src AS (
+            SELECT json_extract(value, '$[0]') AS visitor, json_extract(value, '$[1]') AS visitor_key,
+                   json_extract(value, '$[2]') AS wfrom, json_extract(value, '$[3]') AS wuntil
+            FROM json_each(?1)
+        ),
+        s AS (
+            SELECT c.id, c.venue_key, c.venue_id, c.visitor, max(c.at, src.wfrom) AS at,
+                   min(c.until, src.wuntil) AS until, v.code, v.name, v.kind, v.unit_path, {margin} AS margin
+            FROM src CROSS JOIN checkins c INDEXED BY checkins_visitor JOIN venues v ON v.id = c.venue_id
+            WHERE c.visitor_key = src.visitor_key AND c.at >= src.wfrom - ?2 AND c.at < src.wuntil
+              AND c.visitor = src.visitor AND c.until > src.wfrom
+        ),
+        pairs AS (
+            SELECT s.id AS sid, s.visitor AS source, s.at AS s_at, s.until AS s_until, s.venue_id, s.code,
+                   s.name AS venue_name, s.kind, s.unit_path AS venue_path, o.id AS oid, o.visitor, o.person_id,
+                   o.phone, o.name, o.at, o.until,
+                   row_number() OVER (PARTITION BY s.id
+                       ORDER BY min(s.until, o.until) - max(s.at, o.at) DESC, o.at, o.id) AS rank,
+                   count(*) OVER (PARTITION BY s.id) AS met
+            FROM s CROSS JOIN checkins o INDEXED BY checkins_venue
+            WHERE o.venue_key = s.venue_key AND o.at > s.at - ?2 - s.margin AND o.at < s.until + s.margin
+              AND o.venue_id = s.venue_id AND o.visitor <> s.visitor AND o.until + s.margin > s.at
+        )
+        SELECT p.source, p.sid, p.s_at, p.s_until, p.venue_id, p.code, p.venue_name, p.kind, p.venue_path,
+               p.oid, p.visitor, p.person_id, coalesce(pe.full_name, p.name), coalesce(pe.phone, p.phone),
+               pe.address_path, p.at, p.until, p.met
+        FROM pairs p LEFT JOIN people pe ON pe.id = p.person_id
+        WHERE p.rank <= ?3
+        ORDER BY p.source, p.s_at, p.sid, p.rank"
+    )
+}
+
+fn copresence_row(r: &Row) -> rusqlite::Result<Result<CoPresence>> {
+    let (source, source_checkin, s_at, s_until): (String, i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+    let (venue, code, venue_name, kind, venue_path): (String, String, String, String, String) =
+        (r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?);
+    let (checkin, visitor, person, name, phone): (i64, String, Option<String>, String, Option<String>) =
+        (r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?, r.get(13)?);
+    let (home_path, at, until, met): (Option<String>, i64, i64, i64) = (r.get(14)?, r.get(15)?, r.get(16)?, r.get(17)?);
+    Ok((|| {
+        Ok(CoPresence {
+            source,
+            source_checkin,
+            source_stay: Stay { at: from_micros(s_at), until: from_micros(s_until) },
+            venue: outbreak_domain::venue::VenueId(parse_uuid(&venue)?),
+            venue_code: code,
+            venue_name,
+            venue_kind: word(VenueKind::parse, &kind)?,
+            venue_path,
+            checkin,
+            visitor,
+            person: person.as_deref().map(parse_uuid).transpose()?.map(PersonId),
+            name,
+            phone: phone.as_deref().map(stored_phone).transpose()?,
+            home_path,
+            stay: Stay { at: from_micros(at), until: from_micros(until) },
+            met: met as u64,
+        })
+    })())
+}
+
+fn stored_phone(text: &str) -> Result<Phone> {
+    Phone::parse("phone", text).map_err(|_| StoreError::Backend(format!("stored phone {text:?} does not parse")))
+}
+
+fn contact_row(r: &Row) -> rusqlite::Result<Result<Contact>> {
+    let ids: (String, String, Option<String>, Option<String>) = (r.get(0)?, r.get(1)?, r.get(3)?, r.get(4)?);
+    let (generation, visitor, name, phone, kind): (i64, String, String, Option<String>, String) =
+        (r.get(2)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?);
+    let (evidence, exposure_at, unit_path, status, note): (String, i64, String, String, String) =
+        (r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?, r.get(13)?);
+    let (quarantine_until, test_days, created_at, updated_at): (i64, String, i64, i64) =
+        (r.get(14)?, r.get(15)?, r.get(16)?, r.get(17)?);
+    Ok((|| {
+        let optional = |text: &Option<String>| text.as_deref().map(parse_uuid).transpose();
+        ContactColumns {
+            id: parse_uuid(&ids.0)?,
+            case: parse_uuid(&ids.1)?,
+            generation,
+            via: optional(&ids.2)?,
+            person: optional(&ids.3)?,
+            visitor,
+            name,
+            phone,
+            kind,
+            evidence: serde_json::from_str(&evidence)
+                .map_err(|e| StoreError::Backend(format!("stored evidence does not parse: {e}")))?,
+            exposure_at: from_micros(exposure_at),
+            unit_path,
+            status,
+            note,
+            quarantine_until: from_micros(quarantine_until),
+            test_days: days_of(&test_days)?,
+            created_at: from_micros(created_at),
+            updated_at: from_micros(updated_at),
+        }
+        .decode()
+    })())
+}
+
+fn insert_events(tx: &Connection, contacts: &[Contact]) -> Result<()> {
+    let mut insert =
+        tx.prepare_cached("INSERT INTO events (kind, subject, unit_path, payload, at) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+    for contact in contacts {
+        let e = identified_event(contact);
+        insert.execute(params![e.kind, e.subject, e.unit_path, e.payload.to_string(), micros(e.at)])?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl TracingStore for SqliteStore {
+    async fn copresence(&self, sources: &[Presence], cap: u32) -> Result<Vec<CoPresence>> {
+        if sources.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sources: Vec<serde_json::Value> = sources
+            .iter()
+            .map(|s| serde_json::json!([s.visitor, key64(&s.visitor), micros(s.from), micros(s.until)]))
+            .collect();
+        let sources = serde_json::Value::Array(sources).to_string();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&COPRESENCE_SQL)?;
+            let rows =
+                stmt.query_map(params![sources, duration_micros(LONGEST_STAY), i64::from(cap)], copresence_row)?;
+            rows.map(|r| r?).collect()
+        })
+        .await
+    }
+
+    async fn household_members(&self, people: &[PersonId]) -> Result<Vec<HouseholdMember>> {
+        if people.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = serde_json::Value::from(people.iter().map(|p| p.0.to_string()).collect::<Vec<_>>()).to_string();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT p1.id, p2.household, p2.id, p2.full_name, p2.phone, p2.address_path
+                 FROM people p1 JOIN people p2 ON p2.household = p1.household AND p2.id <> p1.id
+                 WHERE p1.id IN (SELECT value FROM json_each(?1)) AND p1.household IS NOT NULL
+                 ORDER BY p1.id, p2.full_name, p2.id",
+            )?;
+            let rows = stmt.query_map([ids], |r| {
+                let (of, household, person, full_name, phone, address_path): (
+                    String,
+                    String,
+                    String,
+                    String,
+                    Option<String>,
+                    String,
+                ) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?);
+                Ok((|| {
+                    Ok(HouseholdMember {
+                        of: PersonId(parse_uuid(&of)?),
+                        household: UnitCode::parse("household", &household)
+                            .map_err(|_| StoreError::Backend(format!("stored unit {household:?} does not parse")))?,
+                        person: PersonId(parse_uuid(&person)?),
+                        full_name,
+                        phone: phone.as_deref().map(stored_phone).transpose()?,
+                        address_path,
+                    })
+                })())
+            })?;
+            rows.map(|r| r?).collect()
+        })
+        .await
+    }
+
+    async fn insert_contacts(&self, contacts: Vec<NewContact>, audit: Vec<NewAuditEntry>) -> Result<Vec<Contact>> {
+        let contacts = by_generation(contacts);
+        self.write(move |tx| {
+            let mut case_known = tx.prepare_cached("SELECT 1 FROM cases WHERE id = ?1")?;
+            let mut cases_seen = std::collections::HashSet::new();
+            for c in &contacts {
+                if cases_seen.insert(c.case)
+                    && case_known.query_row([c.case.to_string()], |_| Ok(())).optional()?.is_none()
+                {
+                    return Err(StoreError::NotFound("case"));
+                }
+            }
+            let mut insert = tx.prepare_cached(&format!(
+                "INSERT INTO contacts ({CONTACT_COLUMNS})
+                 VALUES (?1, ?2, ?3, (SELECT id FROM contacts WHERE case_id = ?2 AND visitor = ?4), ?5, ?6, ?7, ?8,
+                   ?9, ?10, ?11, ?12, ?13, '', ?14, ?15, ?16, ?16)
+                 ON CONFLICT (case_id, visitor) DO NOTHING
+                 RETURNING {CONTACT_COLUMNS}"
+            ))?;
+            let mut added = Vec::new();
+            for c in &contacts {
+                let evidence = serde_json::to_string(&c.evidence)
+                    .map_err(|e| StoreError::Backend(format!("evidence does not serialise: {e}")))?;
+                let row = insert
+                    .query_row(
+                        params![
+                            c.id.to_string(),
+                            c.case.to_string(),
+                            c.generation,
+                            c.via_visitor,
+                            c.person.map(|p| p.0.to_string()),
+                            c.visitor,
+                            c.name,
+                            c.phone.as_ref().map(Phone::as_str),
+                            c.evidence.kind().as_str(),
+                            evidence,
+                            micros(c.exposure_at),
+                            c.unit_path,
+                            ContactStatus::Identified.as_str(),
+                            micros(c.quarantine_until),
+                            days_text(&c.test_days),
+                            micros(c.created_at),
+                        ],
+                        contact_row,
+                    )
+                    .optional()?;
+                if let Some(contact) = row {
+                    added.push(contact?);
+                }
+            }
+            insert_events(tx, &added)?;
+            for entry in &audit {
+                insert_audit(tx, entry)?;
+            }
+            Ok(added)
+        })
+        .await
+    }
+
+    async fn contact(&self, id: ContactId) -> Result<Option<Contact>> {
+        self.read(move |c| {
+            c.prepare_cached(&format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE id = ?1"))?
+                .query_row([id.to_string()], contact_row)
+                .optional()?
+                .transpose()
+        })
+        .await
+    }
+
+    async fn case_contacts(&self, case: CaseId, limit: u32) -> Result<Vec<Contact>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {CONTACT_COLUMNS} FROM contacts WHERE case_id = ?1
+                 ORDER BY generation, kind, exposure_at DESC, id LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![case.to_string(), i64::from(limit)], contact_row)?;
+            rows.map(|r| r?).collect()
+        })
+        .await
+    }
+
+    async fn count_case_contacts(&self, case: CaseId) -> Result<Vec<ContactCount>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT generation, status, count(*) FROM contacts WHERE case_id = ?1
+                 GROUP BY generation, status ORDER BY generation, status",
+            )?;
+            let rows = stmt.query_map([case.to_string()], |r| {
+                let (generation, status, contacts): (i64, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                Ok(word(ContactStatus::parse, &status).map(|status| ContactCount {
+                    generation: generation as u8,
+                    status,
+                    contacts: contacts as u64,
+                }))
+            })?;
+            rows.map(|r| r?).collect()
+        })
+        .await
+    }
+
+    async fn contact_queue(&self, filter: &ContactFilter) -> Result<Vec<Contact>> {
+        let filter = filter.clone();
+        self.read(move |c| {
+            if filter.statuses.is_empty() {
+                return Ok(Vec::new());
+            }
+            let statuses: Vec<String> = filter.statuses.iter().map(|s| format!("'{}'", s.as_str())).collect();
+            let mut sql =
+                format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE status IN ({}) AND (", statuses.join(", "));
+            let mut values = Vec::new();
+            push_scope(&mut sql, &mut values, "unit_path", &filter.scope);
+            sql.push_str(&format!(") ORDER BY quarantine_until, id LIMIT {}", filter.limit));
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(params_from_iter(values.iter()), contact_row)?;
+            rows.map(|r| r?).collect()
+        })
+        .await
+    }
+
+    async fn update_contact(
+        &self,
+        id: ContactId,
+        status: ContactStatus,
+        note: &str,
+        at: OffsetDateTime,
+    ) -> Result<Contact> {
+        let note = note.to_owned();
+        self.write(move |tx| {
+            let current: Option<String> = tx
+                .prepare_cached("SELECT status FROM contacts WHERE id = ?1")?
+                .query_row([id.to_string()], |r| r.get(0))
+                .optional()?;
+            check_move(&current.ok_or(StoreError::NotFound("contact"))?, status)?;
+            tx.prepare_cached(&format!(
+                "UPDATE contacts SET status = ?2, note = ?3, updated_at = ?4 WHERE id = ?1 RETURNING {CONTACT_COLUMNS}"
+            ))?
+            .query_row(params![id.to_string(), status.as_str(), note, micros(at)], contact_row)?
+        })
+        .await
+    }
+}

@@ -1,0 +1,286 @@
+//! The tracing part of the contract: who was where with whom (co-presence over check-ins),
+//! who shares a household, and the contacts of each case with their follow-up.
+//!
+//! The co-presence look-up is one statement per store, driven by the `(visitor_key, at)`
+//! and `(venue_key, at)` indexes of check-ins; contacts are unique per case and visitor, so
+//! tracing a case again adds only who is new, with a `contact.identified` event each.
+
+use async_trait::async_trait;
+use outbreak_domain::testing::CaseId;
+use outbreak_domain::tracing::{ContactId, ContactKind, ContactStatus, Evidence, Stay, copresence_margin};
+use outbreak_domain::venue::{VenueId, VenueKind};
+use outbreak_domain::{PersonId, Phone, UnitCode};
+use serde::Serialize;
+use time::format_description::well_known::Rfc3339;
+use time::{Date, Duration, OffsetDateTime};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::testing::columns::{day, word};
+use crate::{NewAuditEntry, Result, StoreError};
+
+/// Whose check-ins to look at, and when: a case in its infectious window, an F1 from their
+/// exposure on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presence {
+    /// A visitor key (`Visitor::key()`).
+    pub visitor: String,
+    pub from: OffsetDateTime,
+    pub until: OffsetDateTime,
+}
+
+/// Another visitor's check-in whose stay met a source's stay at the same venue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoPresence {
+    /// The source visitor whose stay this one met.
+    pub source: String,
+    pub source_checkin: i64,
+    /// The source's stay, cut to the source's window.
+    pub source_stay: Stay,
+    pub venue: VenueId,
+    pub venue_code: String,
+    pub venue_name: String,
+    pub venue_kind: VenueKind,
+    pub venue_path: String,
+    pub checkin: i64,
+    pub visitor: String,
+    pub person: Option<PersonId>,
+    /// The person's registered name when known, else the name given at the door.
+    pub name: String,
+    /// The person's registered phone when known, else the phone checked in with.
+    pub phone: Option<Phone>,
+    /// Where the person lives, when the visitor is a known person.
+    pub home_path: Option<String>,
+    pub stay: Stay,
+    /// Other check-ins that met this source visit, listed or not (a hub has thousands).
+    pub met: u64,
+}
+
+/// A member of the household of one of the people asked about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HouseholdMember {
+    /// The person whose household this is.
+    pub of: PersonId,
+    pub household: UnitCode,
+    pub person: PersonId,
+    pub full_name: String,
+    pub phone: Option<Phone>,
+    pub address_path: String,
+}
+
+/// A contact to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewContact {
+    pub id: ContactId,
+    pub case: CaseId,
+    /// 1 for an F1, 2 for an F2.
+    pub generation: u8,
+    /// For an F2: the visitor key of the F1 through whom they were found; the store links
+    /// the F1's contact, whichever run of tracing recorded it.
+    pub via_visitor: Option<String>,
+    pub person: Option<PersonId>,
+    pub visitor: String,
+    pub name: String,
+    pub phone: Option<Phone>,
+    pub evidence: Evidence,
+    /// The last exposure found; the due dates follow from it.
+    pub exposure_at: OffsetDateTime,
+    /// Whose tracers follow the contact up: where they live, else where they met the case.
+    pub unit_path: String,
+    pub quarantine_until: OffsetDateTime,
+    pub test_days: Vec<Date>,
+    pub created_at: OffsetDateTime,
+}
+
+/// A contact of a case, with where its follow-up stands.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Contact {
+    pub id: ContactId,
+    pub case: CaseId,
+    pub generation: u8,
+    /// For an F2, the F1 contact through whom they were found.
+    pub via: Option<ContactId>,
+    pub person: Option<PersonId>,
+    /// `Visitor::key()`: a person's id or `tel:+84…`.
+    pub visitor: String,
+    pub name: String,
+    pub phone: Option<Phone>,
+    pub kind: ContactKind,
+    pub evidence: Evidence,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub exposure_at: OffsetDateTime,
+    pub unit_path: String,
+    pub status: ContactStatus,
+    pub note: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub quarantine_until: OffsetDateTime,
+    #[schema(value_type = Vec<String>)]
+    pub test_days: Vec<Date>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: OffsetDateTime,
+}
+
+/// How many contacts of a case are of one generation and status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ContactCount {
+    pub generation: u8,
+    pub status: ContactStatus,
+    pub contacts: u64,
+}
+
+/// A tracers' queue: contacts living (or met) in a scope, in these statuses, the longest
+/// waiting first.
+#[derive(Debug, Clone, Default)]
+pub struct ContactFilter {
+    /// Unit paths the contacts' `unit_path` must lie under; empty finds nothing.
+    pub scope: Vec<String>,
+    /// Statuses to list; empty finds nothing.
+    pub statuses: Vec<ContactStatus>,
+    pub limit: u32,
+}
+
+#[async_trait]
+pub trait TracingStore {
+    /// For each source, its check-ins whose stay overlaps `[from, until)` (cut to it), and
+    /// the check-ins of other visitors at the same venue (the full venue id compared) whose
+    /// stay meets that stay within the venue kind's margin. At most `cap` are listed per
+    /// source visit, the longest overlaps first, each carrying how many there were. Stays
+    /// longer than [`outbreak_domain::tracing::LONGEST_STAY`] are seen from their first hours only.
+    async fn copresence(&self, sources: &[Presence], cap: u32) -> Result<Vec<CoPresence>>;
+    /// The other members of each person's household.
+    async fn household_members(&self, people: &[PersonId]) -> Result<Vec<HouseholdMember>>;
+    /// Records contacts in one transaction, F1s before F2s, with a `contact.identified`
+    /// event for each and the audit entries. A visitor already a contact of the case is
+    /// left as it is; returns the contacts that were new. `NotFound("case")` for an unknown
+    /// case, and then nothing is stored.
+    async fn insert_contacts(&self, contacts: Vec<NewContact>, audit: Vec<NewAuditEntry>) -> Result<Vec<Contact>>;
+    async fn contact(&self, id: ContactId) -> Result<Option<Contact>>;
+    /// A case's contacts, F1s first, then by kind and latest exposure, at most `limit`.
+    async fn case_contacts(&self, case: CaseId, limit: u32) -> Result<Vec<Contact>>;
+    async fn count_case_contacts(&self, case: CaseId) -> Result<Vec<ContactCount>>;
+    /// Contacts matching the filter, the earliest quarantine end first.
+    async fn contact_queue(&self, filter: &ContactFilter) -> Result<Vec<Contact>>;
+    /// Moves a contact to `status` with `note`; `NotFound("contact")`, or `Refused` naming
+    /// `status` when the move does not follow from where the contact stands.
+    async fn update_contact(
+        &self,
+        id: ContactId,
+        status: ContactStatus,
+        note: &str,
+        at: OffsetDateTime,
+    ) -> Result<Contact>;
+}
+
+/// The columns of a `contacts` row, in the order both stores select them.
+pub(crate) const CONTACT_COLUMNS: &str = "id, case_id, generation, via, person_id, visitor, name, phone, kind, \
+     evidence, exposure_at, unit_path, status, note, quarantine_until, test_days, created_at, updated_at";
+
+pub(crate) struct ContactColumns {
+    pub id: Uuid,
+    pub case: Uuid,
+    pub generation: i64,
+    pub via: Option<Uuid>,
+    pub person: Option<Uuid>,
+    pub visitor: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub kind: String,
+    pub evidence: serde_json::Value,
+    pub exposure_at: OffsetDateTime,
+    pub unit_path: String,
+    pub status: String,
+    pub note: String,
+    pub quarantine_until: OffsetDateTime,
+    pub test_days: Vec<Date>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+impl ContactColumns {
+    pub fn decode(self) -> Result<Contact> {
+        let corrupt = |what: &str| StoreError::Backend(format!("stored contact {}: {what} does not parse", self.id));
+        Ok(Contact {
+            id: ContactId(self.id),
+            case: CaseId(self.case),
+            generation: u8::try_from(self.generation).map_err(|_| corrupt("generation"))?,
+            via: self.via.map(ContactId),
+            person: self.person.map(PersonId),
+            visitor: self.visitor.clone(),
+            name: self.name.clone(),
+            phone: self.phone.as_deref().map(|p| Phone::parse("phone", p).map_err(|_| corrupt("phone"))).transpose()?,
+            kind: word(ContactKind::parse, &self.kind)?,
+            evidence: serde_json::from_value(self.evidence.clone()).map_err(|_| corrupt("evidence"))?,
+            exposure_at: self.exposure_at,
+            unit_path: self.unit_path,
+            status: word(ContactStatus::parse, &self.status)?,
+            note: self.note,
+            quarantine_until: self.quarantine_until,
+            test_days: self.test_days,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// Test days as stored in SQLite and passed to PostgreSQL: `2026-05-12,2026-05-18`.
+pub(crate) fn days_text(days: &[Date]) -> String {
+    days.iter().map(Date::to_string).collect::<Vec<_>>().join(",")
+}
+
+pub(crate) fn days_of(text: &str) -> Result<Vec<Date>> {
+    text.split(',').filter(|d| !d.is_empty()).map(day).collect()
+}
+
+/// The co-presence margin of each venue kind as a SQL `CASE` over the kind column, each
+/// margin written by `amount` (microseconds for SQLite, an interval for PostgreSQL).
+pub(crate) fn margin_case(kind_column: &str, amount: impl Fn(Duration) -> String) -> String {
+    let mut sql = format!("CASE {kind_column}");
+    let mut widest = Duration::ZERO;
+    for kind in VenueKind::ALL {
+        let margin = copresence_margin(kind);
+        widest = widest.max(margin);
+        sql.push_str(&format!(" WHEN '{}' THEN {}", kind.as_str(), amount(margin)));
+    }
+    sql.push_str(&format!(" ELSE {} END", amount(widest)));
+    sql
+}
+
+/// The outbox event that tells the notifier (and other systems) about a new contact.
+pub(crate) fn identified_event(contact: &Contact) -> crate::testing::plan::NewEvent {
+    crate::testing::plan::NewEvent {
+        kind: "contact.identified",
+        subject: contact.id.to_string(),
+        unit_path: contact.unit_path.clone(),
+        payload: serde_json::json!({
+            "contact": contact.id,
+            "case": contact.case,
+            "person": contact.person,
+            "generation": contact.generation,
+            "kind": contact.kind,
+            "exposure_at": contact.exposure_at.format(&Rfc3339).unwrap_or_default(),
+        }),
+        at: contact.created_at,
+    }
+}
+
+/// Contacts in the order they must be written: F1s before the F2s that link to them.
+pub(crate) fn by_generation(mut contacts: Vec<NewContact>) -> Vec<NewContact> {
+    contacts.sort_by_key(|c| c.generation);
+    contacts
+}
+
+/// Checks a move of a stored contact, as a store's `Refused`.
+pub(crate) fn check_move(from: &str, to: ContactStatus) -> Result<()> {
+    let from = word(ContactStatus::parse, from)?;
+    from.check_move("status", to).map_err(|invalid| StoreError::Refused {
+        field: "status",
+        code: invalid.code,
+        message: invalid.message,
+    })
+}
