@@ -57,7 +57,7 @@ pub(crate) async fn open(
     communes: &[Unit],
     now: OffsetDateTime,
 ) -> Result<Sessions, DemoError> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7465_7374_696e_67);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0074_6573_7469_6e67);
     let mut by_commune = HashMap::new();
     for commune in communes {
         let mut days = Vec::new();

@@ -74,11 +74,17 @@ async fn a_pooled_day_from_the_swab_to_the_case_and_the_live_dashboard() {
     click(c, "#start-sampling-mode").await;
     c.wait().for_element(Locator::Css("#sampling-mode-on")).await.unwrap();
 
-    // Each person: the camera opens their QR (the scan), one tap takes the specimen.
+    // Each person costs one scan (the camera opens their QR) and one tap: the scan shows
+    // who it is and records nothing, the tap takes the specimen. Nothing else is needed.
     let mut pool = String::new();
     for (i, person) in people.iter().enumerate() {
         let token = server.services.personal_qr_token(*person).await.unwrap();
         goto(c, &server.services.personal_qr_url(&token)).await;
+        c.wait().for_element(Locator::Css("#sampling-person")).await.unwrap();
+        assert!(
+            server.services.store.person_specimens(*person).await.unwrap().is_empty(),
+            "the scan alone records nothing"
+        );
         click(c, "#take-specimen").await;
         c.wait().for_element(Locator::Css("#specimen-taken")).await.unwrap();
         let taken_pool = text(c, "#taken-pool").await;

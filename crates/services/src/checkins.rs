@@ -198,7 +198,8 @@ async fn commit(store: &dyn outbreak_store::Store, jobs: Vec<Job>) {
     }
 }
 
-/// A check-in at `venue` by `visitor`; the visit ends at `left_at`, or after the venue
+/// A check-in at `venue` by `visitor`; the visit ends at `left_at` (at most
+/// `LONGEST_STAY` later: the tracing queries look back no further), or after the venue
 /// kind's usual stay.
 fn checkin(
     venue: &Venue,
@@ -223,7 +224,10 @@ fn checkin(
         },
         name,
         at,
-        until: left_at.filter(|left| *left >= at).unwrap_or(planned_end),
+        until: left_at
+            .filter(|left| *left >= at)
+            .unwrap_or(planned_end)
+            .min(at + outbreak_domain::tracing::LONGEST_STAY),
         source: source.to_owned(),
         client_key,
     }

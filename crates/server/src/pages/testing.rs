@@ -322,15 +322,21 @@ pub struct TakenParams {
     taken: Option<String>,
 }
 
+/// What the last submission on a session page left to show.
+#[derive(Default)]
+struct LastEntry {
+    taken: Option<Taken>,
+    typed: String,
+    error: Option<String>,
+}
+
 async fn session_page(
     state: &AppState,
     ctx: PageContext,
     caller: &Caller,
     headers: &HeaderMap,
     id: SessionId,
-    taken: Option<Taken>,
-    typed: String,
-    error: Option<String>,
+    last: LastEntry,
 ) -> Result<Response, PageError> {
     let view: SessionView = state.services.sampling_session(caller, id).await.map_err(page_error(ctx.lang))?;
     let ctx = ctx.with_caller(Some(caller));
@@ -339,9 +345,9 @@ async fn session_page(
         specimens: view.specimens.iter().map(|s| SpecimenRow::new(&ctx, s)).collect(),
         pools: view.pools,
         session: view.session,
-        taken,
-        typed,
-        error,
+        taken: last.taken,
+        typed: last.typed,
+        error: last.error,
         in_sampling_mode: sampling_mode(headers) == Some(id),
         ctx,
     }))
@@ -362,7 +368,7 @@ pub async fn session(
         },
         None => None,
     };
-    session_page(&state, ctx, &caller, &headers, SessionId(id), taken, String::new(), None).await
+    session_page(&state, ctx, &caller, &headers, SessionId(id), LastEntry { taken, ..LastEntry::default() }).await
 }
 
 #[derive(Deserialize)]
@@ -386,7 +392,8 @@ pub async fn take_specimen(
         Ok(specimen) => Ok(Redirect::to(&format!("/testing/sessions/{id}?taken={}", specimen.barcode)).into_response()),
         Err(e) => {
             let problem = problem(&ctx, e);
-            let page = session_page(&state, ctx, &caller, &headers, session, None, form.person, Some(problem.message));
+            let last = LastEntry { taken: None, typed: form.person, error: Some(problem.message) };
+            let page = session_page(&state, ctx, &caller, &headers, session, last);
             Ok((problem.status, page.await?).into_response())
         }
     }

@@ -233,7 +233,7 @@ async fn apply_totals(tx: &Transaction<'_>, totals: &TotalsDelta, turnaround: &T
 /// could read seq 11 while seq 10 is still uncommitted, move its cursor past 10 and never
 /// see it. Held until commit, the lock makes seqs commit in order. Taking it first, before
 /// any row lock, keeps every transaction's lock order the same.
-async fn lock_outbox(tx: &Transaction<'_>) -> Result<()> {
+pub(super) async fn lock_outbox(tx: &Transaction<'_>) -> Result<()> {
     const OUTBOX_LOCK: i64 = 0x6f75_7462_6f78;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&OUTBOX_LOCK]).await?;
     Ok(())

@@ -13,6 +13,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
+use super::testing::lock_outbox;
 use super::{PostgresStore, commit, insert_audit, push_scope, refs};
 use crate::records::NewAuditEntry;
 use crate::testing::columns::word;
@@ -110,15 +111,6 @@ fn contact_row(r: &Row) -> Result<Contact> {
         updated_at: r.try_get(17)?,
     }
     .decode()
-}
-
-/// The advisory lock every transaction that writes events takes before its first write,
-/// so that event seqs commit in order (see `lock_outbox` in `testing.rs`; the key must be
-/// the same).
-async fn lock_outbox(tx: &Transaction<'_>) -> Result<()> {
-    const OUTBOX_LOCK: i64 = 0x6f75_7462_6f78;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&OUTBOX_LOCK]).await?;
-    Ok(())
 }
 
 /// Writes one generation's contacts; returns those that were new.
