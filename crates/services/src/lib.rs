@@ -21,6 +21,7 @@ pub mod audit;
 pub mod auth;
 mod cache;
 pub mod checkins;
+pub mod clusters;
 mod error;
 pub mod lookup;
 pub mod notify;

@@ -12,6 +12,7 @@ mod i18n;
 mod signin;
 mod staff;
 mod testing;
+mod tracing_pages;
 mod venues;
 
 use askama::Template;
@@ -79,6 +80,15 @@ pub fn router(state: AppState) -> axum::Router<AppState> {
         .route("/lab/tubes/{barcode}/steps", post(testing::tube_step))
         .route("/lab/tubes/{barcode}/result", post(testing::tube_result))
         .route("/cases", get(testing::cases))
+        .route("/cases/{id}", get(tracing_pages::case))
+        .route("/cases/{id}/trace", get(tracing_pages::back_to_case).post(tracing_pages::trace))
+        .route("/cases/{id}/status", get(tracing_pages::back_to_case).post(tracing_pages::set_case_status))
+        .route("/cases/{id}/contacts", get(tracing_pages::back_to_case).post(tracing_pages::name_contact))
+        .route("/cases/{id}/chain", get(tracing_pages::chain))
+        .route("/clusters", get(tracing_pages::clusters))
+        .route("/tracing", get(tracing_pages::queue))
+        .route("/tracing/bulk", get(tracing_pages::back_to_queue).post(tracing_pages::move_many))
+        .route("/tracing/contacts/{id}", get(tracing_pages::back_to_queue).post(tracing_pages::move_contact))
         .route("/testing/dashboard", get(dashboard::dashboard))
         .route("/lookup", get(dashboard::lookup_form))
         // A language switch on an answer page reloads with GET: it starts the look-up again.
