@@ -279,6 +279,61 @@ impl Evidence {
     }
 }
 
+/// The id of an exposure: a venue declared exposed for a time window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+pub struct ExposureId(pub Uuid);
+
+impl std::fmt::Display for ExposureId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The longest window a venue may be declared exposed for.
+pub const MAX_EXPOSURE_WINDOW: Duration = Duration::days(14);
+
+/// Why someone is a contact of an exposure (a venue declared exposed by staff), rather
+/// than of a case. Kept apart from [`Evidence`], whose variants the case pages match on;
+/// the contact kind of an exposure contact is [`ContactKind::Venue`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ExposureEvidence {
+    /// Checked in at the venue while it was exposed.
+    Exposure {
+        venue: VenueId,
+        code: String,
+        name: String,
+        #[serde(with = "time::serde::rfc3339")]
+        #[schema(value_type = String, format = DateTime)]
+        window_from: OffsetDateTime,
+        #[serde(with = "time::serde::rfc3339")]
+        #[schema(value_type = String, format = DateTime)]
+        window_until: OffsetDateTime,
+        /// The contact's stay (the longest one in the window).
+        stay: Stay,
+    },
+}
+
+/// Checks an exposure window: it ends after it starts, lasts at most
+/// [`MAX_EXPOSURE_WINDOW`] and does not start in the future (beyond the clock skew). An
+/// end in the future is cut to `now` by the caller.
+pub fn check_exposure_window(from: OffsetDateTime, until: OffsetDateTime, now: OffsetDateTime) -> Result<(), Invalid> {
+    if until <= from {
+        return Err(Invalid::new("until", "window_ends_before_it_starts", "the window must end after it starts"));
+    }
+    if until - from > MAX_EXPOSURE_WINDOW {
+        return Err(Invalid::new("until", "window_too_long", "an exposure window lasts at most 14 days"));
+    }
+    if from > now + crate::venue::CLOCK_SKEW {
+        return Err(Invalid::new("from", "in_future", "the window starts in the future"));
+    }
+    if until > now + crate::venue::CLOCK_SKEW {
+        return Err(Invalid::new("until", "in_future", "the window ends in the future: declare what has happened"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,5 +401,18 @@ mod tests {
             assert!(copresence_margin(kind) <= Duration::minutes(30));
             assert!(kind.default_stay() <= LONGEST_STAY);
         }
+    }
+    #[test]
+    fn exposure_windows_end_after_they_start_and_are_not_too_long() {
+        let now = datetime!(2026-05-10 12:00 UTC);
+        let ok = check_exposure_window(now - Duration::hours(3), now - Duration::hours(1), now);
+        assert!(ok.is_ok());
+        let back = check_exposure_window(now - Duration::hours(1), now - Duration::hours(3), now).unwrap_err();
+        assert_eq!((back.field.as_str(), back.code), ("until", "window_ends_before_it_starts"));
+        assert!(check_exposure_window(now - Duration::hours(1), now - Duration::hours(1), now).is_err());
+        let long = check_exposure_window(now - Duration::days(15), now, now).unwrap_err();
+        assert_eq!(long.code, "window_too_long");
+        assert_eq!(check_exposure_window(now, now + Duration::hours(1), now).unwrap_err().code, "in_future");
+        assert!(check_exposure_window(now - Duration::hours(1), now + Duration::minutes(4), now).is_ok());
     }
 }

@@ -12,6 +12,7 @@
 //! - [`testing`]: sampling sessions, specimens, pools, lab results, cases, dashboards.
 //! - [`tracing`]: contact tracing (F1, F2) of cases, on demand and on confirmation, and
 //!   the tracers' follow-up of contacts.
+//! - [`zoning`]: venues declared exposed for a time window, and their contacts.
 //! - [`lookup`]: looking up one's own record with a CCCD, a date of birth and a code.
 //! - [`notify`]: the notifier that reads the outbox and sends SMS.
 //! - [`sms`]: the SMS gateway interface and the built-in gateway that writes a log file.
@@ -31,6 +32,7 @@ pub mod sms;
 pub mod testing;
 pub mod tracing;
 pub mod units;
+pub mod zoning;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -68,6 +68,9 @@ impl Services {
 
     async fn notify(&self, event: &Event) -> Result<()> {
         if event.kind == "contact.identified" {
+            if event.payload.get("exposure").is_some() {
+                return self.notify_exposure_contact(event).await;
+            }
             return self.notify_contact(event).await;
         }
         let Some(person) = event.payload.get("person").and_then(|p| serde_json::from_value::<PersonId>(p.clone()).ok())

@@ -32,10 +32,6 @@ use crate::{Caller, Result, ServiceError, Services, audit_entry};
 
 /// Results in one API request, at most; larger sets go as a file.
 pub const MAX_RESULTS_PER_REQUEST: usize = 10_000;
-/// Results in one store transaction, at most: a file of a million rows commits in chunks.
-/// Every chunk moves the totals of each unit it touches once, so large chunks pay for
-/// those few thousand rows once per fifty thousand results rather than once per ten.
-const RESULT_CHUNK: usize = 50_000;
 /// The largest results file accepted.
 pub const MAX_UPLOAD_BYTES: usize = 100 * 1024 * 1024;
 /// Days a dashboard covers unless asked otherwise.
@@ -423,7 +419,8 @@ impl Services {
                 }
                 Err(invalid) => items.push(refused_item(index, &barcode, &invalid)),
             }
-            if batch.len() >= RESULT_CHUNK || (rows.peek().is_none() && !batch.is_empty()) {
+            // A file of a million rows commits in chunks of the size the store prefers.
+            if batch.len() >= self.store.results_per_transaction() || (rows.peek().is_none() && !batch.is_empty()) {
                 let chunk = std::mem::take(&mut batch);
                 let detail = format!("{} results", chunk.len());
                 let audit = audit_entry(caller, "result.record", "tube", "", &detail);

@@ -10,6 +10,7 @@ mod testing;
 mod tracing;
 mod units;
 mod venues;
+mod zoning;
 
 pub use audit::AuditParams;
 
@@ -44,6 +45,7 @@ const UPLOAD_LIMIT: usize = outbreak_services::testing::MAX_UPLOAD_BYTES + 64 * 
         (name = "venues", description = "Venues, check-ins and health declarations"),
         (name = "testing", description = "Sampling, pools, lab results, cases, results online, dashboards"),
         (name = "tracing", description = "Contact tracing: a case's F1 and F2 contacts, the tracers' queue and follow-up"),
+        (name = "zoning", description = "Narrow zoning: venues declared exposed for a time window, and their contacts"),
     )
 )]
 struct ApiDoc;
@@ -72,6 +74,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(venues::router())
         .merge(testing::router())
         .merge(tracing::router())
+        .merge(zoning::router())
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
     let uploads = testing::upload_router().layer(RequestBodyLimitLayer::new(UPLOAD_LIMIT));
     OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(ordinary).merge(uploads)

@@ -30,6 +30,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("0002_checkins.sql")),
     (3, include_str!("0003_testing.sql")),
     (4, include_str!("0004_tracing.sql")),
+    (5, include_str!("0005_zoning.sql")),
 ];
 
 const UNIT_COLUMNS: &str = "code, parent_code, level, name, division_type, path, population";

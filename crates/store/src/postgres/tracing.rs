@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use async_trait::async_trait;
 use deadpool_postgres::Transaction;
 use outbreak_domain::testing::CaseId;
-use outbreak_domain::tracing::{ContactId, ContactStatus, LONGEST_STAY, Stay};
+use outbreak_domain::tracing::{ContactId, ContactKind, ContactStatus, ExposureId, LONGEST_STAY, Stay};
 use outbreak_domain::venue::{VenueId, VenueKind};
 use outbreak_domain::{PersonId, Phone, UnitCode};
 use time::OffsetDateTime;
@@ -199,6 +199,45 @@ async fn insert_events(tx: &Transaction<'_>, contacts: &[Contact]) -> Result<()>
     Ok(())
 }
 
+fn exposure_contact_row(r: &Row) -> Result<ExposureContact> {
+    ExposureContactColumns {
+        id: r.try_get(0)?,
+        exposure: r.try_get(1)?,
+        person: r.try_get(2)?,
+        visitor: r.try_get(3)?,
+        name: r.try_get(4)?,
+        phone: r.try_get(5)?,
+        kind: r.try_get(6)?,
+        evidence: r.try_get(7)?,
+        exposure_at: r.try_get(8)?,
+        unit_path: r.try_get(9)?,
+        status: r.try_get(10)?,
+        note: r.try_get(11)?,
+        quarantine_until: r.try_get(12)?,
+        test_days: r.try_get(13)?,
+        created_at: r.try_get(14)?,
+        updated_at: r.try_get(15)?,
+    }
+    .decode()
+}
+
+fn exposure_row(r: &Row) -> Result<Exposure> {
+    let contacts: i64 = r.try_get(10)?;
+    Ok(Exposure {
+        id: ExposureId(r.try_get(0)?),
+        venue: VenueId(r.try_get(1)?),
+        venue_code: r.try_get(2)?,
+        venue_name: r.try_get(3)?,
+        unit_path: r.try_get(4)?,
+        window_from: r.try_get(5)?,
+        window_until: r.try_get(6)?,
+        reason: r.try_get(7)?,
+        declared_by: r.try_get(8)?,
+        created_at: r.try_get(9)?,
+        contacts: contacts as u64,
+    })
+}
+
 #[async_trait]
 impl TracingStore for PostgresStore {
     async fn copresence(&self, sources: &[Presence], cap: u32) -> Result<Vec<CoPresence>> {
@@ -364,5 +403,135 @@ impl TracingStore for PostgresStore {
         }
         .await;
         commit(txn, result).await
+    }
+
+    async fn insert_exposure(
+        &self,
+        exposure: NewExposure,
+        contacts: Vec<NewExposureContact>,
+        audit: Vec<NewAuditEntry>,
+    ) -> Result<Vec<ExposureContact>> {
+        let mut client = self.pool.get().await?;
+        let txn = client.transaction().await?;
+        let result = async {
+            // Also serialises declarations, so two overlapping ones never list a visitor twice.
+            lock_outbox(&txn).await?;
+            if txn.query_opt("SELECT 1 FROM venues WHERE id = $1", &[&exposure.venue.0]).await?.is_none() {
+                return Err(StoreError::NotFound("venue"));
+            }
+            txn.execute(
+                "INSERT INTO exposures (id, venue_id, unit_path, window_from, window_until, reason, declared_by, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[
+                    &exposure.id.0,
+                    &exposure.venue.0,
+                    &exposure.unit_path,
+                    &exposure.window_from,
+                    &exposure.window_until,
+                    &exposure.reason,
+                    &exposure.declared_by,
+                    &exposure.created_at,
+                ],
+            )
+            .await?;
+            let insert = txn
+                .prepare_cached(&format!(
+                    "INSERT INTO exposure_contacts ({EXPOSURE_CONTACT_COLUMNS})
+                     SELECT $1::uuid, $2::uuid, $3::uuid, $4::text, $5::text, $6::text, $7::text, $8::jsonb,
+                            $9::timestamptz, $10::text, $11::text, '', $12::timestamptz,
+                            string_to_array($13::text, ',')::date[], $14::timestamptz, $14::timestamptz
+                     WHERE NOT EXISTS (
+                         SELECT 1 FROM exposure_contacts x JOIN exposures e ON e.id = x.exposure_id
+                         WHERE x.visitor = $4::text AND e.venue_id = $15::uuid AND e.id <> $2::uuid
+                           AND e.window_from < $17::timestamptz AND e.window_until > $16::timestamptz)
+                     ON CONFLICT (exposure_id, visitor) DO NOTHING
+                     RETURNING {EXPOSURE_CONTACT_COLUMNS}"
+                ))
+                .await?;
+            let mut added = Vec::new();
+            for c in &contacts {
+                let evidence = serde_json::to_value(&c.evidence)
+                    .map_err(|e| StoreError::Backend(format!("evidence does not serialise: {e}")))?;
+                let row = txn
+                    .query_opt(
+                        &insert,
+                        &[
+                            &c.id.0,
+                            &exposure.id.0,
+                            &c.person.map(|p| p.0),
+                            &c.visitor,
+                            &c.name,
+                            &c.phone.as_ref().map(Phone::as_str),
+                            &ContactKind::Venue.as_str(),
+                            &evidence,
+                            &c.exposure_at,
+                            &c.unit_path,
+                            &ContactStatus::Identified.as_str(),
+                            &c.quarantine_until,
+                            &days_text(&c.test_days),
+                            &c.created_at,
+                            &exposure.venue.0,
+                            &exposure.window_from,
+                            &exposure.window_until,
+                        ],
+                    )
+                    .await?;
+                if let Some(row) = row {
+                    added.push(exposure_contact_row(&row)?);
+                }
+            }
+            for contact in &added {
+                let e = exposure_identified_event(contact);
+                txn.execute(
+                    "INSERT INTO events (kind, subject, unit_path, payload, at) VALUES ($1, $2, $3, $4, $5)",
+                    &[&e.kind, &e.subject, &e.unit_path, &e.payload, &e.at],
+                )
+                .await?;
+            }
+            for entry in &audit {
+                insert_audit(&txn, entry).await?;
+            }
+            Ok(added)
+        }
+        .await;
+        commit(txn, result).await
+    }
+
+    async fn exposure(&self, id: ExposureId) -> Result<Option<Exposure>> {
+        let client = self.pool.get().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {EXPOSURE_COLUMNS} FROM exposures e JOIN venues v ON v.id = e.venue_id WHERE e.id = $1"
+            ))
+            .await?;
+        client.query_opt(&statement, &[&id.0]).await?.as_ref().map(exposure_row).transpose()
+    }
+
+    async fn exposures(&self, scope: &[String], limit: u32) -> Result<Vec<Exposure>> {
+        let client = self.pool.get().await?;
+        let mut values: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
+        let mut sql = format!("SELECT {EXPOSURE_COLUMNS} FROM exposures e JOIN venues v ON v.id = e.venue_id WHERE (");
+        push_scope(&mut sql, &mut values, "e.unit_path", scope);
+        sql.push_str(&format!(") ORDER BY e.created_at DESC, e.id DESC LIMIT {limit}"));
+        client.query(&sql, &refs(&values)).await?.iter().map(exposure_row).collect()
+    }
+
+    async fn exposure_contacts(&self, id: ExposureId, limit: u32) -> Result<Vec<ExposureContact>> {
+        let client = self.pool.get().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {EXPOSURE_CONTACT_COLUMNS} FROM exposure_contacts WHERE exposure_id = $1
+                 ORDER BY exposure_at DESC, id LIMIT $2"
+            ))
+            .await?;
+        client.query(&statement, &[&id.0, &i64::from(limit)]).await?.iter().map(exposure_contact_row).collect()
+    }
+
+    async fn exposure_contact(&self, id: ContactId) -> Result<Option<ExposureContact>> {
+        let client = self.pool.get().await?;
+        let statement = client
+            .prepare_cached(&format!("SELECT {EXPOSURE_CONTACT_COLUMNS} FROM exposure_contacts WHERE id = $1"))
+            .await?;
+        client.query_opt(&statement, &[&id.0]).await?.as_ref().map(exposure_contact_row).transpose()
     }
 }

@@ -719,6 +719,11 @@ impl TestingStore for SqliteStore {
         .await
     }
 
+    fn results_per_transaction(&self) -> usize {
+        // One writer with everything in reach: fewer, larger transactions.
+        50_000
+    }
+
     async fn record_results(
         &self,
         results: Vec<RecordResult>,

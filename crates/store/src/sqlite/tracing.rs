@@ -4,7 +4,7 @@ use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use outbreak_domain::testing::CaseId;
-use outbreak_domain::tracing::{ContactId, ContactStatus, LONGEST_STAY, Stay};
+use outbreak_domain::tracing::{ContactId, ContactStatus, ExposureId, LONGEST_STAY, Stay};
 use outbreak_domain::venue::VenueKind;
 use outbreak_domain::{PersonId, Phone, UnitCode};
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
@@ -137,6 +137,60 @@ fn insert_events(tx: &Connection, contacts: &[Contact]) -> Result<()> {
         insert.execute(params![e.kind, e.subject, e.unit_path, e.payload.to_string(), micros(e.at)])?;
     }
     Ok(())
+}
+
+fn exposure_contact_row(r: &Row) -> rusqlite::Result<Result<ExposureContact>> {
+    let ids: (String, String, Option<String>) = (r.get(0)?, r.get(1)?, r.get(2)?);
+    let (visitor, name, phone, kind, evidence): (String, String, Option<String>, String, String) =
+        (r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?);
+    let (exposure_at, unit_path, status, note): (i64, String, String, String) =
+        (r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?);
+    let (quarantine_until, test_days, created_at, updated_at): (i64, String, i64, i64) =
+        (r.get(12)?, r.get(13)?, r.get(14)?, r.get(15)?);
+    Ok((|| {
+        ExposureContactColumns {
+            id: parse_uuid(&ids.0)?,
+            exposure: parse_uuid(&ids.1)?,
+            person: ids.2.as_deref().map(parse_uuid).transpose()?,
+            visitor,
+            name,
+            phone,
+            kind,
+            evidence: serde_json::from_str(&evidence)
+                .map_err(|e| StoreError::Backend(format!("stored evidence does not parse: {e}")))?,
+            exposure_at: from_micros(exposure_at),
+            unit_path,
+            status,
+            note,
+            quarantine_until: from_micros(quarantine_until),
+            test_days: days_of(&test_days)?,
+            created_at: from_micros(created_at),
+            updated_at: from_micros(updated_at),
+        }
+        .decode()
+    })())
+}
+
+fn exposure_row(r: &Row) -> rusqlite::Result<Result<Exposure>> {
+    let (id, venue, code, name, unit_path): (String, String, String, String, String) =
+        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+    let (from, until, reason, declared_by, created_at, contacts): (i64, i64, String, String, i64, i64) =
+        (r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?);
+    Ok((|| {
+        Ok(Exposure {
+            id: ExposureId(parse_uuid(&id)?),
+            venue: outbreak_domain::venue::VenueId(parse_uuid(&venue)?),
+            venue_code: code,
+            venue_name: name,
+            unit_path,
+            window_from: from_micros(from),
+            window_until: from_micros(until),
+            reason,
+            declared_by,
+            created_at: from_micros(created_at),
+            contacts: contacts as u64,
+        })
+    })())
 }
 
 #[async_trait]
@@ -334,6 +388,139 @@ impl TracingStore for SqliteStore {
                 "UPDATE contacts SET status = ?2, note = ?3, updated_at = ?4 WHERE id = ?1 RETURNING {CONTACT_COLUMNS}"
             ))?
             .query_row(params![id.to_string(), status.as_str(), note, micros(at)], contact_row)?
+        })
+        .await
+    }
+
+    async fn insert_exposure(
+        &self,
+        exposure: NewExposure,
+        contacts: Vec<NewExposureContact>,
+        audit: Vec<NewAuditEntry>,
+    ) -> Result<Vec<ExposureContact>> {
+        self.write(move |tx| {
+            let venue_known =
+                tx.prepare_cached("SELECT 1 FROM venues WHERE id = ?1")?.query_row([exposure.venue.to_string()], |_| Ok(())).optional()?;
+            if venue_known.is_none() {
+                return Err(StoreError::NotFound("venue"));
+            }
+            tx.prepare_cached(
+                "INSERT INTO exposures (id, venue_id, unit_path, window_from, window_until, reason, declared_by, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                exposure.id.to_string(),
+                exposure.venue.to_string(),
+                exposure.unit_path,
+                micros(exposure.window_from),
+                micros(exposure.window_until),
+                exposure.reason,
+                exposure.declared_by,
+                micros(exposure.created_at),
+            ])?;
+            // Listed once per exposure, and not again by a declaration whose window overlaps
+            // an earlier one's at the same venue.
+            let mut insert = tx.prepare_cached(&format!(
+                "INSERT INTO exposure_contacts ({EXPOSURE_CONTACT_COLUMNS})
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, '', ?12, ?13, ?14, ?14
+                 WHERE NOT EXISTS (
+                     SELECT 1 FROM exposure_contacts x JOIN exposures e ON e.id = x.exposure_id
+                     WHERE x.visitor = ?4 AND e.venue_id = ?15 AND e.id <> ?2
+                       AND e.window_from < ?17 AND e.window_until > ?16)
+                 ON CONFLICT (exposure_id, visitor) DO NOTHING
+                 RETURNING {EXPOSURE_CONTACT_COLUMNS}"
+            ))?;
+            let mut added = Vec::new();
+            for c in &contacts {
+                let evidence = serde_json::to_string(&c.evidence)
+                    .map_err(|e| StoreError::Backend(format!("evidence does not serialise: {e}")))?;
+                let row = insert
+                    .query_row(
+                        params![
+                            c.id.to_string(),
+                            exposure.id.to_string(),
+                            c.person.map(|p| p.0.to_string()),
+                            c.visitor,
+                            c.name,
+                            c.phone.as_ref().map(Phone::as_str),
+                            outbreak_domain::tracing::ContactKind::Venue.as_str(),
+                            evidence,
+                            micros(c.exposure_at),
+                            c.unit_path,
+                            ContactStatus::Identified.as_str(),
+                            micros(c.quarantine_until),
+                            days_text(&c.test_days),
+                            micros(c.created_at),
+                            exposure.venue.to_string(),
+                            micros(exposure.window_from),
+                            micros(exposure.window_until),
+                        ],
+                        exposure_contact_row,
+                    )
+                    .optional()?;
+                if let Some(contact) = row {
+                    added.push(contact?);
+                }
+            }
+            let mut event =
+                tx.prepare_cached("INSERT INTO events (kind, subject, unit_path, payload, at) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+            for contact in &added {
+                let e = exposure_identified_event(contact);
+                event.execute(params![e.kind, e.subject, e.unit_path, e.payload.to_string(), micros(e.at)])?;
+            }
+            for entry in &audit {
+                insert_audit(tx, entry)?;
+            }
+            Ok(added)
+        })
+        .await
+    }
+
+    async fn exposure(&self, id: ExposureId) -> Result<Option<Exposure>> {
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {EXPOSURE_COLUMNS} FROM exposures e JOIN venues v ON v.id = e.venue_id WHERE e.id = ?1"
+            ))?
+            .query_row([id.to_string()], exposure_row)
+            .optional()?
+            .transpose()
+        })
+        .await
+    }
+
+    async fn exposures(&self, scope: &[String], limit: u32) -> Result<Vec<Exposure>> {
+        let scope = scope.to_vec();
+        self.read(move |c| {
+            let mut sql =
+                format!("SELECT {EXPOSURE_COLUMNS} FROM exposures e JOIN venues v ON v.id = e.venue_id WHERE (");
+            let mut values = Vec::new();
+            push_scope(&mut sql, &mut values, "e.unit_path", &scope);
+            sql.push_str(&format!(") ORDER BY e.created_at DESC, e.id DESC LIMIT {limit}"));
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(params_from_iter(values.iter()), exposure_row)?;
+            rows.map(|r| r?).collect()
+        })
+        .await
+    }
+
+    async fn exposure_contacts(&self, id: ExposureId, limit: u32) -> Result<Vec<ExposureContact>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {EXPOSURE_CONTACT_COLUMNS} FROM exposure_contacts WHERE exposure_id = ?1
+                 ORDER BY exposure_at DESC, id LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![id.to_string(), i64::from(limit)], exposure_contact_row)?;
+            rows.map(|r| r?).collect()
+        })
+        .await
+    }
+
+    async fn exposure_contact(&self, id: ContactId) -> Result<Option<ExposureContact>> {
+        self.read(move |c| {
+            c.prepare_cached(&format!("SELECT {EXPOSURE_CONTACT_COLUMNS} FROM exposure_contacts WHERE id = ?1"))?
+                .query_row([id.to_string()], exposure_contact_row)
+                .optional()?
+                .transpose()
         })
         .await
     }

@@ -344,6 +344,10 @@ pub trait TestingStore {
     /// with it, and each person is told to come again.
     async fn move_tube(&self, barcode: &Barcode, step: TubeStep, at: OffsetDateTime) -> Result<()>;
 
+    /// How many results this store records best in one `record_results` call: large enough
+    /// that the totals each call moves are paid for rarely, small enough that its
+    /// look-ups keep to their indexes.
+    fn results_per_transaction(&self) -> usize;
     /// Records results in one transaction; each is refused on its own (unknown label, a
     /// tube taken outside `scope` (unit paths), a tube already resulted otherwise, a swab
     /// inside a pool, …) without stopping the others.

@@ -7,7 +7,9 @@
 
 use async_trait::async_trait;
 use outbreak_domain::testing::CaseId;
-use outbreak_domain::tracing::{ContactId, ContactKind, ContactStatus, Evidence, Stay, copresence_margin};
+use outbreak_domain::tracing::{
+    ContactId, ContactKind, ContactStatus, Evidence, ExposureEvidence, ExposureId, Stay, copresence_margin,
+};
 use outbreak_domain::venue::{VenueId, VenueKind};
 use outbreak_domain::{PersonId, Phone, UnitCode};
 use serde::Serialize;
@@ -145,6 +147,90 @@ pub struct ContactFilter {
     pub limit: u32,
 }
 
+/// A venue declared exposed for a time window, to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewExposure {
+    pub id: ExposureId,
+    pub venue: VenueId,
+    /// The venue's unit path: whose staff see the exposure.
+    pub unit_path: String,
+    pub window_from: OffsetDateTime,
+    pub window_until: OffsetDateTime,
+    pub reason: String,
+    pub declared_by: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// A venue declared exposed for a time window, with how many contacts it lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Exposure {
+    pub id: ExposureId,
+    pub venue: VenueId,
+    pub venue_code: String,
+    pub venue_name: String,
+    pub unit_path: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub window_from: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub window_until: OffsetDateTime,
+    pub reason: String,
+    pub declared_by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    /// Contacts this declaration listed (people listed by an overlapping earlier one are
+    /// not listed again).
+    pub contacts: u64,
+}
+
+/// A contact of an exposure to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewExposureContact {
+    pub id: ContactId,
+    pub person: Option<PersonId>,
+    pub visitor: String,
+    pub name: String,
+    pub phone: Option<Phone>,
+    pub evidence: ExposureEvidence,
+    pub exposure_at: OffsetDateTime,
+    pub unit_path: String,
+    pub quarantine_until: OffsetDateTime,
+    pub test_days: Vec<Date>,
+    pub created_at: OffsetDateTime,
+}
+
+/// A contact of an exposure: someone checked in at the venue while it was exposed.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ExposureContact {
+    pub id: ContactId,
+    pub exposure: ExposureId,
+    pub person: Option<PersonId>,
+    pub visitor: String,
+    pub name: String,
+    pub phone: Option<Phone>,
+    pub kind: ContactKind,
+    pub evidence: ExposureEvidence,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub exposure_at: OffsetDateTime,
+    pub unit_path: String,
+    pub status: ContactStatus,
+    pub note: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub quarantine_until: OffsetDateTime,
+    #[schema(value_type = Vec<String>)]
+    pub test_days: Vec<Date>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: OffsetDateTime,
+}
+
 #[async_trait]
 pub trait TracingStore {
     /// For each source, its check-ins whose stay overlaps `[from, until)` (cut to it), and
@@ -175,6 +261,22 @@ pub trait TracingStore {
         note: &str,
         at: OffsetDateTime,
     ) -> Result<Contact>;
+    /// Records an exposure and its contacts in one transaction, with a `contact.identified`
+    /// event for each new contact and the audit entries. A visitor already listed by this
+    /// exposure, or by another of the same venue whose window overlaps this one, is not
+    /// listed again; returns the contacts that were new.
+    async fn insert_exposure(
+        &self,
+        exposure: NewExposure,
+        contacts: Vec<NewExposureContact>,
+        audit: Vec<NewAuditEntry>,
+    ) -> Result<Vec<ExposureContact>>;
+    async fn exposure(&self, id: ExposureId) -> Result<Option<Exposure>>;
+    /// Exposures of venues inside `scope`, the newest declaration first.
+    async fn exposures(&self, scope: &[String], limit: u32) -> Result<Vec<Exposure>>;
+    /// An exposure's contacts, the latest exposure first.
+    async fn exposure_contacts(&self, id: ExposureId, limit: u32) -> Result<Vec<ExposureContact>>;
+    async fn exposure_contact(&self, id: ContactId) -> Result<Option<ExposureContact>>;
 }
 
 /// The columns of a `contacts` row, in the order both stores select them.
@@ -225,6 +327,78 @@ impl ContactColumns {
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
+    }
+}
+
+/// The columns of an `exposure_contacts` row, in the order both stores select them.
+pub(crate) const EXPOSURE_CONTACT_COLUMNS: &str = "id, exposure_id, person_id, visitor, name, phone, kind, \
+     evidence, exposure_at, unit_path, status, note, quarantine_until, test_days, created_at, updated_at";
+
+/// The columns of an exposure as both stores select them (`e` exposures, `v` venues).
+pub(crate) const EXPOSURE_COLUMNS: &str = "e.id, e.venue_id, v.code, v.name, e.unit_path, e.window_from, \
+     e.window_until, e.reason, e.declared_by, e.created_at, \
+     (SELECT count(*) FROM exposure_contacts x WHERE x.exposure_id = e.id)";
+
+pub(crate) struct ExposureContactColumns {
+    pub id: Uuid,
+    pub exposure: Uuid,
+    pub person: Option<Uuid>,
+    pub visitor: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub kind: String,
+    pub evidence: serde_json::Value,
+    pub exposure_at: OffsetDateTime,
+    pub unit_path: String,
+    pub status: String,
+    pub note: String,
+    pub quarantine_until: OffsetDateTime,
+    pub test_days: Vec<Date>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+impl ExposureContactColumns {
+    pub fn decode(self) -> Result<ExposureContact> {
+        let corrupt =
+            |what: &str| StoreError::Backend(format!("stored exposure contact {}: {what} does not parse", self.id));
+        Ok(ExposureContact {
+            id: ContactId(self.id),
+            exposure: ExposureId(self.exposure),
+            person: self.person.map(PersonId),
+            visitor: self.visitor.clone(),
+            name: self.name.clone(),
+            phone: self.phone.as_deref().map(|p| Phone::parse("phone", p).map_err(|_| corrupt("phone"))).transpose()?,
+            kind: word(ContactKind::parse, &self.kind)?,
+            evidence: serde_json::from_value(self.evidence.clone()).map_err(|_| corrupt("evidence"))?,
+            exposure_at: self.exposure_at,
+            unit_path: self.unit_path,
+            status: word(ContactStatus::parse, &self.status)?,
+            note: self.note,
+            quarantine_until: self.quarantine_until,
+            test_days: self.test_days,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// The outbox event for a new contact of an exposure: the notifier tells them by SMS; the
+/// `exposure` field tells it where to look the contact up.
+pub(crate) fn exposure_identified_event(contact: &ExposureContact) -> crate::testing::plan::NewEvent {
+    crate::testing::plan::NewEvent {
+        kind: "contact.identified",
+        subject: contact.id.to_string(),
+        unit_path: contact.unit_path.clone(),
+        payload: serde_json::json!({
+            "contact": contact.id,
+            "exposure": contact.exposure,
+            "person": contact.person,
+            "generation": 1,
+            "kind": contact.kind,
+            "exposure_at": contact.exposure_at.format(&Rfc3339).unwrap_or_default(),
+        }),
+        at: contact.created_at,
     }
 }
 

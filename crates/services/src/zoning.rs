@@ -1,0 +1,207 @@
+//! Narrow zoning: staff declare a venue exposed for a time window, and everyone whose stay
+//! there overlaps the window becomes a contact of the exposure, told by SMS like a case's
+//! contacts. An exposure is a record of its own (contacts of cases belong to a case); a
+//! second declaration whose window overlaps an earlier one at the same venue lists only
+//! people not listed yet.
+
+use std::collections::BTreeMap;
+
+use outbreak_domain::tracing::{ContactId, ExposureEvidence, ExposureId, LONGEST_STAY, Stay, check_exposure_window};
+use outbreak_domain::venue::VenueId;
+use outbreak_domain::{Invalid, Permission, PersonId, now};
+use outbreak_store::{Checkin, Event, Exposure, ExposureContact, NewExposure, NewExposureContact};
+use serde::Serialize;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::{Caller, Result, ServiceError, Services, audit_entry};
+
+/// Check-ins of the venue read for one declaration, at most.
+const MAX_CHECKINS: u32 = 200_000;
+const LIST_LIMIT: u32 = 1_000;
+const CONTACT_LIMIT: u32 = 100_000;
+
+/// The venue an exposure was declared for.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ExposedVenue {
+    pub id: VenueId,
+    pub code: String,
+    pub name: String,
+    pub unit_path: String,
+}
+
+/// What a declaration found and listed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ExposureReport {
+    pub exposure: Exposure,
+    pub venue: ExposedVenue,
+    /// People whose stay at the venue overlapped the window.
+    pub contacts: u64,
+    /// Those this declaration listed; the others were listed by an overlapping earlier one.
+    pub new_contacts: Vec<ExposureContact>,
+    /// How many were listed already.
+    pub already_listed: u64,
+}
+
+impl Services {
+    /// Declares a venue (by its code) exposed from `from` until `until` (audited): everyone
+    /// checked in then becomes a contact and is told by SMS.
+    pub async fn declare_exposure(
+        &self,
+        caller: &Caller,
+        venue_code: &str,
+        from: OffsetDateTime,
+        until: OffsetDateTime,
+        reason: &str,
+    ) -> Result<ExposureReport> {
+        self.authorize(caller, Permission::ManageCases)?;
+        let at = now();
+        check_exposure_window(from, until, at)?;
+        let reason = outbreak_domain::error::text_field("reason", reason, 1000, true)?;
+        let code = venue_code.trim();
+        if code.is_empty() {
+            return Err(Invalid::new("venue", "required", "venue is required: the code on the venue's poster").into());
+        }
+        let venue = match self.store.venue_by_code(code).await? {
+            Some(venue) => venue,
+            None => match code.parse::<Uuid>() {
+                Ok(id) => self.store.venue(VenueId(id)).await?,
+                Err(_) => None,
+            }
+            .ok_or_else(|| ServiceError::NotFound(format!("venue {code}")))?,
+        };
+        self.authorize_unit(caller, Permission::ManageCases, &venue.unit_path)?;
+
+        let window = Stay { at: from, until };
+        let checkins: Vec<Checkin> = self
+            .store
+            .venue_checkins(venue.id, from - LONGEST_STAY, until, MAX_CHECKINS)
+            .await?
+            .into_iter()
+            .filter(|c| c.at < until && c.until > from)
+            .collect();
+        // One contact per visitor: the longest stay in the window is the evidence; the last
+        // moment there in the window is the exposure.
+        let mut found: BTreeMap<String, (Checkin, OffsetDateTime)> = BTreeMap::new();
+        for c in checkins {
+            let last = c.until.min(until);
+            match found.get_mut(&c.visitor) {
+                Some((kept, kept_last)) => {
+                    *kept_last = (*kept_last).max(last);
+                    let stay = |c: &Checkin| Stay { at: c.at, until: c.until };
+                    if window.overlap(&stay(&c)) > window.overlap(&stay(kept)) {
+                        *kept = c;
+                    }
+                }
+                None => {
+                    found.insert(c.visitor.clone(), (c, last));
+                }
+            }
+        }
+        let rules = self.config.tracing;
+        let mut contacts = Vec::with_capacity(found.len());
+        for (visitor, (c, last)) in found {
+            let (mut name, mut phone, mut unit_path) = (c.name.clone(), c.phone.clone(), venue.unit_path.clone());
+            if let Some(record) = self.person_of(c.person).await? {
+                name = record.person.full_name.clone();
+                phone = record.person.phone.clone().or(phone);
+                unit_path = record.address_path;
+            }
+            contacts.push(NewExposureContact {
+                id: ContactId(Uuid::now_v7()),
+                person: c.person,
+                visitor,
+                name,
+                phone,
+                evidence: ExposureEvidence::Exposure {
+                    venue: venue.id,
+                    code: venue.code.clone(),
+                    name: venue.name.clone(),
+                    window_from: from,
+                    window_until: until,
+                    stay: Stay { at: c.at, until: c.until },
+                },
+                exposure_at: last,
+                unit_path,
+                quarantine_until: rules.quarantine_until(last),
+                test_days: rules.test_days(last),
+                created_at: at,
+            });
+        }
+        let id = ExposureId(Uuid::now_v7());
+        let exposure = NewExposure {
+            id,
+            venue: venue.id,
+            unit_path: venue.unit_path.clone(),
+            window_from: from,
+            window_until: until,
+            reason,
+            declared_by: caller.principal.actor(),
+            created_at: at,
+        };
+        let found = contacts.len() as u64;
+        let detail = format!("venue {}: {found} people checked in during the window", venue.code);
+        let audit = audit_entry(caller, "exposure.declare", "exposure", &id.to_string(), &detail);
+        let added = self.store.insert_exposure(exposure, contacts, vec![audit]).await?;
+        if !added.is_empty() {
+            self.wake_notifier();
+        }
+        let exposure = self.store.exposure(id).await?.ok_or_else(|| ServiceError::NotFound("exposure".into()))?;
+        Ok(ExposureReport {
+            exposure,
+            venue: ExposedVenue { id: venue.id, code: venue.code, name: venue.name, unit_path: venue.unit_path },
+            contacts: found,
+            already_listed: found - added.len() as u64,
+            new_contacts: added,
+        })
+    }
+
+    async fn person_of(&self, person: Option<PersonId>) -> Result<Option<outbreak_store::PersonRecord>> {
+        match person {
+            Some(person) => Ok(self.store.person(person).await?),
+            None => Ok(None),
+        }
+    }
+
+    /// Exposures of venues in the caller's jurisdiction, the newest first (audited).
+    pub async fn exposures(&self, caller: &Caller) -> Result<Vec<Exposure>> {
+        let scope = self.authorize(caller, Permission::ManageCases)?;
+        let list = self.store.exposures(&scope.paths, LIST_LIMIT).await?;
+        self.audit(caller, "exposure.list", "exposure", "", &format!("{} exposures", list.len())).await?;
+        Ok(list)
+    }
+
+    /// An exposure's contacts (audited).
+    pub async fn exposure_contacts(&self, caller: &Caller, id: ExposureId) -> Result<Vec<ExposureContact>> {
+        let exposure = self.store.exposure(id).await?.ok_or_else(|| ServiceError::NotFound("exposure".into()))?;
+        self.authorize_unit(caller, Permission::ManageCases, &exposure.unit_path)?;
+        let contacts = self.store.exposure_contacts(id, CONTACT_LIMIT).await?;
+        self.audit(caller, "exposure.contacts", "exposure", &id.to_string(), &format!("{} contacts", contacts.len()))
+            .await?;
+        Ok(contacts)
+    }
+
+    /// Tells a new contact of an exposure by SMS what to do (the notifier calls this for a
+    /// `contact.identified` event that names an exposure).
+    pub(crate) async fn notify_exposure_contact(&self, event: &Event) -> Result<()> {
+        let Ok(id) = event.subject.parse::<Uuid>() else { return Ok(()) };
+        let Some(contact) = self.store.exposure_contact(ContactId(id)).await? else { return Ok(()) };
+        let Some(phone) = &contact.phone else { return Ok(()) };
+        if !contact.status.is_open() {
+            return Ok(());
+        }
+        let ExposureEvidence::Exposure { name, .. } = &contact.evidence;
+        let place = outbreak_domain::text::fold(name);
+        let day = |at: OffsetDateTime| {
+            let d = outbreak_domain::local_date(at);
+            format!("{:02}/{:02}/{}", d.day(), u8::from(d.month()), d.year())
+        };
+        let (exposed, until) = (day(contact.exposure_at), day(contact.quarantine_until));
+        let link = format!("{}/me", self.config.public_url.trim_end_matches('/'));
+        let text = format!(
+            "Outbreak: ban da den {place} ngay {exposed}, noi co nguy co lay nhiem; hay tu cach ly tai nha den het {until}, theo doi suc khoe va lien he tram y te xa/phuong. / You were at {place} on {exposed} while it was exposed: please self-isolate at home until {until}, watch your health and call your health station. {link}"
+        );
+        self.sms.send(phone, &text).await
+    }
+}
