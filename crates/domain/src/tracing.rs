@@ -334,6 +334,55 @@ pub fn check_exposure_window(from: OffsetDateTime, until: OffsetDateTime, now: O
     Ok(())
 }
 
+/// The id of a restriction: a unit (a neighbourhood, a commune) under restriction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+pub struct RestrictionId(pub Uuid);
+
+impl std::fmt::Display for RestrictionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The longest a restriction lasts; a longer one is declared again when it ends, so that
+/// someone looks at it again.
+pub const MAX_RESTRICTION: Duration = Duration::days(28);
+
+/// How far back a restriction may start: one decided yesterday is recorded today.
+pub const RESTRICTION_BACKDATE: Duration = Duration::days(7);
+
+/// Checks a restriction's window: it ends after it starts and after `now` (a restriction
+/// that is already over restricts nothing), lasts at most [`MAX_RESTRICTION`], and starts
+/// no more than [`RESTRICTION_BACKDATE`] ago.
+pub fn check_restriction_window(
+    from: OffsetDateTime,
+    until: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<(), Invalid> {
+    if until <= from {
+        return Err(Invalid::new("until", "window_ends_before_it_starts", "the restriction must end after it starts"));
+    }
+    if until <= now {
+        return Err(Invalid::new(
+            "until",
+            "already_over",
+            "the restriction would already be over: it must end in the future",
+        ));
+    }
+    if until - from > MAX_RESTRICTION {
+        return Err(Invalid::new(
+            "until",
+            "window_too_long",
+            "a restriction lasts at most 28 days; declare it again when it ends",
+        ));
+    }
+    if from < now - RESTRICTION_BACKDATE {
+        return Err(Invalid::new("from", "too_old", "a restriction starts at most 7 days ago"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -414,5 +463,16 @@ mod tests {
         assert_eq!(long.code, "window_too_long");
         assert_eq!(check_exposure_window(now, now + Duration::hours(1), now).unwrap_err().code, "in_future");
         assert!(check_exposure_window(now - Duration::hours(1), now + Duration::minutes(4), now).is_ok());
+    }
+
+    #[test]
+    fn restrictions_end_in_the_future_and_are_not_too_long() {
+        let now = datetime!(2026-05-10 12:00 UTC);
+        assert!(check_restriction_window(now, now + Duration::days(14), now).is_ok());
+        let code = |from, until| check_restriction_window(from, until, now).unwrap_err().code;
+        assert_eq!(code(now + Duration::days(2), now + Duration::days(1)), "window_ends_before_it_starts");
+        assert_eq!(code(now - Duration::days(3), now - Duration::days(1)), "already_over");
+        assert_eq!(code(now, now + Duration::days(29)), "window_too_long");
+        assert_eq!(code(now - Duration::days(8), now + Duration::days(1)), "too_old");
     }
 }

@@ -1,15 +1,24 @@
 //! Narrow zoning: staff declare a venue exposed for a time window, and everyone whose stay
 //! there overlaps the window becomes a contact of the exposure, told by SMS like a case's
-//! contacts. An exposure is a record of its own (contacts of cases belong to a case); a
-//! second declaration whose window overlaps an earlier one at the same venue lists only
-//! people not listed yet.
+//! contacts and followed up through the same statuses. An exposure is a record of its own
+//! (contacts of cases belong to a case); a second declaration whose window overlaps an
+//! earlier one at the same venue lists only people not listed yet.
+//!
+//! Staff also put a unit (a neighbourhood, a commune) under restriction for a window; the
+//! residents and venues it affects come with it, read when asked.
 
 use std::collections::BTreeMap;
 
-use outbreak_domain::tracing::{ContactId, ExposureEvidence, ExposureId, LONGEST_STAY, Stay, check_exposure_window};
+use outbreak_domain::tracing::{
+    ContactId, ContactStatus, ExposureEvidence, ExposureId, LONGEST_STAY, RestrictionId, Stay, check_exposure_window,
+    check_restriction_window,
+};
 use outbreak_domain::venue::VenueId;
-use outbreak_domain::{Invalid, Permission, PersonId, now};
-use outbreak_store::{Checkin, Event, Exposure, ExposureContact, NewExposure, NewExposureContact};
+use outbreak_domain::{Invalid, Permission, PersonId, UnitCode, now};
+use outbreak_store::{
+    Checkin, Event, Exposure, ExposureContact, NewExposure, NewExposureContact, NewRestriction, PersonQuery,
+    Restriction, Venue,
+};
 use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -21,6 +30,9 @@ use crate::{Caller, Result, ServiceError, Services, audit_entry};
 const MAX_CHECKINS: u32 = 200_000;
 const LIST_LIMIT: u32 = 1_000;
 const CONTACT_LIMIT: u32 = 100_000;
+/// Residents and venues listed with a restriction, at most; a larger unit is followed up
+/// by its smaller units' restrictions, or through exports.
+const AFFECTED_LIMIT: u32 = 5_000;
 
 /// The venue an exposure was declared for.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -42,6 +54,38 @@ pub struct ExposureReport {
     pub new_contacts: Vec<ExposureContact>,
     /// How many were listed already.
     pub already_listed: u64,
+}
+
+/// A resident of a restricted unit, as the restriction lists them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Resident {
+    pub person: PersonId,
+    pub full_name: String,
+    pub phone: Option<String>,
+    pub unit_path: String,
+    pub street: String,
+}
+
+/// A venue inside a restricted unit.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RestrictedVenue {
+    pub id: VenueId,
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    pub active: bool,
+}
+
+/// A restriction with whom and what it affects.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RestrictionReport {
+    pub restriction: Restriction,
+    /// Whether it is in force now.
+    pub in_force: bool,
+    pub residents: Vec<Resident>,
+    pub venues: Vec<RestrictedVenue>,
+    /// Whether there are more residents or venues than listed.
+    pub truncated: bool,
 }
 
 impl Services {
@@ -203,5 +247,127 @@ impl Services {
             "Outbreak: ban da den {place} ngay {exposed}, noi co nguy co lay nhiem; hay tu cach ly tai nha den het {until}, theo doi suc khoe va lien he tram y te xa/phuong. / You were at {place} on {exposed} while it was exposed: please self-isolate at home until {until}, watch your health and call your health station. {link}"
         );
         self.sms.send(phone, &text).await
+    }
+
+    /// Moves an exposure's contact through its statuses, like a case's contact (audited).
+    pub async fn update_exposure_contact(
+        &self,
+        caller: &Caller,
+        id: ContactId,
+        status: &str,
+        note: &str,
+    ) -> Result<ExposureContact> {
+        let status = ContactStatus::parse("status", status)?;
+        let note = outbreak_domain::error::text_field("note", note, 1000, false)?;
+        let contact = self.store.exposure_contact(id).await?.ok_or_else(|| ServiceError::NotFound("contact".into()))?;
+        self.authorize_unit(caller, Permission::ManageCases, &contact.unit_path)?;
+        let updated = self.store.update_exposure_contact(id, status, &note, now()).await?;
+        self.audit(caller, "exposure_contact.status", "contact", &id.to_string(), status.as_str()).await?;
+        Ok(updated)
+    }
+
+    /// Puts a unit under restriction from `from` until `until` (audited). A unit inside or
+    /// around one already restricted for an overlapping window is refused with 409 naming
+    /// that restriction.
+    pub async fn declare_restriction(
+        &self,
+        caller: &Caller,
+        unit: &str,
+        from: OffsetDateTime,
+        until: OffsetDateTime,
+        reason: &str,
+    ) -> Result<RestrictionReport> {
+        self.authorize(caller, Permission::ManageCases)?;
+        let at = now();
+        let unit = UnitCode::parse("unit", unit)?;
+        check_restriction_window(from, until, at)?;
+        let reason = outbreak_domain::error::text_field("reason", reason, 1000, true)?;
+        let record = self.store.unit(&unit).await?.ok_or_else(|| ServiceError::NotFound(format!("unit {unit}")))?;
+        self.authorize_unit(caller, Permission::ManageCases, &record.path)?;
+        let id = RestrictionId(Uuid::now_v7());
+        let detail = format!("{} {} until {until}", record.code, record.name);
+        let audit = audit_entry(caller, "restriction.declare", "restriction", &id.to_string(), &detail);
+        let new = NewRestriction {
+            id,
+            unit,
+            window_from: from,
+            window_until: until,
+            reason,
+            declared_by: caller.principal.actor(),
+            created_at: at,
+        };
+        let restriction = match self.store.insert_restriction(new, vec![audit]).await {
+            Ok(restriction) => restriction,
+            Err(outbreak_store::StoreError::Conflict { existing, .. }) => {
+                return Err(ServiceError::Conflict {
+                    field: "unit".into(),
+                    message: "this unit, or a unit around or inside it, is already under a restriction whose window overlaps this one: lift or wait for that one".into(),
+                    existing,
+                });
+            }
+            Err(other) => return Err(other.into()),
+        };
+        self.affected(restriction, at).await
+    }
+
+    /// Restrictions of units in the caller's jurisdiction, the newest first.
+    pub async fn restrictions(&self, caller: &Caller) -> Result<Vec<Restriction>> {
+        let scope = self.authorize(caller, Permission::ManageCases)?;
+        Ok(self.store.restrictions(&scope.paths, LIST_LIMIT).await?)
+    }
+
+    /// A restriction with the residents and venues it affects (audited: it lists people).
+    pub async fn restriction(&self, caller: &Caller, id: RestrictionId) -> Result<RestrictionReport> {
+        let restriction =
+            self.store.restriction(id).await?.ok_or_else(|| ServiceError::NotFound("restriction".into()))?;
+        self.authorize_unit(caller, Permission::ManageCases, &restriction.unit_path)?;
+        let report = self.affected(restriction, now()).await?;
+        let detail = format!("{} residents, {} venues", report.residents.len(), report.venues.len());
+        self.audit(caller, "restriction.read", "restriction", &id.to_string(), &detail).await?;
+        Ok(report)
+    }
+
+    /// Ends a restriction now (audited).
+    pub async fn lift_restriction(&self, caller: &Caller, id: RestrictionId) -> Result<Restriction> {
+        let restriction =
+            self.store.restriction(id).await?.ok_or_else(|| ServiceError::NotFound("restriction".into()))?;
+        self.authorize_unit(caller, Permission::ManageCases, &restriction.unit_path)?;
+        let audit = audit_entry(caller, "restriction.lift", "restriction", &id.to_string(), &restriction.unit_path);
+        Ok(self.store.lift_restriction(id, now(), vec![audit]).await?)
+    }
+
+    async fn affected(&self, restriction: Restriction, at: OffsetDateTime) -> Result<RestrictionReport> {
+        let scope = vec![restriction.unit_path.clone()];
+        let query = PersonQuery { scope: scope.clone(), limit: AFFECTED_LIMIT + 1, ..PersonQuery::default() };
+        let mut people = self.store.search_people(&query).await?;
+        let mut venues = self.store.venues(&scope, AFFECTED_LIMIT + 1).await?;
+        let truncated = people.len() > AFFECTED_LIMIT as usize || venues.len() > AFFECTED_LIMIT as usize;
+        people.truncate(AFFECTED_LIMIT as usize);
+        venues.truncate(AFFECTED_LIMIT as usize);
+        Ok(RestrictionReport {
+            in_force: restriction.window_from <= at && at < restriction.window_until,
+            restriction,
+            residents: people
+                .into_iter()
+                .map(|r| Resident {
+                    person: r.person.id,
+                    full_name: r.person.full_name,
+                    phone: r.person.phone.map(|p| p.as_str().to_owned()),
+                    unit_path: r.address_path,
+                    street: r.person.street,
+                })
+                .collect(),
+            venues: venues
+                .into_iter()
+                .map(|v: Venue| RestrictedVenue {
+                    id: v.id,
+                    code: v.code,
+                    name: v.name,
+                    kind: v.kind.as_str().to_owned(),
+                    active: v.active,
+                })
+                .collect(),
+            truncated,
+        })
     }
 }

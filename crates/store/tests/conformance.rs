@@ -1974,3 +1974,207 @@ mod contact_tracing {
         ));
     }
 }
+
+/// Narrow zoning: venues declared exposed and their contacts, units under restriction.
+mod zoning {
+    use super::*;
+    use outbreak_domain::tracing::{
+        ContactId, ContactStatus, ExposureEvidence, ExposureId, RestrictionId, Stay, TracingRules,
+    };
+
+    conformance!(
+        exposures_list_each_visitor_once_across_overlapping_windows,
+        exposure_contacts_move_like_contacts,
+        restrictions_refuse_overlaps_in_space_and_time,
+    );
+
+    fn exposure(venue: &Venue, from: OffsetDateTime, until: OffsetDateTime) -> NewExposure {
+        NewExposure {
+            id: ExposureId(Uuid::now_v7()),
+            venue: venue.id,
+            unit_path: venue.unit_path.clone(),
+            window_from: from,
+            window_until: until,
+            reason: "Ca F0 đến chợ".into(),
+            declared_by: "staff:tracer".into(),
+            created_at: now(),
+        }
+    }
+
+    fn exposed(venue: &Venue, exposure: &NewExposure, visitor: &str) -> NewExposureContact {
+        let rules = TracingRules::default();
+        let at = exposure.window_until;
+        NewExposureContact {
+            id: ContactId(Uuid::now_v7()),
+            person: None,
+            visitor: visitor.into(),
+            name: "Khách lẻ".into(),
+            phone: visitor.strip_prefix("tel:").map(|p| Phone::parse("phone", p).unwrap()),
+            evidence: ExposureEvidence::Exposure {
+                venue: venue.id,
+                code: venue.code.clone(),
+                name: venue.name.clone(),
+                window_from: exposure.window_from,
+                window_until: exposure.window_until,
+                stay: Stay { at: exposure.window_from, until: at },
+            },
+            exposure_at: at,
+            unit_path: venue.unit_path.clone(),
+            quarantine_until: rules.quarantine_until(at),
+            test_days: rules.test_days(at),
+            created_at: now(),
+        }
+    }
+
+    fn listed(contacts: &[ExposureContact]) -> Vec<&str> {
+        let mut visitors: Vec<&str> = contacts.iter().map(|c| c.visitor.as_str()).collect();
+        visitors.sort();
+        visitors
+    }
+
+    /// Whole microseconds, as both stores keep them.
+    fn base() -> OffsetDateTime {
+        (now() - Duration::days(1)).replace_nanosecond(0).unwrap()
+    }
+
+    async fn exposures_list_each_visitor_once_across_overlapping_windows(store: &dyn Store) {
+        seeded(store).await;
+        let market = venue("ZONE0001", "00070", "/VN/01/00070/", None);
+        let other = venue("ZONE0002", "00070", "/VN/01/00070/", None);
+        store.insert_venue(&market).await.unwrap();
+        store.insert_venue(&other).await.unwrap();
+        let t0 = base();
+        let hours = |h: i64| t0 + Duration::hours(h);
+
+        let first = exposure(&market, hours(0), hours(4));
+        let contacts = vec![exposed(&market, &first, "tel:+84900000001"), exposed(&market, &first, "tel:+84900000002")];
+        let added = store.insert_exposure(first.clone(), contacts.clone(), vec![]).await.unwrap();
+        assert_eq!(listed(&added), ["tel:+84900000001", "tel:+84900000002"]);
+        let again = store.insert_exposure(exposure(&market, hours(0), hours(4)), contacts, vec![]).await.unwrap();
+        assert!(again.is_empty(), "an overlapping window at the same venue lists nobody twice");
+
+        // Overlapping at the same venue: only who is new; elsewhere or later: listed again.
+        let overlapping = exposure(&market, hours(3), hours(6));
+        let people = vec![
+            exposed(&market, &overlapping, "tel:+84900000002"),
+            exposed(&market, &overlapping, "tel:+84900000003"),
+        ];
+        let added = store.insert_exposure(overlapping.clone(), people, vec![]).await.unwrap();
+        assert_eq!(listed(&added), ["tel:+84900000003"]);
+        let later = exposure(&market, hours(6), hours(8));
+        let added =
+            store.insert_exposure(later, vec![exposed(&market, &first, "tel:+84900000001")], vec![]).await.unwrap();
+        assert_eq!(listed(&added), ["tel:+84900000001"]);
+        let elsewhere = exposure(&other, hours(0), hours(4));
+        let added =
+            store.insert_exposure(elsewhere, vec![exposed(&other, &first, "tel:+84900000001")], vec![]).await.unwrap();
+        assert_eq!(listed(&added), ["tel:+84900000001"]);
+
+        let read = store.exposure(first.id).await.unwrap().unwrap();
+        assert_eq!((read.venue_code.as_str(), read.contacts, read.window_from), ("ZONE0001", 2, first.window_from));
+        assert_eq!(store.exposures(&["/VN/01/".into()], 100).await.unwrap().len(), 5);
+        assert!(store.exposures(&["/VN/79/".into()], 100).await.unwrap().is_empty());
+        let of_first = store.exposure_contacts(first.id, 100).await.unwrap();
+        assert_eq!(listed(&of_first), ["tel:+84900000001", "tel:+84900000002"]);
+        assert_eq!(of_first[0].status, ContactStatus::Identified);
+        assert_eq!(store.exposure_contact(of_first[0].id).await.unwrap().unwrap(), of_first[0]);
+
+        // An unknown venue stores nothing.
+        let ghost = Venue { id: outbreak_domain::venue::VenueId(Uuid::now_v7()), ..market.clone() };
+        let unknown = exposure(&ghost, hours(0), hours(1));
+        let refused = store.insert_exposure(unknown.clone(), vec![exposed(&ghost, &unknown, "x")], vec![]).await;
+        assert!(matches!(refused, Err(StoreError::NotFound("venue"))), "{refused:?}");
+        assert!(store.exposure(unknown.id).await.unwrap().is_none());
+    }
+
+    async fn exposure_contacts_move_like_contacts(store: &dyn Store) {
+        use ContactStatus::*;
+        seeded(store).await;
+        let market = venue("ZONE0003", "00070", "/VN/01/00070/", None);
+        store.insert_venue(&market).await.unwrap();
+        let t0 = base();
+        let window = exposure(&market, t0, t0 + Duration::hours(2));
+        let added = store
+            .insert_exposure(window.clone(), vec![exposed(&market, &window, "tel:+84900000009")], vec![])
+            .await
+            .unwrap();
+        let id = added[0].id;
+        let moved = store.update_exposure_contact(id, Notified, "đã gọi", now()).await.unwrap();
+        assert_eq!((moved.status, moved.note.as_str()), (Notified, "đã gọi"));
+        assert_eq!(store.exposure_contact(id).await.unwrap().unwrap(), moved);
+        let refused = store.update_exposure_contact(id, Released, "", now()).await;
+        assert!(
+            matches!(refused, Err(StoreError::Refused { field: "status", code: "bad_transition", .. })),
+            "{refused:?}"
+        );
+        assert_eq!(store.exposure_contact(id).await.unwrap().unwrap().status, Notified, "nothing changed");
+        assert!(matches!(
+            store.update_exposure_contact(ContactId(Uuid::now_v7()), Notified, "", now()).await,
+            Err(StoreError::NotFound("contact"))
+        ));
+    }
+
+    fn restriction(unit: &str, from: OffsetDateTime, until: OffsetDateTime) -> NewRestriction {
+        NewRestriction {
+            id: RestrictionId(Uuid::now_v7()),
+            unit: code(unit),
+            window_from: from,
+            window_until: until,
+            reason: "Cụm ca bệnh trong khu phố".into(),
+            declared_by: "staff:health".into(),
+            created_at: now(),
+        }
+    }
+
+    async fn restrictions_refuse_overlaps_in_space_and_time(store: &dyn Store) {
+        seeded(store).await;
+        let commune = store.unit(&code("00070")).await.unwrap().unwrap();
+        let hamlet = Unit::new_child(&commune, "TDP9", "Tổ dân phố 9", "").unwrap();
+        store.insert_unit(&hamlet).await.unwrap();
+        let t0 = base();
+        let days = |d: i64| t0 + Duration::days(d);
+
+        let first = restriction(hamlet.code.as_str(), days(0), days(14));
+        let stored = store.insert_restriction(first.clone(), vec![]).await.unwrap();
+        assert_eq!(
+            (stored.unit_name.as_str(), stored.unit_path.as_str(), stored.window_until, stored.lifted_at),
+            ("Tổ dân phố 9", hamlet.path.as_str(), first.window_until, None)
+        );
+        assert_eq!(store.restriction(first.id).await.unwrap().unwrap(), stored);
+
+        // The same unit, the commune around it: overlapping windows are refused, naming it.
+        for unit in [hamlet.code.as_str(), "00070"] {
+            let refused = store.insert_restriction(restriction(unit, days(13), days(20)), vec![]).await;
+            match refused {
+                Err(StoreError::Conflict { field: "unit", existing }) => {
+                    assert_eq!(existing, Some(first.id.to_string()));
+                }
+                other => panic!("{unit}: {other:?}"),
+            }
+        }
+        // Another commune at the same time, and the same unit afterwards, are fine.
+        store.insert_restriction(restriction("00073", days(0), days(14)), vec![]).await.unwrap();
+        store.insert_restriction(restriction("00070", days(14), days(20)), vec![]).await.unwrap();
+        let unknown = store.insert_restriction(restriction("00070.NOPE", days(0), days(1)), vec![]).await;
+        assert!(matches!(unknown, Err(StoreError::NotFound("unit"))), "{unknown:?}");
+
+        let in_hanoi = store.restrictions(&["/VN/01/".into()], 10).await.unwrap();
+        assert_eq!(in_hanoi.len(), 3);
+        assert!(store.restrictions(&["/VN/79/".into()], 10).await.unwrap().is_empty());
+
+        // Lifted once; the window is cut to the moment, so the commune may be restricted then.
+        let at = (t0 + Duration::days(2)).replace_nanosecond(0).unwrap();
+        let lifted = store.lift_restriction(first.id, at, vec![]).await.unwrap();
+        assert_eq!((lifted.lifted_at, lifted.window_until), (Some(at), at));
+        let again = store.lift_restriction(first.id, at, vec![]).await;
+        assert!(
+            matches!(again, Err(StoreError::Refused { field: "restriction", code: "already_over", .. })),
+            "{again:?}"
+        );
+        store.insert_restriction(restriction(hamlet.code.as_str(), days(3), days(10)), vec![]).await.unwrap();
+        assert!(matches!(
+            store.lift_restriction(RestrictionId(Uuid::now_v7()), at, vec![]).await,
+            Err(StoreError::NotFound("restriction"))
+        ));
+    }
+}

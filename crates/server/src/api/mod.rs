@@ -45,7 +45,7 @@ const UPLOAD_LIMIT: usize = outbreak_services::testing::MAX_UPLOAD_BYTES + 64 * 
         (name = "venues", description = "Venues, check-ins and health declarations"),
         (name = "testing", description = "Sampling, pools, lab results, cases, results online, dashboards"),
         (name = "tracing", description = "Contact tracing: a case's F1 and F2 contacts, the tracers' queue and follow-up"),
-        (name = "zoning", description = "Narrow zoning: venues declared exposed for a time window, and their contacts"),
+        (name = "zoning", description = "Narrow zoning: venues declared exposed for a time window and their contacts; units under restriction and the residents and venues inside them"),
     )
 )]
 struct ApiDoc;

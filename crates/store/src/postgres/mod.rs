@@ -8,6 +8,7 @@ mod testing;
 // Named apart from the `tracing` crate, which this module logs with.
 #[path = "tracing.rs"]
 mod contact_tracing;
+mod zoning;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
@@ -31,6 +32,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("0003_testing.sql")),
     (4, include_str!("0004_tracing.sql")),
     (5, include_str!("0005_zoning.sql")),
+    (8, include_str!("0008_restrictions.sql")),
 ];
 
 const UNIT_COLUMNS: &str = "code, parent_code, level, name, division_type, path, population";

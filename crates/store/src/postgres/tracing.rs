@@ -527,6 +527,37 @@ impl TracingStore for PostgresStore {
         client.query(&statement, &[&id.0, &i64::from(limit)]).await?.iter().map(exposure_contact_row).collect()
     }
 
+    async fn update_exposure_contact(
+        &self,
+        id: ContactId,
+        status: ContactStatus,
+        note: &str,
+        at: OffsetDateTime,
+    ) -> Result<ExposureContact> {
+        let mut client = self.pool.get().await?;
+        let txn = client.transaction().await?;
+        let result = async {
+            let current: String = txn
+                .query_opt("SELECT status FROM exposure_contacts WHERE id = $1 FOR UPDATE", &[&id.0])
+                .await?
+                .ok_or(StoreError::NotFound("contact"))?
+                .try_get(0)?;
+            check_move(&current, status)?;
+            let row = txn
+                .query_one(
+                    &format!(
+                        "UPDATE exposure_contacts SET status = $2, note = $3, updated_at = $4 WHERE id = $1
+                         RETURNING {EXPOSURE_CONTACT_COLUMNS}"
+                    ),
+                    &[&id.0, &status.as_str(), &note, &at],
+                )
+                .await?;
+            exposure_contact_row(&row)
+        }
+        .await;
+        commit(txn, result).await
+    }
+
     async fn exposure_contact(&self, id: ContactId) -> Result<Option<ExposureContact>> {
         let client = self.pool.get().await?;
         let statement = client

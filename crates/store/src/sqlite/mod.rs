@@ -9,6 +9,7 @@ mod testing;
 // Named apart from the `tracing` crate, which this module logs with.
 #[path = "tracing.rs"]
 mod contact_tracing;
+mod zoning;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -32,6 +33,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("0003_testing.sql")),
     (4, include_str!("0004_tracing.sql")),
     (5, include_str!("0005_zoning.sql")),
+    (8, include_str!("0008_restrictions.sql")),
 ];
 
 /// Readers kept open between requests; more are opened under load and closed after.

@@ -515,6 +515,29 @@ impl TracingStore for SqliteStore {
         .await
     }
 
+    async fn update_exposure_contact(
+        &self,
+        id: ContactId,
+        status: ContactStatus,
+        note: &str,
+        at: OffsetDateTime,
+    ) -> Result<ExposureContact> {
+        let note = note.to_owned();
+        self.write(move |tx| {
+            let current: Option<String> = tx
+                .prepare_cached("SELECT status FROM exposure_contacts WHERE id = ?1")?
+                .query_row([id.to_string()], |r| r.get(0))
+                .optional()?;
+            check_move(&current.ok_or(StoreError::NotFound("contact"))?, status)?;
+            tx.prepare_cached(&format!(
+                "UPDATE exposure_contacts SET status = ?2, note = ?3, updated_at = ?4 WHERE id = ?1
+                 RETURNING {EXPOSURE_CONTACT_COLUMNS}"
+            ))?
+            .query_row(params![id.to_string(), status.as_str(), note, micros(at)], exposure_contact_row)?
+        })
+        .await
+    }
+
     async fn exposure_contact(&self, id: ContactId) -> Result<Option<ExposureContact>> {
         self.read(move |c| {
             c.prepare_cached(&format!("SELECT {EXPOSURE_CONTACT_COLUMNS} FROM exposure_contacts WHERE id = ?1"))?

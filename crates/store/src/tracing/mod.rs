@@ -277,6 +277,15 @@ pub trait TracingStore {
     /// An exposure's contacts, the latest exposure first.
     async fn exposure_contacts(&self, id: ExposureId, limit: u32) -> Result<Vec<ExposureContact>>;
     async fn exposure_contact(&self, id: ContactId) -> Result<Option<ExposureContact>>;
+    /// Moves an exposure's contact to `status` with `note`, by the same rules as a case's
+    /// contact: `NotFound("contact")`, or `Refused` naming `status`.
+    async fn update_exposure_contact(
+        &self,
+        id: ContactId,
+        status: ContactStatus,
+        note: &str,
+        at: OffsetDateTime,
+    ) -> Result<ExposureContact>;
 }
 
 /// The columns of a `contacts` row, in the order both stores select them.
