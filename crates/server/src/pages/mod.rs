@@ -14,6 +14,7 @@ mod staff;
 mod testing;
 mod tracing_pages;
 mod venues;
+mod zoning;
 
 use askama::Template;
 use axum::extract::Request;
@@ -87,6 +88,13 @@ pub fn router(state: AppState) -> axum::Router<AppState> {
         .route("/cases/{id}/chain", get(tracing_pages::chain))
         .route("/clusters", get(tracing_pages::clusters))
         .route("/tracing", get(tracing_pages::queue))
+        .route("/zoning", get(zoning::home))
+        .route("/zoning/exposures", get(zoning::back_home).post(zoning::declare_exposure))
+        .route("/zoning/exposures/{id}", get(zoning::exposure))
+        .route("/zoning/exposures/{id}/contacts/{contact}", post(zoning::move_contact))
+        .route("/zoning/restrictions", get(zoning::back_home).post(zoning::declare_restriction))
+        .route("/zoning/restrictions/{id}", get(zoning::restriction))
+        .route("/zoning/restrictions/{id}/lift", post(zoning::lift))
         .route("/tracing/bulk", get(tracing_pages::back_to_queue).post(tracing_pages::move_many))
         .route("/tracing/contacts/{id}", get(tracing_pages::back_to_queue).post(tracing_pages::move_contact))
         .route("/testing/dashboard", get(dashboard::dashboard))

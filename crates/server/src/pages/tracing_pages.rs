@@ -177,7 +177,7 @@ pub(super) fn manages_cases(grants: &[(Role, String)]) -> bool {
 }
 
 /// A day in Vietnam as people write it: 15/08/2021.
-fn day_text(at: OffsetDateTime) -> String {
+pub(super) fn day_text(at: OffsetDateTime) -> String {
     date_text(local_date(at))
 }
 
@@ -185,7 +185,7 @@ fn date_text(day: time::Date) -> String {
     format!("{:02}/{:02}/{}", day.day(), u8::from(day.month()), day.year())
 }
 
-fn status_word(ctx: &PageContext, status: ContactStatus) -> &'static str {
+pub(super) fn status_word(ctx: &PageContext, status: ContactStatus) -> &'static str {
     ctx.t(&format!("contact_status_{}", status.as_str()))
 }
 
