@@ -81,3 +81,54 @@ async fn a_small_outbreak_is_recorded_traced_and_repeatable() {
     assert_eq!((again.cases, again.f1_listed, again.f2_listed), (report.cases, report.f1_listed, report.f2_listed));
     assert_eq!(again.sensitivity, report.sensitivity);
 }
+
+/// The full-size outbreak (100,000 people, to its end or 60 days), with its figures printed:
+/// minutes of work, so run on request with `--ignored --nocapture`. `outbreak simulate`
+/// runs the same with a progress bar.
+#[tokio::test]
+#[ignore = "minutes long: run with --ignored --nocapture"]
+async fn a_hundred_thousand_people_to_the_end() {
+    let options = SimOptions::default();
+    let services = services("full", options.days).await;
+    let started = std::time::Instant::now();
+    let report = simulate(&services, &options, &|p| {
+        if p.stage == "days" {
+            eprintln!(
+                "day {}/{}: {} infections, {} cases, {:.0} s",
+                p.done,
+                p.total,
+                p.infections,
+                p.cases,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    })
+    .await
+    .unwrap();
+    eprintln!("{options:?}");
+    eprintln!(
+        "days {} (died out: {}), infections {}, cases {}, check-ins {}, specimens {}, F1 rows {}, F2 rows {}, people listed {}",
+        report.days,
+        report.died_out,
+        report.infections.len(),
+        report.cases,
+        report.checkins,
+        report.specimens,
+        report.f1_listed,
+        report.f2_listed,
+        report.people_listed
+    );
+    eprintln!(
+        "sensitivity {}, F1 alone {}, false alarms {}",
+        report.sensitivity, report.sensitivity_f1, report.false_alarms
+    );
+    eprintln!("confirmation to SMS (wall clock) {:?}", report.notification);
+    eprintln!(
+        "check-ins {:?}, tests and results {:?}, tracing and SMS {:?}, run {:?}",
+        report.checkin_time,
+        report.testing_time,
+        report.tracing_time,
+        started.elapsed()
+    );
+    assert!(report.cases > 0);
+}

@@ -318,3 +318,83 @@ impl World {
         found
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    /// 3,000 people in one commune with a few venues of every errand kind and some offices.
+    fn world() -> World {
+        let units = outbreak_domain::unit::national_units();
+        let commune = units.iter().find(|u| u.code.as_str() == "00070").unwrap().clone();
+        let today = time::macros::date!(2026 - 05 - 01);
+        let plan = crate::population::CommunePlan::new(commune.clone(), 3_000);
+        let mut generator =
+            crate::population::Generator::new(1, vec![plan], today, time::macros::datetime!(2026-05-01 0:00 UTC));
+        let mut people = Vec::new();
+        while let Some(chunk) = generator.next_chunk(1_000).unwrap() {
+            people.extend(chunk.people);
+        }
+        let kinds = ERRAND_KINDS.iter().map(|(k, _)| *k).chain([VenueKind::Office, VenueKind::Factory]);
+        let venues: Vec<Venue> = kinds
+            .flat_map(|kind| std::iter::repeat_n(kind, 3))
+            .enumerate()
+            .map(|(n, kind)| Venue {
+                id: VenueId(uuid::Uuid::from_u64_pair(0, n as u64)),
+                code: format!("V{n:07}"),
+                name: format!("{kind:?} {n}"),
+                kind,
+                plate: None,
+                unit: commune.code.clone(),
+                unit_path: commune.path.clone(),
+                address: String::new(),
+                contact_phone: outbreak_domain::Phone::parse("phone", "0912345678").unwrap(),
+                owner_phone: None,
+                active: true,
+                created_at: time::macros::datetime!(2026-04-01 0:00 UTC),
+            })
+            .collect();
+        let code = commune.code.to_string();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        World::new(&mut rng, &people, std::slice::from_ref(&code), &HashMap::from([(code.clone(), venues)]), today)
+    }
+
+    #[test]
+    fn days_are_spent_in_daytime_at_the_communes_venues() {
+        let world = world();
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let visits = world.visits(&mut rng, true, &|_| true, &|_| false);
+        assert!(visits.len() > world.residents.len(), "{} visits", visits.len());
+        for v in &visits {
+            assert!(v.at >= 360 && v.until > v.at && v.until <= 21 * 60 + 180, "{v:?}");
+            assert!((v.venue as usize) < world.places.len());
+        }
+        // Nobody kept in goes out.
+        let none = world.visits(&mut rng, true, &|_| false, &|_| false);
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn only_the_infectious_infect_and_only_the_susceptible_are_infected() {
+        let world = world();
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut visits = world.visits(&mut rng, true, &|_| true, &|_| false);
+        let sources: std::collections::HashSet<u32> = (0..world.residents.len() as u32).step_by(10).collect();
+        let infectious = |p: u32| if sources.contains(&p) { 1.0 } else { 0.0 };
+        let susceptible = |p: u32| !sources.contains(&p) && p % 2 == 1;
+        let passed = world.spread(&mut rng, &mut visits, &infectious, &susceptible, &|_| true, &|_| true);
+        assert!(!passed.is_empty());
+        let mut seen = std::collections::HashSet::new();
+        for t in &passed {
+            assert!(sources.contains(&t.infector) && susceptible(t.infectee) && seen.insert(t.infectee));
+            if t.setting == Setting::Household {
+                let home = world.households.iter().find(|h| h.contains(&t.infector)).unwrap();
+                assert!(home.contains(&t.infectee));
+            }
+        }
+        let none = world.spread(&mut rng, &mut visits, &|_| 0.0, &susceptible, &|_| true, &|_| true);
+        assert!(none.is_empty());
+    }
+}
