@@ -21,6 +21,9 @@ pub enum DemoError {
     /// The options cannot be used (an unknown commune, no commune at all, …).
     #[error("demo options: {0}")]
     Options(String),
+    /// The platform refused something the simulation sent (a check-in, a lab result).
+    #[error("simulation: {0}")]
+    Simulation(String),
     /// More people than a kind of identifier has room for in the demo's numbering.
     #[error("too many people for unique {0} numbers; generate fewer people")]
     Exhausted(&'static str),

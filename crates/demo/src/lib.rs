@@ -13,6 +13,8 @@
 //! - `accounts`: the staff accounts and their passwords.
 //! - `venues`: venues of every kind in each commune and a few days of check-ins.
 //! - `testing`: sampling sessions, specimens and pools, results and the cases they confirm.
+//! - [`simulate`]: an outbreak lived through day by day, recorded through the platform, and
+//!   how well tracing found the true infections.
 
 mod accounts;
 mod error;
@@ -21,6 +23,7 @@ mod names;
 mod pick;
 mod places;
 mod population;
+pub mod simulate;
 mod testing;
 mod venues;
 

@@ -26,6 +26,9 @@ enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Simulate an outbreak in a synthetic population, traced by the platform, and report
+    /// how well tracing found the true infections.
+    Simulate(crate::simulate::SimulateArgs),
     /// Check an EU Digital COVID Certificate (HC1), or a folder of test cases.
     Verify(crate::verify::VerifyArgs),
     /// Manage signing keys.
@@ -104,6 +107,7 @@ impl Cli {
             Command::Serve(args) => crate::serve::serve(args).await,
             Command::Demo(args) => crate::demo::run(args).await,
             Command::Verify(args) => crate::verify::run(args),
+            Command::Simulate(args) => crate::simulate::run(args).await,
             Command::Bench { command: BenchCommand::Ingest(args) } => crate::bench::ingest(args).await,
             Command::Bench { command: BenchCommand::Results(args) } => crate::bench::results(args).await,
             Command::Keys { command, store } => {

@@ -5,6 +5,7 @@ mod bench;
 mod cli;
 mod demo;
 mod serve;
+mod simulate;
 mod verify;
 
 use clap::Parser;
