@@ -5,6 +5,7 @@
 //! scale-out store. [`open`] picks one from a URL and runs its migrations. The conformance
 //! suite in `tests/conformance.rs` runs every behaviour against both.
 
+mod certificates;
 mod decode;
 mod error;
 mod postgres;
@@ -16,6 +17,7 @@ mod tracing;
 use std::sync::Arc;
 
 pub use self::tracing::*;
+pub use certificates::*;
 pub use error::StoreError;
 pub use postgres::PostgresStore;
 pub use records::*;
@@ -53,6 +55,7 @@ pub trait Store:
     + CheckinStore
     + TestingStore
     + TracingStore
+    + CertificateStore
     + Send
     + Sync
 {
