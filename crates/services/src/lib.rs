@@ -8,6 +8,8 @@
 //! - [`qr`]: personal QR tokens, signed and revocable.
 //! - [`accounts`]: staff and system accounts, their roles and tokens.
 //! - [`audit`]: reading the audit log.
+//! - [`certificates`]: EU Digital COVID Certificates: issuing, signers' keys, the trust
+//!   list, verifying.
 //! - [`checkins`]: venues, check-ins (with group commit), health declarations, retention.
 //! - [`testing`]: sampling sessions, specimens, pools, lab results, cases, dashboards.
 //! - [`tracing`]: contact tracing (F1, F2) of cases, on demand and on confirmation, and
@@ -21,6 +23,7 @@ pub mod accounts;
 pub mod audit;
 pub mod auth;
 mod cache;
+pub mod certificates;
 pub mod checkins;
 pub mod clusters;
 mod error;
@@ -102,6 +105,8 @@ pub struct Services {
     notifier_started: Arc<std::sync::OnceLock<()>>,
     notifier_wake: Arc<tokio::sync::Notify>,
     lookups: Arc<lookup::LookupLimiter>,
+    /// The certificate verifier's copy of signers' keys and revocations.
+    trust: Arc<cache::Cache<(), Arc<certificates::Trust>>>,
 }
 
 impl Services {
@@ -117,6 +122,7 @@ impl Services {
             notifier_started: Arc::default(),
             notifier_wake: Arc::default(),
             lookups: Arc::default(),
+            trust: Arc::new(cache::Cache::new(certificates::TRUST_REFRESH)),
         }
     }
 

@@ -5,6 +5,7 @@
 //! scale-out store. [`open`] picks one from a URL and runs its migrations. The conformance
 //! suite in `tests/conformance.rs` runs every behaviour against both.
 
+mod certificates;
 mod decode;
 mod error;
 mod postgres;
@@ -17,6 +18,7 @@ mod zoning;
 use std::sync::Arc;
 
 pub use self::tracing::*;
+pub use certificates::*;
 pub use error::StoreError;
 pub use postgres::PostgresStore;
 pub use records::*;
@@ -56,6 +58,7 @@ pub trait Store:
     + TestingStore
     + TracingStore
     + ZoningStore
+    + CertificateStore
     + Send
     + Sync
 {

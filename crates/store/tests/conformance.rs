@@ -45,6 +45,8 @@ conformance!(
     api_tokens,
     sessions_and_one_time_codes,
     signing_keys_and_qr_tokens,
+    certificate_signers_rotate_and_retire,
+    issued_certificates_are_unique_and_revocable,
     audit_log_filters,
     venues_by_code_scope_and_owner,
     checkins_repeat_within_the_window_and_retries_store_once,
@@ -391,6 +393,110 @@ async fn signing_keys_and_qr_tokens(store: &dyn Store) {
     assert_eq!(store.revoke_qr_tokens(p.id, now()).await.unwrap(), 1);
     assert!(store.active_qr_token(p.id).await.unwrap().is_none());
     assert!(store.qr_token("tok1").await.unwrap().unwrap().revoked_at.is_some());
+}
+
+fn signer(kid: &str, created_at: OffsetDateTime) -> CertificateSigner {
+    CertificateSigner {
+        kid: kid.into(),
+        private_key: vec![7; 32],
+        certificate: vec![0x30, 0x03, 0x02, 0x01, 0x01],
+        created_at,
+        retired_at: None,
+    }
+}
+
+fn audited(action: &str, entity_id: &str) -> NewAuditEntry {
+    NewAuditEntry {
+        at: now(),
+        actor: "vaccinator".into(),
+        actor_kind: "staff".into(),
+        action: action.into(),
+        entity: "certificate".into(),
+        entity_id: entity_id.into(),
+        detail: String::new(),
+        client: "127.0.0.1".into(),
+    }
+}
+
+async fn certificate_signers_rotate_and_retire(store: &dyn Store) {
+    assert!(store.certificate_signers().await.unwrap().is_empty());
+    let old = signer("b2xkLWtpZA==", now() - Duration::days(30));
+    let new = signer("bmV3LWtpZA==", now());
+    store.insert_certificate_signer(&old).await.unwrap();
+    store.insert_certificate_signer(&new).await.unwrap();
+    assert!(matches!(store.insert_certificate_signer(&old).await, Err(StoreError::Conflict { field: "kid", .. })));
+    assert_eq!(store.certificate_signers().await.unwrap(), vec![new.clone(), old.clone()]);
+    let at = now();
+    store.retire_certificate_signer(&old.kid, at).await.unwrap();
+    store.retire_certificate_signer(&old.kid, at + Duration::days(1)).await.unwrap();
+    let signers = store.certificate_signers().await.unwrap();
+    assert_eq!(signers[1].retired_at, Some(at), "the first retirement stands");
+    assert_eq!(signers[0].retired_at, None);
+    assert!(matches!(store.retire_certificate_signer("nope", at).await, Err(StoreError::NotFound("kid"))));
+}
+
+async fn issued_certificates_are_unique_and_revocable(store: &dyn Store) {
+    seeded(store).await;
+    let holder = person("Nguyễn Văn An", None, "00070");
+    store.insert_person(&holder).await.unwrap();
+    let key = signer("a2lkLWtpZA==", now());
+    store.insert_certificate_signer(&key).await.unwrap();
+    let first = IssuedCertificate {
+        uvci: "URN:UVCI:01:VN:MOH/AAAA#B".into(),
+        person: holder.id,
+        kid: key.kid.clone(),
+        issued_at: now() - Duration::days(1),
+        expires_at: now() + Duration::days(364),
+        revoked_at: None,
+        revocation_reason: None,
+    };
+    let second = IssuedCertificate { uvci: "URN:UVCI:01:VN:MOH/BBBB#C".into(), issued_at: now(), ..first.clone() };
+    store.insert_issued_certificate(&first, &audited("certificate.issue", &first.uvci)).await.unwrap();
+    store.insert_issued_certificate(&second, &audited("certificate.issue", &second.uvci)).await.unwrap();
+    assert!(matches!(
+        store.insert_issued_certificate(&first, &audited("certificate.issue", "again")).await,
+        Err(StoreError::Conflict { field: "uvci", .. })
+    ));
+    let unknown_signer =
+        IssuedCertificate { uvci: "URN:UVCI:01:VN:X#1".into(), kid: "bm9uZQ==".into(), ..first.clone() };
+    assert!(matches!(
+        store.insert_issued_certificate(&unknown_signer, &audited("certificate.issue", "x")).await,
+        Err(StoreError::NotFound("kid"))
+    ));
+    let unknown_holder =
+        IssuedCertificate { uvci: "URN:UVCI:01:VN:Y#1".into(), person: PersonId::new(), ..first.clone() };
+    assert!(matches!(
+        store.insert_issued_certificate(&unknown_holder, &audited("certificate.issue", "y")).await,
+        Err(StoreError::NotFound("person"))
+    ));
+    // Refused inserts leave no audit entry behind.
+    let issued = store
+        .audit_entries(&AuditFilter { action: Some("certificate.issue".into()), limit: 10, ..AuditFilter::default() })
+        .await
+        .unwrap();
+    assert_eq!(issued.len(), 2);
+
+    assert_eq!(store.issued_certificate(&first.uvci).await.unwrap(), Some(first.clone()));
+    assert_eq!(store.issued_certificate("URN:UVCI:01:VN:NONE#A").await.unwrap(), None);
+    assert_eq!(store.issued_certificates_of(holder.id).await.unwrap(), vec![second.clone(), first.clone()]);
+    assert!(store.revoked_certificates().await.unwrap().is_empty());
+
+    let at = now();
+    store
+        .revoke_certificate(&first.uvci, at, "issued in error", &audited("certificate.revoke", &first.uvci))
+        .await
+        .unwrap();
+    store
+        .revoke_certificate(&first.uvci, at + Duration::hours(1), "again", &audited("certificate.revoke", &first.uvci))
+        .await
+        .unwrap();
+    let revoked = store.issued_certificate(&first.uvci).await.unwrap().unwrap();
+    assert_eq!((revoked.revoked_at, revoked.revocation_reason.as_deref()), (Some(at), Some("issued in error")));
+    assert_eq!(store.revoked_certificates().await.unwrap(), vec![(first.uvci.clone(), "issued in error".to_owned())]);
+    assert!(matches!(
+        store.revoke_certificate("URN:UVCI:01:VN:NONE#A", at, "x", &audited("certificate.revoke", "none")).await,
+        Err(StoreError::NotFound("uvci"))
+    ));
 }
 
 async fn audit_log_filters(store: &dyn Store) {

@@ -13,10 +13,12 @@
 //! | ES256/PS256 signature and `kid` | [`verify`], keys in [`keys`] | [`VerifyError`] |
 //! | validity at an instant | [`expiry`] | [`ExpiryError`] |
 //! | JSON schema of the certificate's version | [`schema`] | [`SchemaError`] |
+//! | unique certificate identifier (UVCI) | [`uvci`] | [`UvciError`] |
 //!
 //! [`decode`] runs the decoding steps; verification, expiry and schema checks are separate
 //! calls because each needs something the text does not carry (a key, a clock). [`issue()`]
-//! goes the other way. [`testdata`] runs the eHealth Network's test cases. Everything is
+//! goes the other way, with [`names`] (ICAO transliteration) and [`signer`] (the
+//! signer's X.509 certificate). [`testdata`] runs the eHealth Network's test cases. Everything is
 //! pure: no file, network or clock is touched.
 
 pub mod base45;
@@ -26,9 +28,12 @@ mod der;
 pub mod expiry;
 pub mod issue;
 pub mod keys;
+pub mod names;
 pub mod prefix;
 pub mod schema;
+pub mod signer;
 pub mod testdata;
+pub mod uvci;
 pub mod verify;
 pub mod zlib;
 
@@ -41,6 +46,8 @@ pub use issue::{IssueError, IssueRequest, issue};
 pub use keys::{KeyError, PublicKey, SignerCertificate, TrustListEntry, Validity};
 pub use prefix::PrefixError;
 pub use schema::SchemaError;
+pub use signer::{SignerError, SignerName, self_signed_certificate};
+pub use uvci::UvciError;
 pub use verify::{VerifyError, verify_with_certificate, verify_with_key};
 pub use zlib::InflateError;
 

@@ -3,6 +3,7 @@
 //! Same contract and same behaviour as the SQLite store (the conformance suite holds both to
 //! it); the schema keeps a distribution key on large tables so Citus can shard them later.
 
+mod certificates;
 mod checkins;
 mod testing;
 // Named apart from the `tracing` crate, which this module logs with.
@@ -32,6 +33,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("0003_testing.sql")),
     (4, include_str!("0004_tracing.sql")),
     (5, include_str!("0005_zoning.sql")),
+    (7, include_str!("0007_certificates.sql")),
     (8, include_str!("0008_restrictions.sql")),
 ];
 

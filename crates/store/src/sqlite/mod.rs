@@ -3,6 +3,7 @@
 //! One writer connection (SQLite allows one writer at a time anyway) and a small pool of
 //! readers, each used on Tokio's blocking threads so a slow query never stalls the server.
 
+mod certificates;
 mod checkins;
 mod rows;
 mod testing;
@@ -33,6 +34,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("0003_testing.sql")),
     (4, include_str!("0004_tracing.sql")),
     (5, include_str!("0005_zoning.sql")),
+    (7, include_str!("0007_certificates.sql")),
     (8, include_str!("0008_restrictions.sql")),
 ];
 
