@@ -5,6 +5,7 @@
 mod accounts;
 mod audit;
 mod auth;
+mod certificates;
 mod people;
 mod testing;
 mod tracing;
@@ -45,6 +46,7 @@ const UPLOAD_LIMIT: usize = outbreak_services::testing::MAX_UPLOAD_BYTES + 64 * 
         (name = "venues", description = "Venues, check-ins and health declarations"),
         (name = "testing", description = "Sampling, pools, lab results, cases, results online, dashboards"),
         (name = "tracing", description = "Contact tracing: a case's F1 and F2 contacts, the tracers' queue and follow-up"),
+        (name = "certificates", description = "EU Digital COVID Certificates: the trust list and a verifier"),
         (name = "zoning", description = "Narrow zoning: venues declared exposed for a time window and their contacts; units under restriction and the residents and venues inside them"),
     )
 )]
@@ -75,6 +77,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(testing::router())
         .merge(tracing::router())
         .merge(zoning::router())
+        .merge(certificates::router())
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
     let uploads = testing::upload_router().layer(RequestBodyLimitLayer::new(UPLOAD_LIMIT));
     OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(ordinary).merge(uploads)
