@@ -12,6 +12,7 @@ mod records;
 mod sqlite;
 mod testing;
 mod tracing;
+mod vaccination;
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ pub use postgres::PostgresStore;
 pub use records::*;
 pub use sqlite::SqliteStore;
 pub use testing::*;
+pub use vaccination::*;
 
 use async_trait::async_trait;
 use outbreak_domain::venue::VenueId;
@@ -53,6 +55,7 @@ pub trait Store:
     + CheckinStore
     + TestingStore
     + TracingStore
+    + VaccinationStore
     + Send
     + Sync
 {

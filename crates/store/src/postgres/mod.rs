@@ -5,6 +5,7 @@
 
 mod checkins;
 mod testing;
+mod vaccination;
 // Named apart from the `tracing` crate, which this module logs with.
 #[path = "tracing.rs"]
 mod contact_tracing;
@@ -31,6 +32,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("0003_testing.sql")),
     (4, include_str!("0004_tracing.sql")),
     (5, include_str!("0005_zoning.sql")),
+    (6, include_str!("0006_vaccination.sql")),
 ];
 
 const UNIT_COLUMNS: &str = "code, parent_code, level, name, division_type, path, population";

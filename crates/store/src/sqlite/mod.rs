@@ -6,6 +6,7 @@
 mod checkins;
 mod rows;
 mod testing;
+mod vaccination;
 // Named apart from the `tracing` crate, which this module logs with.
 #[path = "tracing.rs"]
 mod contact_tracing;
@@ -32,6 +33,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("0003_testing.sql")),
     (4, include_str!("0004_tracing.sql")),
     (5, include_str!("0005_zoning.sql")),
+    (6, include_str!("0006_vaccination.sql")),
 ];
 
 /// Readers kept open between requests; more are opened under load and closed after.
