@@ -86,6 +86,18 @@ pub enum Permission {
     ReadTesting,
     /// See cases and change their status.
     ManageCases,
+    /// Edit national reference lists (priority groups); held over the country.
+    ManageReferenceLists,
+    /// Approve or reject organisations' applications in a unit.
+    ApproveOrganisations,
+    /// Upload an organisation's registrations (further limited to the manager's organisation).
+    RegisterPeople,
+    /// Create vaccination sites and sessions, register vaccine lots, run the allocator.
+    PlanVaccination,
+    /// Screen people and record, correct doses and adverse events.
+    RecordDoses,
+    /// See registrations, doses and coverage statistics.
+    ReadVaccination,
 }
 
 impl Permission {
@@ -104,6 +116,11 @@ impl Permission {
             Permission::RecordResults => &[Admin, LabTechnician],
             Permission::ReadTesting => &[Admin, HealthOfficer, Tracer, Sampler, LabTechnician],
             Permission::ManageCases => &[Admin, HealthOfficer, Tracer],
+            Permission::ManageReferenceLists => &[Admin],
+            Permission::ApproveOrganisations | Permission::PlanVaccination => &[Admin, HealthOfficer],
+            Permission::RegisterPeople => &[Admin, HealthOfficer, OrganisationManager],
+            Permission::RecordDoses => &[Admin, HealthOfficer, Vaccinator],
+            Permission::ReadVaccination => &[Admin, HealthOfficer, Vaccinator],
         }
     }
 }

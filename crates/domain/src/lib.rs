@@ -5,6 +5,7 @@
 //! - [`access`]: roles, principals and jurisdictions: who may see what.
 //! - [`venue`]: venues, check-ins and health declarations.
 //! - [`testing`]: sampling sessions, specimens, pools, results and cases.
+//! - [`vaccination`]: priority groups, vaccine products, sessions, invitations and the dose rules.
 //! - [`tracing`]: infectious windows, co-presence, contacts (F1, F2) and their follow-up.
 //! - [`text`]: Vietnamese text handling (NFC, diacritic folding).
 //! - [`error`]: the validation error that names the offending field.
@@ -12,10 +13,12 @@
 pub mod access;
 pub mod error;
 pub mod person;
+#[macro_use]
 pub mod testing;
 pub mod text;
 pub mod tracing;
 pub mod unit;
+pub mod vaccination;
 pub mod venue;
 
 pub use access::{Grant, Jurisdiction, Permission, Principal, Role};

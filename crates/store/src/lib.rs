@@ -14,6 +14,7 @@ mod sqlite;
 mod testing;
 mod tracing;
 mod zoning;
+mod vaccination;
 
 use std::sync::Arc;
 
@@ -25,6 +26,7 @@ pub use records::*;
 pub use sqlite::SqliteStore;
 pub use testing::*;
 pub use zoning::*;
+pub use vaccination::*;
 
 use async_trait::async_trait;
 use outbreak_domain::venue::VenueId;
@@ -59,6 +61,7 @@ pub trait Store:
     + TracingStore
     + ZoningStore
     + CertificateStore
+    + VaccinationStore
     + Send
     + Sync
 {

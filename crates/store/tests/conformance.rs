@@ -2284,3 +2284,480 @@ mod zoning {
         ));
     }
 }
+
+/// Vaccination: reference lists, organisations, registrations, sessions, invitations, doses, coverage.
+mod vaccination {
+    use super::*;
+    use outbreak_domain::vaccination::{
+        AdverseEventId, AdverseStatus, DoseId, InvitationId, InvitationStatus, OrganisationId, OrganisationKind,
+        OrganisationStatus, RegistrationId, Severity, SiteId, Slot, VaccinationSessionId, national_priority_groups,
+    };
+    use time::macros::{date, time};
+
+    conformance!(
+        priority_groups_and_organisation_approval,
+        registrations_match_known_people_and_never_duplicate,
+        sessions_need_a_known_lot_of_their_product,
+        invitations_fill_slots_in_priority_order_once,
+        doses_follow_the_rules_and_move_coverage,
+        corrections_keep_history_and_totals_follow,
+        adverse_events_stay_in_scope,
+    );
+
+    async fn prepared(store: &dyn Store) {
+        seeded(store).await;
+        store.put_priority_groups(&national_priority_groups()).await.unwrap();
+    }
+
+    fn organisation(unit: &str) -> Organisation {
+        Organisation {
+            id: OrganisationId(Uuid::new_v4()),
+            name: "Công ty May Hà Nội".into(),
+            kind: OrganisationKind::Company,
+            unit: code(unit),
+            unit_path: String::new(),
+            address: "1 Tràng Tiền".into(),
+            contact_phone: "0912000111".into(),
+            manager: None,
+            status: OrganisationStatus::Pending,
+            applied_at: now(),
+            decided_by: None,
+            decided_at: None,
+            decision_note: String::new(),
+        }
+    }
+
+    fn registration(person: Person, group: &str, organisation: Option<OrganisationId>) -> NewRegistration {
+        NewRegistration {
+            id: RegistrationId(Uuid::new_v4()),
+            preferred_unit: person.address_unit.clone(),
+            person,
+            organisation,
+            priority_group: group.into(),
+            comorbidities: String::new(),
+            registered_at: now(),
+        }
+    }
+
+    fn born(mut p: Person, year: &str) -> Person {
+        p.date_of_birth = outbreak_domain::BirthDate::parse("dob", year, date!(2026 - 01 - 01)).unwrap();
+        p
+    }
+
+    async fn registered(store: &dyn Store, people: Vec<(Person, &str)>) -> Vec<PersonId> {
+        let rows = people.into_iter().map(|(p, g)| registration(p, g, None)).collect();
+        let outcomes = store.register(rows, vec![]).await.unwrap();
+        outcomes
+            .into_iter()
+            .map(|o| match o {
+                RegistrationOutcome::Registered { person, .. } => person,
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    async fn site_and_lot(store: &dyn Store, product: &str, lot: &str) -> Site {
+        store
+            .insert_lot(&Lot { lot: lot.into(), product: product.into(), expires_on: date!(2030 - 12 - 31), unit: code("01") })
+            .await
+            .unwrap();
+        let site = Site {
+            id: SiteId(Uuid::new_v4()),
+            name: "Trạm y tế Hoàn Kiếm".into(),
+            unit: code("00070"),
+            unit_path: "/VN/01/00070/".into(),
+            address: "2 Hàng Bài".into(),
+            created_by: "planner".into(),
+        };
+        store.insert_site(&site).await.unwrap();
+        site
+    }
+
+    fn session(site: &Site, product: &str, lot: &str, capacities: &[i64]) -> VaccinationSession {
+        let slots = capacities
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let start = time!(07:00) + Duration::hours(i as i64);
+                Slot { start, end: start + Duration::hours(1), capacity: *c }
+            })
+            .collect();
+        VaccinationSession {
+            id: VaccinationSessionId(Uuid::new_v4()),
+            site: site.id,
+            site_name: site.name.clone(),
+            unit_path: site.unit_path.clone(),
+            date: outbreak_domain::local_date(now()) + Duration::days(2),
+            product: product.into(),
+            lot: lot.into(),
+            slots,
+            created_by: "planner".into(),
+            created_at: now(),
+        }
+    }
+
+    fn dose(person: PersonId, site: &Site, product: &str, lot: &str, number: u8, at: OffsetDateTime) -> NewDose {
+        NewDose {
+            id: DoseId(Uuid::new_v4()),
+            person,
+            product: product.into(),
+            lot: lot.into(),
+            dose_number: number,
+            given_at: at,
+            site: site.id,
+            session: None,
+            vaccinator: "vaccinator".into(),
+            screening: vec![("allergy".into(), false)],
+        }
+    }
+
+    fn correction(lot: Option<&str>, void: bool, reason: &str) -> DoseCorrection {
+        DoseCorrection {
+            product: None,
+            lot: lot.map(Into::into),
+            given_at: None,
+            void,
+            reason: reason.into(),
+            by: "vaccinator".into(),
+            at: now(),
+        }
+    }
+
+    fn refused_code(result: Result<Dose, StoreError>) -> (&'static str, &'static str) {
+        match result {
+            Err(StoreError::Refused { field, code, .. }) => (field, code),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    async fn priority_groups_and_organisation_approval(store: &dyn Store) {
+        prepared(store).await;
+        let groups = store.priority_groups().await.unwrap();
+        assert_eq!(groups.len(), 10);
+        assert_eq!(groups[0].code, "health_workers");
+        let mut renamed = groups[9].clone();
+        renamed.name = "Người dân".into();
+        store.put_priority_groups(&[renamed.clone()]).await.unwrap();
+        assert_eq!(store.priority_groups().await.unwrap()[9], renamed);
+
+        let org = organisation("00070");
+        store.insert_organisation(&org).await.unwrap();
+        assert!(matches!(store.insert_organisation(&organisation("99999")).await, Err(StoreError::NotFound("unit"))));
+        let pending = store.organisations(&["/VN/01/".into()], Some(OrganisationStatus::Pending), 10).await.unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].unit_path, "/VN/01/00070/");
+        assert!(store.organisations(&["/VN/79/".into()], None, 10).await.unwrap().is_empty());
+
+        let manager = NewAccount {
+            id: Uuid::new_v4(),
+            kind: AccountKind::User,
+            username: "org.manager".into(),
+            display_name: "Quản lý".into(),
+            password_hash: None,
+            grants: vec![(Role::OrganisationManager, code("00070"))],
+            created_at: now(),
+        };
+        store.insert_account(&manager).await.unwrap();
+        let decided = store
+            .decide_organisation(org.id, OrganisationStatus::Approved, Some(manager.id), "officer", "", now())
+            .await
+            .unwrap();
+        assert_eq!(decided.status, OrganisationStatus::Approved);
+        assert_eq!(decided.manager, Some(manager.id));
+        let again = store.decide_organisation(org.id, OrganisationStatus::Rejected, None, "officer", "", now()).await;
+        assert!(matches!(again, Err(StoreError::Refused { code: "already_decided", .. })), "{again:?}");
+        assert_eq!(store.managed_organisations(manager.id).await.unwrap(), vec![decided]);
+    }
+
+    async fn registrations_match_known_people_and_never_duplicate(store: &dyn Store) {
+        prepared(store).await;
+        let known = person("Trần Thị Bình", Some("001087000001"), "00070");
+        store.insert_person(&known).await.unwrap();
+        let org = organisation("00070");
+        store.insert_organisation(&org).await.unwrap();
+
+        // The same CCCD as someone known, with another name typed: matched, not duplicated.
+        let again = person("Tran Thi Binh", Some("001087000001"), "00070");
+        let fresh = person("Lê Văn Cường", Some("001087000002"), "00070");
+        let fresh_twice = person("Lê Văn Cường", Some("001087000002"), "00070");
+        // No CCCD: matched by phone, folded name and birth date to the known person.
+        let by_phone = person("TRAN THI BINH", None, "00070");
+        let no_match = person("Phạm Thị Dung", None, "00070");
+        let mut bad_unit = person("Võ Văn Em", Some("001087000003"), "00070");
+        bad_unit.address_unit = code("99999");
+        let mut bad_unit = registration(bad_unit, "general", Some(org.id));
+        bad_unit.preferred_unit = code("00070");
+        let rows = vec![
+            registration(again, "teachers", Some(org.id)),
+            registration(fresh.clone(), "general", Some(org.id)),
+            registration(fresh_twice, "general", Some(org.id)),
+            registration(by_phone, "general", Some(org.id)),
+            registration(no_match.clone(), "nope", Some(org.id)),
+            registration(no_match, "general", Some(org.id)),
+            bad_unit,
+        ];
+        let outcomes = store.register(rows, vec![]).await.unwrap();
+        assert!(
+            matches!(outcomes[0], RegistrationOutcome::Registered { person, matched: true, .. } if person == known.id),
+            "{outcomes:?}"
+        );
+        assert!(
+            matches!(outcomes[1], RegistrationOutcome::Registered { person, matched: false, .. } if person == fresh.id)
+        );
+        assert!(matches!(outcomes[2], RegistrationOutcome::AlreadyRegistered { person, .. } if person == fresh.id));
+        assert!(matches!(outcomes[3], RegistrationOutcome::AlreadyRegistered { person, .. } if person == known.id));
+        assert!(matches!(&outcomes[4], RegistrationOutcome::Refused { code, .. } if code == "unknown_group"));
+        assert!(matches!(outcomes[5], RegistrationOutcome::Registered { matched: false, .. }));
+        assert!(matches!(&outcomes[6], RegistrationOutcome::Refused { field, .. } if field == "address_unit"));
+
+        assert_eq!(store.count_registrations(Some(org.id)).await.unwrap(), 3);
+        assert_eq!(store.count_people().await.unwrap(), 3, "one known person and two new ones, nobody twice");
+        let reg = store.registration_of(known.id).await.unwrap().unwrap();
+        assert_eq!(reg.priority_group, "teachers");
+        assert_eq!(reg.preferred_path, "/VN/01/00070/");
+        assert_eq!(reg.organisation, Some(org.id));
+    }
+
+    async fn sessions_need_a_known_lot_of_their_product(store: &dyn Store) {
+        prepared(store).await;
+        let site = site_and_lot(store, "comirnaty", "FK1234").await;
+        assert!(matches!(
+            store.insert_lot(&Lot { lot: "FK1234".into(), product: "spikevax".into(), expires_on: date!(2030 - 01 - 01), unit: code("01") }).await,
+            Err(StoreError::Conflict { field: "lot", .. })
+        ));
+        let unknown = store.insert_vaccination_session(&session(&site, "comirnaty", "NOPE99", &[10])).await;
+        assert!(matches!(unknown, Err(StoreError::Refused { code: "unknown_lot", .. })), "{unknown:?}");
+        let other = store.insert_vaccination_session(&session(&site, "vaxzevria", "FK1234", &[10])).await;
+        assert!(matches!(other, Err(StoreError::Refused { code: "lot_product_mismatch", .. })), "{other:?}");
+        let mut lost = session(&site, "comirnaty", "FK1234", &[10]);
+        lost.site = SiteId(Uuid::new_v4());
+        assert!(matches!(store.insert_vaccination_session(&lost).await, Err(StoreError::NotFound("site"))));
+        let good = session(&site, "comirnaty", "FK1234", &[10, 20]);
+        store.insert_vaccination_session(&good).await.unwrap();
+        let stored = store.vaccination_session(good.id).await.unwrap().unwrap();
+        assert_eq!(stored, good);
+        assert_eq!(stored.capacity(), 30);
+        assert_eq!(store.vaccination_sessions(&["/VN/01/".into()], 10).await.unwrap(), vec![good]);
+        assert!(store.vaccination_sessions(&["/VN/79/".into()], 10).await.unwrap().is_empty());
+        assert_eq!(store.sites(&["/VN/01/00070/".into()], 10).await.unwrap(), vec![site.clone()]);
+        assert_eq!(store.site(site.id).await.unwrap(), Some(site));
+    }
+
+    async fn invitations_fill_slots_in_priority_order_once(store: &dyn Store) {
+        prepared(store).await;
+        let young_teacher = born(person("Giáo viên Trẻ", Some("001087000011"), "00070"), "1995");
+        let old_teacher = born(person("Giáo viên Già", Some("001087000012"), "00070"), "1955");
+        let doctor = born(person("Bác sĩ", Some("001087000013"), "00070"), "1990");
+        let elsewhere = person("Ở Xa", Some("079087000014"), "26740");
+        let ids = registered(
+            store,
+            vec![(young_teacher, "teachers"), (old_teacher, "teachers"), (doctor, "health_workers"), (elsewhere, "health_workers")],
+        )
+        .await;
+        let other = VaccinationSessionId(Uuid::new_v4());
+        let candidates = store.allocation_candidates(other, &["/VN/01/".into()], 0, 10).await.unwrap();
+        let order: Vec<PersonId> = candidates.iter().map(|c| c.person).collect();
+        assert_eq!(order, vec![ids[2], ids[1], ids[0]], "group rank first, then the oldest");
+        assert_eq!(store.allocation_candidates(other, &["/VN/01/".into()], 1, 1).await.unwrap()[0].person, ids[1]);
+
+        let site = site_and_lot(store, "comirnaty", "FK1234").await;
+        let s = session(&site, "comirnaty", "FK1234", &[1, 1]);
+        store.insert_vaccination_session(&s).await.unwrap();
+        let offer = |person: PersonId, slot: usize| NewInvitation {
+            id: InvitationId(Uuid::new_v4()),
+            session: s.id,
+            person,
+            slot,
+            dose_number: 1,
+            offered_at: now(),
+            expires_at: now() + Duration::hours(48),
+        };
+        let stored = store
+            .invite(vec![offer(ids[2], 0), offer(ids[1], 0), offer(ids[1], 1), offer(ids[0], 1)], vec![])
+            .await
+            .unwrap();
+        let invited: Vec<(PersonId, usize)> = stored.iter().map(|i| (i.person, i.slot)).collect();
+        assert_eq!(invited, vec![(ids[2], 0), (ids[1], 1)], "a full slot and a second open invitation are skipped");
+        let events = store.events_after(0, &["invitation.sent"], 10).await.unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0].subject, ids[2].to_string());
+        assert_eq!(events[0].payload["session"], serde_json::json!(s.id));
+
+        let remaining = store.allocation_candidates(other, &["/VN/01/".into()], 0, 10).await.unwrap();
+        assert_eq!(remaining.iter().map(|c| c.person).collect::<Vec<_>>(), vec![ids[0]]);
+
+        let confirmed = store.answer_invitation(stored[0].id, InvitationStatus::Confirmed, now()).await.unwrap();
+        assert_eq!(confirmed.status, InvitationStatus::Confirmed);
+        let twice = store.answer_invitation(stored[0].id, InvitationStatus::Declined, now()).await;
+        assert!(matches!(twice, Err(StoreError::Refused { code: "not_offered", .. })), "{twice:?}");
+        store.answer_invitation(stored[1].id, InvitationStatus::Declined, now()).await.unwrap();
+        // Who declined is not asked again for this session, but is for others.
+        let for_this = store.allocation_candidates(s.id, &["/VN/01/".into()], 0, 10).await.unwrap();
+        assert_eq!(for_this.iter().map(|c| c.person).collect::<Vec<_>>(), vec![ids[0]]);
+        let for_other = store.allocation_candidates(other, &["/VN/01/".into()], 0, 10).await.unwrap();
+        assert_eq!(for_other.iter().map(|c| c.person).collect::<Vec<_>>(), vec![ids[1], ids[0]]);
+        // The declined slot is free again for the next in line.
+        let next = store.invite(vec![offer(ids[0], 1)], vec![]).await.unwrap();
+        assert_eq!(next.len(), 1);
+        let freed = store.expire_invitations(now() + Duration::hours(49)).await.unwrap();
+        assert_eq!(freed, vec![s.id]);
+        assert_eq!(store.invitation(next[0].id).await.unwrap().unwrap().status, InvitationStatus::Expired);
+        let late = store.answer_invitation(next[0].id, InvitationStatus::Confirmed, now()).await;
+        assert!(matches!(late, Err(StoreError::Refused { .. })));
+        assert_eq!(store.session_invitations(s.id).await.unwrap().len(), 3);
+        assert_eq!(store.person_invitations(ids[2]).await.unwrap()[0].status, InvitationStatus::Confirmed);
+    }
+
+    async fn doses_follow_the_rules_and_move_coverage(store: &dyn Store) {
+        prepared(store).await;
+        let elder = born(person("Cụ Ông", Some("001087000021"), "00070"), "1950");
+        let ids = registered(store, vec![(elder, "chronic_or_65")]).await;
+        let site = site_and_lot(store, "vaxzevria", "AZ0001").await;
+        let s = session(&site, "vaxzevria", "AZ0001", &[5]);
+        store.insert_vaccination_session(&s).await.unwrap();
+        let invitation = NewInvitation {
+            id: InvitationId(Uuid::new_v4()),
+            session: s.id,
+            person: ids[0],
+            slot: 0,
+            dose_number: 1,
+            offered_at: now(),
+            expires_at: now() + Duration::hours(48),
+        };
+        store.invite(vec![invitation.clone()], vec![]).await.unwrap();
+        let first_at = now() - Duration::days(70);
+
+        let unknown_lot = store.record_dose(dose(ids[0], &site, "vaxzevria", "ZZ9999", 1, first_at), vec![]).await;
+        assert_eq!(refused_code(unknown_lot), ("lot", "unknown_lot"));
+        let wrong_number = store.record_dose(dose(ids[0], &site, "vaxzevria", "AZ0001", 2, first_at), vec![]).await;
+        assert_eq!(refused_code(wrong_number), ("dose_number", "contradicts_history"));
+
+        let mut first = dose(ids[0], &site, "vaxzevria", "AZ0001", 1, first_at);
+        first.session = Some(s.id);
+        let stored = store.record_dose(first, vec![]).await.unwrap();
+        assert_eq!(stored.home_path, "/VN/01/00070/");
+        assert_eq!(store.invitation(invitation.id).await.unwrap().unwrap().status, InvitationStatus::Attended);
+
+        let early = store.record_dose(dose(ids[0], &site, "vaxzevria", "AZ0001", 2, first_at + Duration::days(20)), vec![]).await;
+        assert_eq!(refused_code(early), ("given_at", "too_early"));
+        let repeat = store.record_dose(dose(ids[0], &site, "vaxzevria", "AZ0001", 1, first_at + Duration::days(60)), vec![]).await;
+        assert_eq!(refused_code(repeat), ("dose_number", "contradicts_history"));
+
+        let coverage = |rows: Vec<CoverageRow>, dimension: &str, bucket: &str| {
+            rows.into_iter().find(|r| r.dimension == dimension && r.bucket == bucket).map(|r| r.coverage).unwrap_or_default()
+        };
+        let rows = store.coverage("/VN/01/").await.unwrap();
+        assert_eq!(coverage(rows.clone(), "all", "all"), Coverage { at_least_one: 1, full_series: 0 });
+        assert_eq!(coverage(rows.clone(), "age", "65+"), Coverage { at_least_one: 1, full_series: 0 });
+        assert_eq!(coverage(rows.clone(), "group", "chronic_or_65"), Coverage { at_least_one: 1, full_series: 0 });
+        assert_eq!(coverage(rows, "comorbid", "no"), Coverage { at_least_one: 1, full_series: 0 });
+
+        let second_at = first_at + Duration::days(60);
+        store.record_dose(dose(ids[0], &site, "vaxzevria", "AZ0001", 2, second_at), vec![]).await.unwrap();
+        for path in ["/VN/", "/VN/01/", "/VN/01/00070/"] {
+            let rows = store.coverage(path).await.unwrap();
+            assert_eq!(coverage(rows, "all", "all"), Coverage { at_least_one: 1, full_series: 1 }, "{path}");
+        }
+        let of = store.coverage_of(&["/VN/01/00070/".into(), "/VN/01/00073/".into()]).await.unwrap();
+        assert_eq!(of[0].1, Coverage { at_least_one: 1, full_series: 1 });
+        assert_eq!(of[1].1, Coverage::default());
+        let days = store
+            .doses_per_day("/VN/01/", outbreak_domain::local_date(first_at), outbreak_domain::local_date(now()))
+            .await
+            .unwrap();
+        assert_eq!(days.iter().map(|d| d.doses).sum::<i64>(), 2);
+        assert!(days.iter().all(|d| d.product == "vaxzevria"));
+        let events = store.events_after(0, &["dose.recorded"], 10).await.unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[1].payload["dose_number"], 2);
+        let doses = store.person_doses(ids[0]).await.unwrap();
+        assert_eq!(doses.iter().map(|d| d.dose_number).collect::<Vec<_>>(), vec![1, 2]);
+        assert!(store.allocation_candidates(VaccinationSessionId(Uuid::new_v4()), &["/VN/".into()], 0, 10).await.unwrap().is_empty(), "fully vaccinated");
+    }
+
+    async fn corrections_keep_history_and_totals_follow(store: &dyn Store) {
+        prepared(store).await;
+        let ids = registered(store, vec![(person("Người Sửa", Some("001087000031"), "00070"), "general")]).await;
+        let site = site_and_lot(store, "comirnaty", "FK1234").await;
+        let t = now() - Duration::days(40);
+        let first = store.record_dose(dose(ids[0], &site, "comirnaty", "FK1234", 1, t), vec![]).await.unwrap();
+        let second =
+            store.record_dose(dose(ids[0], &site, "comirnaty", "FK1234", 2, t + Duration::days(25)), vec![]).await.unwrap();
+        let full = |rows: Vec<CoverageRow>| rows.into_iter().find(|r| r.dimension == "all").map(|r| r.coverage);
+        assert_eq!(full(store.coverage("/VN/").await.unwrap()), Some(Coverage { at_least_one: 1, full_series: 1 }));
+
+        let bad = store
+            .correct_dose(
+                second.id,
+                correction(Some("NOPE99"), false, "typo"),
+                vec![],
+            )
+            .await;
+        assert!(matches!(bad, Err(StoreError::Refused { code: "unknown_lot", .. })), "{bad:?}");
+        assert!(store.dose_history(second.id).await.unwrap().is_empty(), "a refused correction leaves no trace");
+
+        // The first dose was recorded twice by mistake at another site: void it.
+        let voided = store
+            .correct_dose(
+                first.id,
+                correction(None, true, "ghi trùng"),
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(voided.voided);
+        let history = store.dose_history(first.id).await.unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].reason, "ghi trùng");
+        assert!(!history[0].voided);
+        let doses = store.person_doses(ids[0]).await.unwrap();
+        let remaining = doses.iter().find(|d| d.id == second.id).unwrap();
+        assert_eq!(remaining.dose_number, 1, "the doses left are renumbered");
+        assert_eq!(full(store.coverage("/VN/01/00070/").await.unwrap()), Some(Coverage { at_least_one: 1, full_series: 0 }));
+        let day = outbreak_domain::local_date(t);
+        let per_day = store.doses_per_day("/VN/", day, day).await.unwrap();
+        assert!(per_day.is_empty(), "the voided dose no longer counts: {per_day:?}");
+        assert_eq!(store.events_after(0, &["dose.corrected"], 10).await.unwrap().len(), 1);
+
+        let voided_all = store
+            .correct_dose(
+                second.id,
+                correction(None, true, "nhầm người"),
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(voided_all.voided);
+        assert_eq!(full(store.coverage("/VN/").await.unwrap()), Some(Coverage::default()));
+    }
+
+    async fn adverse_events_stay_in_scope(store: &dyn Store) {
+        prepared(store).await;
+        let ids = registered(store, vec![(person("Người Sốt", Some("001087000041"), "00070"), "general")]).await;
+        let site = site_and_lot(store, "spikevax", "MO0001").await;
+        let given = store.record_dose(dose(ids[0], &site, "spikevax", "MO0001", 1, now() - Duration::hours(5)), vec![]).await.unwrap();
+        let event = AdverseEvent {
+            id: AdverseEventId(Uuid::new_v4()),
+            dose: given.id,
+            person: ids[0],
+            severity: Severity::Moderate,
+            description: "Sốt 39 độ".into(),
+            onset_at: now() - Duration::hours(2),
+            status: AdverseStatus::Reported,
+            note: String::new(),
+            reported_by: "vaccinator".into(),
+            unit_path: given.site_path.clone(),
+            reported_at: now(),
+        };
+        store.insert_adverse_event(&event).await.unwrap();
+        let mut orphan = event.clone();
+        orphan.id = AdverseEventId(Uuid::new_v4());
+        orphan.dose = DoseId(Uuid::new_v4());
+        assert!(matches!(store.insert_adverse_event(&orphan).await, Err(StoreError::NotFound("dose"))));
+        assert_eq!(store.adverse_events(&["/VN/01/".into()], 10).await.unwrap(), vec![event.clone()]);
+        assert!(store.adverse_events(&["/VN/79/".into()], 10).await.unwrap().is_empty());
+        store.update_adverse_event(event.id, AdverseStatus::FollowingUp, "đã gọi điện").await.unwrap();
+        let listed = store.adverse_events(&["/VN/".into()], 10).await.unwrap();
+        assert_eq!((listed[0].status, listed[0].note.as_str()), (AdverseStatus::FollowingUp, "đã gọi điện"));
+    }
+}

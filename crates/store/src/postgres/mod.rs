@@ -6,6 +6,7 @@
 mod certificates;
 mod checkins;
 mod testing;
+mod vaccination;
 // Named apart from the `tracing` crate, which this module logs with.
 #[path = "tracing.rs"]
 mod contact_tracing;
@@ -33,6 +34,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("0003_testing.sql")),
     (4, include_str!("0004_tracing.sql")),
     (5, include_str!("0005_zoning.sql")),
+    (6, include_str!("0006_vaccination.sql")),
     (7, include_str!("0007_certificates.sql")),
     (8, include_str!("0008_restrictions.sql")),
 ];
