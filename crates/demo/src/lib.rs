@@ -13,8 +13,11 @@
 //! - `accounts`: the staff accounts and their passwords.
 //! - `venues`: venues of every kind in each commune and a few days of check-ins.
 //! - `testing`: sampling sessions, specimens and pools, results and the cases they confirm.
+//! - `activity`: a fortnight of check-ins at venues of heavy-tailed sizes, in bulk, for the
+//!   tracing benchmark ([`populate`], [`Town::checkins`]).
 
 mod accounts;
+mod activity;
 mod error;
 mod identifiers;
 mod names;
@@ -24,6 +27,7 @@ mod population;
 mod testing;
 mod venues;
 
+pub use activity::{ActivityOptions, Checkins, Resident, Town, populate};
 pub use error::DemoError;
 
 use outbreak_domain::unit::national_units;
