@@ -15,8 +15,11 @@
 //! - `testing`: sampling sessions, specimens and pools, results and the cases they confirm.
 //! - [`simulate`]: an outbreak lived through day by day, recorded through the platform, and
 //!   how well tracing found the true infections.
+//! - `activity`: a fortnight of check-ins at venues of heavy-tailed sizes, in bulk, for the
+//!   tracing benchmark ([`populate`], [`Town::checkins`]).
 
 mod accounts;
+mod activity;
 mod error;
 mod identifiers;
 mod names;
@@ -27,6 +30,7 @@ pub mod simulate;
 mod testing;
 mod venues;
 
+pub use activity::{ActivityOptions, Checkins, Resident, Town, populate};
 pub use error::DemoError;
 
 use outbreak_domain::unit::national_units;

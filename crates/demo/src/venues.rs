@@ -35,7 +35,7 @@ const VISIT_WEIGHTS: [(VenueKind, u32); 12] = [
     (VenueKind::Other, 1),
 ];
 
-fn name(kind: VenueKind, n: usize, commune: &str) -> String {
+pub(crate) fn name(kind: VenueKind, n: usize, commune: &str) -> String {
     let place = commune.trim_start_matches("Phường ").trim_start_matches("Xã ").trim_start_matches("Đặc khu ");
     match kind {
         VenueKind::Office => format!("Văn phòng Công ty TNHH {place} {n}"),
@@ -188,7 +188,7 @@ pub(crate) async fn record(store: &dyn Store, visits: Vec<NewCheckin>) -> Result
 }
 
 /// The start of a day in Vietnam (UTC+7), as an instant.
-fn local_midnight(at: OffsetDateTime) -> OffsetDateTime {
+pub(crate) fn local_midnight(at: OffsetDateTime) -> OffsetDateTime {
     let local = at.to_offset(time::macros::offset!(+7));
     local.replace_time(time::Time::MIDNIGHT).to_offset(time::UtcOffset::UTC)
 }

@@ -90,6 +90,8 @@ enum BenchCommand {
     Ingest(crate::bench::IngestArgs),
     /// Lab results in bulk from a file, and the testing dashboard over many tests.
     Results(crate::bench::ResultsArgs),
+    /// F1 and F1 + F2 of random cases over a store of many check-ins, with the bare query's floor.
+    Trace(crate::bench::TraceArgs),
 }
 
 #[derive(Subcommand)]
@@ -110,6 +112,7 @@ impl Cli {
             Command::Simulate(args) => crate::simulate::run(args).await,
             Command::Bench { command: BenchCommand::Ingest(args) } => crate::bench::ingest(args).await,
             Command::Bench { command: BenchCommand::Results(args) } => crate::bench::results(args).await,
+            Command::Bench { command: BenchCommand::Trace(args) } => crate::bench::trace(args).await,
             Command::Keys { command, store } => {
                 let services = crate::serve::services(&ServeArgs {
                     store,

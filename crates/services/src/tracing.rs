@@ -83,6 +83,17 @@ pub struct VisitReport {
     pub listed: u64,
 }
 
+/// How far a run of tracing goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TraceDepth {
+    /// The case's contacts only: what tracers call first.
+    F1,
+    /// The contacts of the F1s too.
+    #[default]
+    F2,
+}
+
 /// A case's contacts with their counts.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CaseContacts {
@@ -264,13 +275,18 @@ fn summary(report: &TraceReport) -> String {
 impl Services {
     /// Traces a case now: its F1s and F2s, recording who is new (audited).
     pub async fn trace_case(&self, caller: &Caller, id: CaseId) -> Result<TraceReport> {
+        self.trace_case_to(caller, id, TraceDepth::F2).await
+    }
+
+    /// Traces a case now to `depth`, recording who is new (audited).
+    pub async fn trace_case_to(&self, caller: &Caller, id: CaseId, depth: TraceDepth) -> Result<TraceReport> {
         let row = self.store.case(id).await?.ok_or_else(|| ServiceError::NotFound("case".into()))?;
         self.authorize_unit(caller, Permission::ManageCases, &row.case.unit_path)?;
         if row.case.status == CaseStatus::Discarded {
             return Err(Invalid::new("case", "discarded", "this case was discarded; there is nothing to trace").into());
         }
         let audit = |detail: &str| audit_entry(caller, "case.trace", "case", &id.to_string(), detail);
-        self.run_trace(&row, &audit).await
+        self.run_trace(&row, depth, &audit).await
     }
 
     /// Traces the cases confirmed since the last round (the notifier's loop calls this);
@@ -305,11 +321,16 @@ impl Services {
             detail: detail.into(),
             client: "outbox".into(),
         };
-        self.run_trace(&row, &audit).await.map(|_| ())
+        self.run_trace(&row, TraceDepth::F2, &audit).await.map(|_| ())
     }
 
     /// The engine: F1 over the infectious window, F2 from each F1's exposure until now.
-    async fn run_trace(&self, row: &CaseRow, audit: &(dyn Fn(&str) -> NewAuditEntry + Sync)) -> Result<TraceReport> {
+    async fn run_trace(
+        &self,
+        row: &CaseRow,
+        depth: TraceDepth,
+        audit: &(dyn Fn(&str) -> NewAuditEntry + Sync),
+    ) -> Result<TraceReport> {
         let rules = self.config.tracing;
         let case = &row.case;
         let window = rules.infectious_window(case.onset_date, case.sample_date, case.confirmed_at);
@@ -338,8 +359,56 @@ impl Services {
         }
         let visits = self.case_visits(&case_keys, &window, &rows).await?;
 
-        // F2: met an F1 at a venue since the F1's exposure, or lives with one. The case and
-        // every F1 (found now or before) are never listed again as F2.
+        let (f2, unlisted_f2, f2_truncated) = match depth {
+            TraceDepth::F1 => (BTreeMap::new(), 0, false),
+            TraceDepth::F2 => self.find_f2(&case_keys, &f1, &existing, &window, at_now).await?,
+        };
+
+        let known: HashSet<&str> = existing.iter().map(|c| c.visitor.as_str()).collect();
+        let found = (f1.len(), f2.len());
+        let new: Vec<NewContact> = f1
+            .into_iter()
+            .chain(f2)
+            .filter(|(visitor, _)| !known.contains(visitor.as_str()))
+            .map(|(visitor, c)| c.into_new(visitor, case.id, &rules, at_now))
+            .collect();
+        let detail = format!("{} F1, {} F2 found; {} new", found.0, found.1, new.len());
+        let added = self.store.insert_contacts(new, vec![audit(&detail)]).await?;
+        if !added.is_empty() {
+            self.wake_notifier();
+        }
+        let of = |contacts: &[Contact], generation: u8| contacts.iter().filter(|c| c.generation == generation).count();
+        let (new_f1, new_f2) = (of(&added, 1) as u64, of(&added, 2) as u64);
+        let mut report = TraceReport {
+            case: case.id,
+            window,
+            checkins: visits.len() as u64,
+            f1: of(&existing, 1) as u64 + new_f1,
+            f2: of(&existing, 2) as u64 + new_f2,
+            new_f1,
+            new_f2,
+            unlisted_f1: unlisted(&rows),
+            venues: visits,
+            unlisted_f2,
+            f2_truncated,
+            summary: String::new(),
+        };
+        report.summary = summary(&report);
+        Ok(report)
+    }
+
+    /// F2: met an F1 at a venue since the F1's exposure, or lives with one. The case and
+    /// every F1 (found now or before) are never listed again as F2. Returns them with the
+    /// check-ins counted beyond the caps and whether the search stopped at its limit.
+    async fn find_f2(
+        &self,
+        case_keys: &[String],
+        f1: &BTreeMap<String, Candidate>,
+        existing: &[Contact],
+        window: &InfectiousWindow,
+        at_now: OffsetDateTime,
+    ) -> Result<(BTreeMap<String, Candidate>, u64, bool)> {
+        let rules = self.config.tracing;
         let mut f1_from: BTreeMap<String, OffsetDateTime> = f1.iter().map(|(k, c)| (k.clone(), c.first)).collect();
         let mut f1_people: Vec<PersonId> = f1.values().filter_map(|c| c.person).collect();
         for c in existing.iter().filter(|c| c.generation == 1) {
@@ -377,37 +446,7 @@ impl Services {
             add(&mut f2, visitor, Candidate::lives_with(&m, 2, Some(via), from, at_now));
         }
 
-        let known: HashSet<&str> = existing.iter().map(|c| c.visitor.as_str()).collect();
-        let found = (f1.len(), f2.len());
-        let new: Vec<NewContact> = f1
-            .into_iter()
-            .chain(f2)
-            .filter(|(visitor, _)| !known.contains(visitor.as_str()))
-            .map(|(visitor, c)| c.into_new(visitor, case.id, &rules, at_now))
-            .collect();
-        let detail = format!("{} F1, {} F2 found; {} new", found.0, found.1, new.len());
-        let added = self.store.insert_contacts(new, vec![audit(&detail)]).await?;
-        if !added.is_empty() {
-            self.wake_notifier();
-        }
-        let of = |contacts: &[Contact], generation: u8| contacts.iter().filter(|c| c.generation == generation).count();
-        let (new_f1, new_f2) = (of(&added, 1) as u64, of(&added, 2) as u64);
-        let mut report = TraceReport {
-            case: case.id,
-            window,
-            checkins: visits.len() as u64,
-            f1: of(&existing, 1) as u64 + new_f1,
-            f2: of(&existing, 2) as u64 + new_f2,
-            new_f1,
-            new_f2,
-            unlisted_f1: unlisted(&rows),
-            venues: visits,
-            unlisted_f2,
-            f2_truncated,
-            summary: String::new(),
-        };
-        report.summary = summary(&report);
-        Ok(report)
+        Ok((f2, unlisted_f2, f2_truncated))
     }
 
     /// The case's venue visits in the window, with the others who met each.

@@ -51,6 +51,7 @@ conformance!(
     venues_by_code_scope_and_owner,
     checkins_repeat_within_the_window_and_retries_store_once,
     checkins_check_out_and_diaries,
+    bulk_loaded_checkins_are_found_like_recorded_ones,
     declarations_filter_by_flag_scope_and_visitor,
     retention_deletes_only_what_is_older,
     sampling_sessions_round_trip_in_scope,
@@ -625,6 +626,57 @@ async fn checkins_repeat_within_the_window_and_retries_store_once(store: &dyn St
     assert!(store.record_checkins(bad, window, vec![]).await.is_err());
     assert_eq!(store.count_checkins().await.unwrap(), 3, "a failed batch stores nothing");
     assert_eq!(store.count_venue_checkins(market.id, t - Duration::minutes(1)).await.unwrap(), 3);
+}
+
+async fn bulk_loaded_checkins_are_found_like_recorded_ones(store: &dyn Store) {
+    seeded(store).await;
+    let market = venue("MKT23456", "00070", "/VN/01/00070/", None);
+    store.insert_venue(&market).await.unwrap();
+    let t = now() - Duration::hours(5);
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    let feed = tokio::spawn(async move {
+        tx.send(vec![checkin(&market, "tel:+84911111111", t, None), checkin(&market, "tel:+84922222222", t, None)])
+            .await
+            .unwrap();
+        // A second scan within the repeat window: a bulk load stores it as given.
+        tx.send(vec![checkin(&market, "tel:+84911111111", t + Duration::minutes(5), None)]).await.unwrap();
+        market
+    });
+    assert_eq!(store.load_checkins(rx).await.unwrap(), 3);
+    let market = feed.await.unwrap();
+    assert_eq!(store.count_checkins().await.unwrap(), 3);
+    let diary = store.checkins_of(&["tel:+84911111111".into()], t - Duration::hours(1)).await.unwrap();
+    assert_eq!(diary.len(), 2);
+    assert_eq!((diary[1].venue, diary[1].at, diary[1].until), (market.id, t, t + Duration::hours(2)));
+    assert_eq!(store.count_venue_checkins(market.id, t - Duration::minutes(1)).await.unwrap(), 3);
+    let met = store
+        .copresence(
+            &[Presence { visitor: "tel:+84922222222".into(), from: t - Duration::hours(1), until: t + Duration::hours(1) }],
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(met.len(), 2, "the indexes are back: co-presence finds the loaded rows");
+    // The indexes serve recording again: a scan within the window is a repeat.
+    let again = store
+        .record_checkins(vec![checkin(&market, "tel:+84922222222", t + Duration::minutes(1), None)], Duration::minutes(30), vec![])
+        .await
+        .unwrap();
+    assert!(matches!(again[0], CheckinOutcome::Repeat(_)));
+
+    // A batch naming an unknown venue fails; the batches before it stay, the indexes too.
+    let ghost = Venue { id: outbreak_domain::venue::VenueId(Uuid::now_v7()), ..market.clone() };
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    tx.send(vec![checkin(&market, "tel:+84933333333", t, None)]).await.unwrap();
+    tx.send(vec![checkin(&ghost, "tel:+84944444444", t, None)]).await.unwrap();
+    drop(tx);
+    assert!(matches!(store.load_checkins(rx).await, Err(StoreError::NotFound("venue"))));
+    assert_eq!(store.count_checkins().await.unwrap(), 4);
+    let again = store
+        .record_checkins(vec![checkin(&market, "tel:+84933333333", t + Duration::minutes(1), None)], Duration::minutes(30), vec![])
+        .await
+        .unwrap();
+    assert!(matches!(again[0], CheckinOutcome::Repeat(_)));
 }
 
 async fn checkins_check_out_and_diaries(store: &dyn Store) {

@@ -5,6 +5,7 @@
 mod http;
 mod ingest;
 mod results;
+mod trace;
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use outbreak_services::{Caller, Config, Services};
 
 pub use ingest::{IngestArgs, run as ingest};
 pub use results::{ResultsArgs, run as results};
+pub use trace::{TraceArgs, run as trace};
 
 /// The caller a benchmark sets things up as, like an installer would.
 fn installer() -> Caller {

@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use outbreak_domain::testing::CaseId;
 use outbreak_domain::tracing::ContactId;
-use outbreak_services::tracing::{CaseContacts, NamedContact, TraceReport};
+use outbreak_services::tracing::{CaseContacts, NamedContact, TraceDepth, TraceReport};
 use outbreak_store::Contact;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -27,18 +27,27 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(update_contact))
 }
 
+#[derive(Deserialize, IntoParams)]
+pub struct TraceParams {
+    /// `f1` for the case's own contacts only, `f2` (the default) for theirs too.
+    #[param(value_type = Option<String>)]
+    pub depth: Option<TraceDepth>,
+}
+
 /// Traces a case now: its F1s (met at a venue while it was infectious, or in its household)
-/// and F2s (met an F1 since their exposure, or in an F1's household). Tracing again adds
-/// only who is new; tracing also runs by itself when a case is confirmed (audited).
-#[utoipa::path(post, path = "/cases/{id}/trace", tag = "tracing", params(("id" = Uuid, Path)),
+/// and F2s (met an F1 since their exposure, or in an F1's household); `depth=f1` stops at
+/// the F1s. Tracing again adds only who is new; tracing also runs by itself when a case is
+/// confirmed (audited).
+#[utoipa::path(post, path = "/cases/{id}/trace", tag = "tracing", params(("id" = Uuid, Path), TraceParams),
     responses((status = 200, body = TraceReport), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("token" = []), ("session" = [])))]
 async fn trace_case(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
     Path(id): Path<Uuid>,
+    Query(params): Query<TraceParams>,
 ) -> Result<Json<TraceReport>, ApiError> {
-    Ok(Json(state.services.trace_case(&caller, CaseId(id)).await?))
+    Ok(Json(state.services.trace_case_to(&caller, CaseId(id), params.depth.unwrap_or_default()).await?))
 }
 
 /// A case's contacts, F1s first, with their evidence, phone and status, and counts by

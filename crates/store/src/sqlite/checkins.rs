@@ -264,6 +264,30 @@ impl CheckinStore for SqliteStore {
         .await
     }
 
+    async fn load_checkins(&self, mut batches: tokio::sync::mpsc::Receiver<Vec<NewCheckin>>) -> Result<u64> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner.writer.lock().map_err(super::poisoned)?;
+            // The indexes as the migrations made them, read back so that nothing here can
+            // drift from the schema.
+            let indexes: Vec<(String, String)> = conn
+                .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'checkins' AND sql IS NOT NULL")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            for (name, _) in &indexes {
+                conn.execute_batch(&format!("DROP INDEX \"{name}\""))?;
+            }
+            let loaded = load_batches(&mut conn, &mut batches);
+            // Built whatever happened to the rows: a store is never left without them.
+            let built = indexes.iter().try_for_each(|(_, sql)| conn.execute_batch(sql));
+            let loaded = loaded?;
+            built?;
+            Ok(loaded)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+
     async fn check_out(&self, id: i64, visitor: &str, at: OffsetDateTime) -> Result<()> {
         let visitor = visitor.to_owned();
         self.write(move |tx| {
@@ -413,4 +437,45 @@ impl CheckinStore for SqliteStore {
         })
         .await
     }
+}
+
+/// Writes each batch in a transaction of its own, as it comes.
+fn load_batches(
+    conn: &mut rusqlite::Connection,
+    batches: &mut tokio::sync::mpsc::Receiver<Vec<NewCheckin>>,
+) -> Result<u64> {
+    let mut loaded = 0;
+    while let Some(batch) = batches.blocking_recv() {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut venue_known = tx.prepare_cached("SELECT 1 FROM venues WHERE id = ?1")?;
+            let venues: std::collections::HashSet<VenueId> = batch.iter().map(|c| c.venue).collect();
+            for venue in venues {
+                if venue_known.query_row([venue.0.to_string()], |_| Ok(())).optional()?.is_none() {
+                    return Err(StoreError::NotFound("venue"));
+                }
+            }
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO checkins (venue_key, visitor_key, venue_id, visitor, person_id, phone, name, at, until, source)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            for c in &batch {
+                insert.execute(params![
+                    venue_key(c.venue),
+                    key64(&c.visitor),
+                    c.venue.0.to_string(),
+                    c.visitor,
+                    c.person.map(|p| p.0.to_string()),
+                    c.phone.as_ref().map(Phone::as_str),
+                    c.name,
+                    micros(c.at),
+                    micros(c.until),
+                    c.source
+                ])?;
+            }
+        }
+        tx.commit()?;
+        loaded += batch.len() as u64;
+    }
+    Ok(loaded)
 }
