@@ -17,6 +17,7 @@
 //!   how well tracing found the true infections.
 //! - `activity`: a fortnight of check-ins at venues of heavy-tailed sizes, in bulk, for the
 //!   tracing benchmark ([`populate`], [`Town::checkins`]).
+//! - `vaccination`: organisations, registrations, sites, lots, sessions and doses.
 
 mod accounts;
 mod activity;
@@ -28,6 +29,7 @@ mod places;
 mod population;
 pub mod simulate;
 mod testing;
+mod vaccination;
 mod venues;
 
 pub use activity::{ActivityOptions, Checkins, Resident, Town, populate};
@@ -147,6 +149,9 @@ pub struct DemoSummary {
     /// Specimens this run took, and the cases their results confirmed.
     pub specimens: u64,
     pub cases: u64,
+    /// Registrations and doses this run stored.
+    pub registrations: u64,
+    pub doses: u64,
     /// Whether this run finished one that had been interrupted.
     pub resumed: bool,
     pub sample_citizens: Vec<SampleCitizen>,
@@ -206,6 +211,7 @@ pub async fn generate(
     progress(Progress { stage: "venues", done: 1, total: 1 });
     let communes_only: Vec<Unit> = communes.iter().map(|c| c.unit.clone()).collect();
     let sessions = testing::open(&**store, options.seed, &communes_only, started_at).await?;
+    let vaccination_plan = vaccination::open(&**store, options.seed, &communes_only, started_at).await?;
 
     let generator = Generator::new(options.seed, communes.clone(), options.today, outbreak_domain::now());
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Chunk, DemoError>>(1);
@@ -232,6 +238,7 @@ pub async fn generate(
 
     let (mut people, mut people_added, mut households, mut neighbourhoods, mut checkins) = (0, 0, 0, 0, 0);
     let (mut specimens, mut cases, mut chunk_number) = (0, 0, 0);
+    let (mut registrations, mut doses) = (0, 0);
     progress(Progress { stage: "people", done: 0, total: options.people });
     while let Some(chunk) = rx.recv().await {
         let chunk = chunk?;
@@ -249,6 +256,11 @@ pub async fn generate(
                 testing::sample(&**store, &sessions, &chunk.people, options.seed, chunk_number, started_at).await?;
             specimens += tested.specimens;
             cases += tested.cases;
+            let vaccinated =
+                vaccination::vaccinate(&**store, &vaccination_plan, &chunk.people, options.seed, chunk_number, started_at)
+                    .await?;
+            registrations += vaccinated.registrations;
+            doses += vaccinated.doses;
         }
         chunk_number += 1;
         people += chunk.people.len() as u64;
@@ -274,6 +286,8 @@ pub async fn generate(
         checkins,
         specimens,
         cases,
+        registrations,
+        doses,
         resumed,
         sample_citizens,
     })

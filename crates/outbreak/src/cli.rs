@@ -92,6 +92,8 @@ enum BenchCommand {
     Results(crate::bench::ResultsArgs),
     /// F1 and F1 + F2 of random cases over a store of many check-ins, with the bare query's floor.
     Trace(crate::bench::TraceArgs),
+    /// A registration list through validation and matching against the people known.
+    Registrations(crate::bench::RegistrationsArgs),
 }
 
 #[derive(Subcommand)]
@@ -113,6 +115,7 @@ impl Cli {
             Command::Bench { command: BenchCommand::Ingest(args) } => crate::bench::ingest(args).await,
             Command::Bench { command: BenchCommand::Results(args) } => crate::bench::results(args).await,
             Command::Bench { command: BenchCommand::Trace(args) } => crate::bench::trace(args).await,
+            Command::Bench { command: BenchCommand::Registrations(args) } => crate::bench::registrations(args).await,
             Command::Keys { command, store } => {
                 let services = crate::serve::services(&ServeArgs {
                     store,

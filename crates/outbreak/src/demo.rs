@@ -53,13 +53,15 @@ pub async fn run(mut args: DemoArgs) -> anyhow::Result<()> {
 fn print_summary(summary: &DemoSummary, url: &str, database: &str, elapsed: std::time::Duration) {
     println!();
     println!(
-        "Outbreak demo: {} people in {} households, {} venues, {} check-ins, {} specimens, {} cases, {:.1} s, store {database}",
+        "Outbreak demo: {} people in {} households, {} venues, {} check-ins, {} specimens, {} cases, {} registrations, {} doses, {:.1} s, store {database}",
         summary.people,
         summary.households,
         summary.venues,
         summary.checkins,
         summary.specimens,
         summary.cases,
+        summary.registrations,
+        summary.doses,
         elapsed.as_secs_f64()
     );
     println!();

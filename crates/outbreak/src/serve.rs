@@ -31,6 +31,10 @@ pub async fn services(args: &ServeArgs) -> anyhow::Result<Services> {
     if added > 0 {
         tracing::info!(added, "loaded the national administrative units");
     }
+    // The national priority groups, once: national admins edit them afterwards.
+    if store.priority_groups().await?.is_empty() {
+        store.put_priority_groups(&outbreak_domain::vaccination::national_priority_groups()).await?;
+    }
     let public_url = match &args.public_url {
         Some(url) => url.clone(),
         None => format!("http://{}", args.listen),

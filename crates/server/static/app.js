@@ -20,6 +20,12 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
   // Results files go to the API as they are, and the per-row report comes back.
+  for (const form of document.querySelectorAll("form.upload-registrations")) {
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      uploadRegistrations(form);
+    });
+  }
   for (const form of document.querySelectorAll("form.upload")) {
     form.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -79,4 +85,56 @@ async function uploadResults(form) {
     }
     report.append(table);
   }
+}
+
+// An organisation's registration list goes to the API as it is; every row comes back with
+// what became of it.
+async function uploadRegistrations(form) {
+  const file = form.querySelector("input[type=file]").files[0];
+  const report = document.getElementById("registration-report");
+  if (!file || !report) return;
+  const words = report.dataset;
+  report.textContent = "…";
+  let body;
+  try {
+    const response = await fetch(form.dataset.api + "?filename=" + encodeURIComponent(file.name), {
+      method: "POST",
+      headers: { "X-CSRF-Token": form.dataset.csrf, "Content-Type": "application/octet-stream" },
+      body: file,
+    });
+    body = await response.json();
+  } catch (error) {
+    report.textContent = String(error);
+    return;
+  }
+  report.replaceChildren();
+  if (body.error) {
+    const p = document.createElement("p");
+    p.className = "error";
+    p.id = "registration-error";
+    p.textContent = body.error.message;
+    report.append(p);
+    return;
+  }
+  const summary = document.createElement("p");
+  summary.id = "registration-summary";
+  summary.className = "notice";
+  summary.textContent = ["registered", "matched", "already_registered", "refused"]
+    .map((s) => `${body[s]} ${words[s]}`).join(", ");
+  report.append(summary);
+  const table = document.createElement("table");
+  table.id = "registration-rows";
+  const head = table.insertRow();
+  for (const title of [words.row, words.name, words.outcome]) {
+    const th = document.createElement("th");
+    th.textContent = title;
+    head.append(th);
+  }
+  for (const item of body.items) {
+    const row = table.insertRow();
+    row.dataset.status = item.status;
+    const outcome = words[item.status] + (item.message ? ": " + item.message : "");
+    for (const text of [item.line, item.full_name, outcome]) row.insertCell().textContent = text;
+  }
+  report.append(table);
 }

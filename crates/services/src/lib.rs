@@ -15,6 +15,8 @@
 //! - [`tracing`]: contact tracing (F1, F2) of cases, on demand and on confirmation, and
 //!   the tracers' follow-up of contacts.
 //! - [`zoning`]: venues declared exposed for a time window, and their contacts.
+//! - [`vaccination`]: organisations, registrations (uploaded or by citizens), sessions, the
+//!   allocator and its invitations, doses with corrections, adverse events, coverage.
 //! - [`lookup`]: looking up one's own record with a CCCD, a date of birth and a code.
 //! - [`notify`]: the notifier that reads the outbox and sends SMS.
 //! - [`sms`]: the SMS gateway interface and the built-in gateway that writes a log file.
@@ -35,6 +37,7 @@ pub mod sms;
 pub mod testing;
 pub mod tracing;
 pub mod units;
+pub mod vaccination;
 pub mod zoning;
 
 use std::path::PathBuf;

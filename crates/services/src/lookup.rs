@@ -90,7 +90,7 @@ impl Services {
     }
 
     /// The person's record, when the details and the code match.
-    async fn looked_up(&self, cccd: &str, birth: &str, code: &str, client: &str) -> Result<PersonRecord> {
+    pub(crate) async fn looked_up(&self, cccd: &str, birth: &str, code: &str, client: &str) -> Result<PersonRecord> {
         self.lookup_allowed(client)?;
         let record = self.person_by_cccd_and_birth(cccd, birth).await?.ok_or_else(wrong)?;
         let phone = record.person.phone.clone().ok_or_else(wrong)?;

@@ -17,7 +17,8 @@ use crate::{Result, Services};
 
 /// The outbox consumer name under which the notifier keeps its place.
 const CONSUMER: &str = "sms";
-const KINDS: &[&str] = &["result.recorded", "result.corrected", "specimen.rejected", "contact.identified"];
+const KINDS: &[&str] =
+    &["result.recorded", "result.corrected", "specimen.rejected", "contact.identified", "invitation.sent"];
 /// Events read per round.
 const ROUND: u32 = 500;
 const IDLE: Duration = Duration::from_secs(5);
@@ -43,6 +44,10 @@ impl Services {
                 tracing::warn!(error = %e, "tracing round failed; retrying");
                 0
             });
+            // Lapsed invitations free their places for the next in line before this round's SMS.
+            if let Err(e) = self.expire_invitations().await {
+                tracing::warn!(error = %e, "expiring invitations failed; retrying");
+            }
             match self.notify_pending().await {
                 Ok(sent) if sent > 0 || traced > 0 => continue,
                 Ok(_) => {}
@@ -81,7 +86,9 @@ impl Services {
         let Some(phone) = &record.person.phone else { return Ok(()) };
         let link = format!("{}/me", self.config.public_url.trim_end_matches('/'));
         let name = outbreak_domain::text::fold(&record.person.full_name).to_uppercase();
-        let text = if event.kind == "specimen.rejected" {
+        let text = if event.kind == "invitation.sent" {
+            invitation_text(&name, &event.payload, &link)
+        } else if event.kind == "specimen.rejected" {
             format!(
                 "Outbreak: mau xet nghiem cua {name} khong dung duoc, xin den lay mau lai. / The sample of {name} could not be tested; please come for a new one. {link}"
             )
@@ -102,4 +109,18 @@ impl Services {
         };
         self.sms.send(phone, &text).await
     }
+}
+
+/// The invitation SMS: who, where, when, which dose; confirmed or declined on the page.
+fn invitation_text(name: &str, payload: &serde_json::Value, link: &str) -> String {
+    let text = |key: &str| payload.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+    let site = outbreak_domain::text::fold(&text("site"));
+    let slot = payload.get("slot");
+    let from = slot.and_then(|s| s.get("start")).and_then(|v| v.as_str()).unwrap_or_default();
+    let until = slot.and_then(|s| s.get("end")).and_then(|v| v.as_str()).unwrap_or_default();
+    let dose = payload.get("dose_number").and_then(|v| v.as_u64()).unwrap_or(1);
+    format!(
+        "Outbreak: {name} duoc moi tiem mui {dose} ngay {date} {from}-{until} tai {site}. Xac nhan hoac tu choi: {link} / Invited for dose {dose} on {date} {from}-{until} at {site}; confirm or decline at {link}",
+        date = text("date"),
+    )
 }

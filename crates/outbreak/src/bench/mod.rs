@@ -4,6 +4,7 @@
 
 mod http;
 mod ingest;
+mod registrations;
 mod results;
 mod trace;
 
@@ -15,6 +16,7 @@ use outbreak_services::sms::LogGateway;
 use outbreak_services::{Caller, Config, Services};
 
 pub use ingest::{IngestArgs, run as ingest};
+pub use registrations::{RegistrationsArgs, run as registrations};
 pub use results::{ResultsArgs, run as results};
 pub use trace::{TraceArgs, run as trace};
 

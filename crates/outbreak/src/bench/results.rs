@@ -127,7 +127,7 @@ fn percentiles(times: &[Duration]) -> (Duration, Duration, Duration) {
     (at(0.5), at(0.99), sorted.last().copied().unwrap_or_default())
 }
 
-fn bar(total: u64, what: &str) -> ProgressBar {
+pub(super) fn bar(total: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(total);
     bar.set_style(
         ProgressStyle::with_template("{msg:>22} [{bar:30}] {human_pos}/{human_len} {per_sec} eta {eta}")

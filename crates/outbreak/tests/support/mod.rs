@@ -59,6 +59,7 @@ impl TestServer {
         std::fs::create_dir_all(&dir).unwrap();
         let store = outbreak_store::open(database).await.unwrap();
         store.seed_units(&outbreak_domain::unit::national_units()).await.unwrap();
+        store.put_priority_groups(&outbreak_domain::vaccination::national_priority_groups()).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let sms_log = dir.join("sms.log");

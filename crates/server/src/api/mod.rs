@@ -10,6 +10,7 @@ mod people;
 mod testing;
 mod tracing;
 mod units;
+mod vaccination;
 mod venues;
 mod zoning;
 
@@ -28,7 +29,7 @@ use crate::error::ApiError;
 
 /// Largest API request body: people and accounts are small; population files are not huge.
 const BODY_LIMIT: usize = 8 * 1024 * 1024;
-/// Largest uploaded results file (and a little room around it).
+/// Largest uploaded results or registration file (and a little room around it).
 const UPLOAD_LIMIT: usize = outbreak_services::testing::MAX_UPLOAD_BYTES + 64 * 1024;
 
 #[derive(OpenApi)]
@@ -48,6 +49,7 @@ const UPLOAD_LIMIT: usize = outbreak_services::testing::MAX_UPLOAD_BYTES + 64 * 
         (name = "tracing", description = "Contact tracing: a case's F1 and F2 contacts, the tracers' queue and follow-up"),
         (name = "certificates", description = "EU Digital COVID Certificates: the trust list and a verifier"),
         (name = "zoning", description = "Narrow zoning: venues declared exposed for a time window and their contacts; units under restriction and the residents and venues inside them"),
+        (name = "vaccination", description = "Vaccination: organisations and registrations, sessions and invitations, doses, coverage"),
     )
 )]
 struct ApiDoc;
@@ -78,8 +80,11 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(tracing::router())
         .merge(zoning::router())
         .merge(certificates::router())
+        .merge(vaccination::router())
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
-    let uploads = testing::upload_router().layer(RequestBodyLimitLayer::new(UPLOAD_LIMIT));
+    let uploads = testing::upload_router()
+        .merge(vaccination::upload_router())
+        .layer(RequestBodyLimitLayer::new(UPLOAD_LIMIT));
     OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(ordinary).merge(uploads)
 }
 

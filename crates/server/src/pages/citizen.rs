@@ -37,6 +37,8 @@ struct Home {
     error: Option<String>,
     /// Each person's test results, for `results_list.html`.
     results: Vec<super::dashboard::ResultsOf>,
+    /// Each person's doses and invitations, for `doses_list.html`.
+    doses: Vec<super::vaccination::DosesOf>,
 }
 
 #[derive(Template)]
@@ -134,7 +136,17 @@ async fn home_page(
     }
     let results = state.services.my_results(caller).await.map_err(|e| PageError::from_service(e, lang))?;
     let results = super::dashboard::results_view(&ctx, &results);
-    Ok(render(&Home { ctx: ctx.with_caller(Some(caller)), people, form, unit_choices: Vec::new(), error, results }))
+    let doses = state.services.my_doses(caller).await.map_err(|e| PageError::from_service(e, lang))?;
+    let doses = super::vaccination::doses_view(&ctx, &doses);
+    Ok(render(&Home {
+        ctx: ctx.with_caller(Some(caller)),
+        people,
+        form,
+        unit_choices: Vec::new(),
+        error,
+        results,
+        doses,
+    }))
 }
 
 pub async fn home(

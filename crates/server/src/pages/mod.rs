@@ -13,6 +13,7 @@ mod signin;
 mod staff;
 mod testing;
 mod tracing_pages;
+mod vaccination;
 mod venues;
 mod zoning;
 
@@ -41,6 +42,13 @@ pub fn router(state: AppState) -> axum::Router<AppState> {
         .route("/me", get(citizen::home))
         .route("/me/register", post(citizen::register))
         .route("/me/card/{id}", get(citizen::card))
+        .route("/me/invitations/{id}/answer", post(vaccination::answer))
+        .route("/vaccination", get(vaccination::home))
+        .route("/vaccination/coverage", get(vaccination::coverage))
+        .route("/vaccination/sessions/{id}", get(vaccination::session))
+        .route("/vaccination/sessions/{id}/allocate", post(vaccination::allocate))
+        .route("/vaccination/sites/{id}", get(vaccination::vaccinate))
+        .route("/vaccination/sites/{id}/doses", post(vaccination::record_dose))
         .route("/staff", get(staff::home))
         .route("/people", get(staff::search))
         .route("/people/new", get(staff::new_form).post(staff::create))
