@@ -129,7 +129,12 @@ pub async fn populate(
         }
         progress(people.len() as u64);
     }
-    Ok(Town { communes: Arc::new(communes), people: Arc::new(people), venues: Arc::new(venues), options: options.clone() })
+    Ok(Town {
+        communes: Arc::new(communes),
+        people: Arc::new(people),
+        venues: Arc::new(venues),
+        options: options.clone(),
+    })
 }
 
 /// A commune's venues, the most popular first, with the running totals of their popularity.
@@ -210,8 +215,8 @@ impl Iterator for Checkins {
         }
         let days = town.options.days.max(1);
         // Past the last day, the remainder is spread over the days again.
-        let day_start = crate::venues::local_midnight(town.options.now)
-            - Duration::days(i64::from(days - self.day % days));
+        let day_start =
+            crate::venues::local_midnight(town.options.now) - Duration::days(i64::from(days - self.day % days));
         let stream = u64::from(self.day) << 32 | self.next_person as u64;
         let mut rng = ChaCha8Rng::seed_from_u64(town.options.seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let rate = town.rate();

@@ -256,9 +256,15 @@ pub async fn generate(
                 testing::sample(&**store, &sessions, &chunk.people, options.seed, chunk_number, started_at).await?;
             specimens += tested.specimens;
             cases += tested.cases;
-            let vaccinated =
-                vaccination::vaccinate(&**store, &vaccination_plan, &chunk.people, options.seed, chunk_number, started_at)
-                    .await?;
+            let vaccinated = vaccination::vaccinate(
+                &**store,
+                &vaccination_plan,
+                &chunk.people,
+                options.seed,
+                chunk_number,
+                started_at,
+            )
+            .await?;
             registrations += vaccinated.registrations;
             doses += vaccinated.doses;
         }

@@ -72,7 +72,14 @@ pub(crate) async fn open(
                 })
                 .await?;
             store
-                .decide_organisation(organisation, OrganisationStatus::Approved, None, "demo", "", now - Duration::days(59))
+                .decide_organisation(
+                    organisation,
+                    OrganisationStatus::Approved,
+                    None,
+                    "demo",
+                    "",
+                    now - Duration::days(59),
+                )
                 .await?;
         }
         let site = Site {

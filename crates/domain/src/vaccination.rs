@@ -199,7 +199,11 @@ pub fn product(field: &str, code: &str) -> Result<&'static Product, Invalid> {
     let wanted = code.trim().to_ascii_lowercase().replace([' ', '-'], "_");
     PRODUCTS.iter().find(|p| p.code == wanted).ok_or_else(|| {
         let codes: Vec<&str> = PRODUCTS.iter().map(|p| p.code).collect();
-        Invalid::new(field, "unknown_product", format!("{code:?} is not a known vaccine; use one of {}", codes.join(", ")))
+        Invalid::new(
+            field,
+            "unknown_product",
+            format!("{code:?} is not a known vaccine; use one of {}", codes.join(", ")),
+        )
     })
 }
 
@@ -217,7 +221,9 @@ impl PriorityGroup {
     /// Checks a group typed by a national admin.
     pub fn new(code: &str, rank: i32, name: &str, name_en: &str) -> Result<PriorityGroup, Invalid> {
         let code = code.trim().to_ascii_lowercase();
-        if code.is_empty() || code.len() > 40 || !code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        if code.is_empty()
+            || code.len() > 40
+            || !code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         {
             return Err(Invalid::new("code", "invalid_format", "a group code is 1–40 lowercase letters, digits or _"));
         }
@@ -342,7 +348,9 @@ pub fn check_dose(history: &[PriorDose], dose_number: u8, given_at: OffsetDateTi
         return Err(Invalid::new(
             "dose_number",
             "contradicts_history",
-            format!("this person has {given} dose(s) on record, so the next dose is number {expected}, not {dose_number}"),
+            format!(
+                "this person has {given} dose(s) on record, so the next dose is number {expected}, not {dose_number}"
+            ),
         ));
     }
     if let Some(first) = history.first() {
@@ -355,21 +363,21 @@ pub fn check_dose(history: &[PriorDose], dose_number: u8, given_at: OffsetDateTi
             ));
         }
     }
-    if let (Some(last), Some(earliest)) = (history.last(), earliest) {
-        if given_at < earliest {
-            let days = (given_at - last.given_at).whole_days();
-            let needed = (earliest - last.given_at).whole_days();
-            let after = if primary_complete(history) { "the primary series" } else { last.product.name };
-            return Err(Invalid::new(
-                "given_at",
-                "too_early",
-                format!(
-                    "dose {dose_number} comes {days} day(s) after the previous dose; at least {needed} days must pass \
-                     after {after} (earliest {})",
-                    crate::local_date(earliest)
-                ),
-            ));
-        }
+    if let (Some(last), Some(earliest)) = (history.last(), earliest)
+        && given_at < earliest
+    {
+        let days = (given_at - last.given_at).whole_days();
+        let needed = (earliest - last.given_at).whole_days();
+        let after = if primary_complete(history) { "the primary series" } else { last.product.name };
+        return Err(Invalid::new(
+            "given_at",
+            "too_early",
+            format!(
+                "dose {dose_number} comes {days} day(s) after the previous dose; at least {needed} days must pass \
+                 after {after} (earliest {})",
+                crate::local_date(earliest)
+            ),
+        ));
     }
     Ok(())
 }
@@ -405,12 +413,7 @@ pub const SCREENING: &[ScreeningQuestion] = &[
         text_en: "COVID-19 in the last 3 months?",
         defers: true,
     },
-    ScreeningQuestion {
-        code: "pregnant",
-        text: "Đang mang thai?",
-        text_en: "Pregnant?",
-        defers: false,
-    },
+    ScreeningQuestion { code: "pregnant", text: "Đang mang thai?", text_en: "Pregnant?", defers: false },
     ScreeningQuestion {
         code: "immunosuppressed",
         text: "Suy giảm miễn dịch hoặc đang dùng thuốc ức chế miễn dịch?",
@@ -520,7 +523,11 @@ mod tests {
         assert!(primary_complete(&janssen));
         assert_eq!(check_dose(&janssen, 2, at + Duration::days(30)).unwrap_err().code, "too_early");
         check_dose(&janssen, 2, at + Duration::days(90)).unwrap();
-        let full = [prior("janssen", 1, at), prior("comirnaty", 2, at + Duration::days(100)), prior("comirnaty", 3, at + Duration::days(200))];
+        let full = [
+            prior("janssen", 1, at),
+            prior("comirnaty", 2, at + Duration::days(100)),
+            prior("comirnaty", 3, at + Duration::days(200)),
+        ];
         assert_eq!(check_dose(&full, 4, at + Duration::days(400)).unwrap_err().code, "series_complete");
     }
 
@@ -546,7 +553,10 @@ mod tests {
     #[test]
     fn slots_must_not_overlap() {
         let t = |h, m| Time::from_hms(h, m, 0).unwrap();
-        let ok = [Slot { start: t(7, 30), end: t(9, 0), capacity: 50 }, Slot { start: t(9, 0), end: t(11, 0), capacity: 50 }];
+        let ok = [
+            Slot { start: t(7, 30), end: t(9, 0), capacity: 50 },
+            Slot { start: t(9, 0), end: t(11, 0), capacity: 50 },
+        ];
         check_slots(&ok).unwrap();
         let bad = [ok[0], Slot { start: t(8, 0), end: t(10, 0), capacity: 5 }];
         assert_eq!(check_slots(&bad).unwrap_err().code, "overlap");

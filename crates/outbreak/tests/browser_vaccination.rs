@@ -12,7 +12,9 @@ use std::time::Duration;
 use fantoccini::{Client, Locator};
 use outbreak_domain::vaccination::{OrganisationStatus, Slot};
 use outbreak_domain::{NewPerson, local_date, now};
-use outbreak_services::vaccination::{LotInput, OrganisationApplication, OrganisationDecision, SessionInput, SiteInput};
+use outbreak_services::vaccination::{
+    LotInput, OrganisationApplication, OrganisationDecision, SessionInput, SiteInput,
+};
 use outbreak_testkit::browser::Browser;
 use support::pages::{citizen_sign_in, click, fill, goto, screenshot, sign_out, staff_sign_in, text};
 use support::{TestServer, root};
@@ -64,9 +66,15 @@ async fn a_list_uploaded_a_session_planned_a_dose_recorded_and_seen() {
     let decision = OrganisationDecision { approve: true, manager: Some("org.manager".into()), note: String::new() };
     let approved = server.services.decide_organisation(&root(), organisation.id, &decision).await.unwrap();
     assert_eq!(approved.status, OrganisationStatus::Approved);
-    let lot = LotInput { lot: "AZ7001".into(), product: "vaxzevria".into(), expires_on: "2030-12-31".into(), unit: "00070".into() };
+    let lot = LotInput {
+        lot: "AZ7001".into(),
+        product: "vaxzevria".into(),
+        expires_on: "2030-12-31".into(),
+        unit: "00070".into(),
+    };
     server.services.add_lot(&root(), &lot).await.unwrap();
-    let site = SiteInput { name: "Trạm Y tế Hoàn Kiếm".into(), unit: "00070".into(), address: "2 Hàng Bài".into() };
+    let site =
+        SiteInput { name: "Trạm Y tế Hoàn Kiếm".into(), unit: "00070".into(), address: "2 Hàng Bài".into() };
     let site = server.services.create_site(&root(), &site).await.unwrap();
     let start = time::Time::from_hms(7, 30, 0).unwrap();
     let session = SessionInput {

@@ -33,7 +33,13 @@ async fn call(server: &TestServer, token: &str, method: &str, path: &str, body: 
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-async fn upload(server: &TestServer, token: &str, organisation: &str, name: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+async fn upload(
+    server: &TestServer,
+    token: &str,
+    organisation: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> (StatusCode, Value) {
     let response = TestServer::client()
         .post(format!("{}/api/v1/vaccination/organisations/{organisation}/registrations?filename={name}", server.url))
         .bearer_auth(token)
@@ -167,7 +173,11 @@ async fn an_organisation_list_is_reported_row_by_row_and_never_duplicates() {
     let empty = empty_book.save_to_buffer().unwrap();
     for (name, bytes, code) in [("merged.xlsx", merged, "merged_cells"), ("empty.xlsx", empty, "no_rows")] {
         let (status, error) = upload(&server, &manager, &organisation, name, bytes).await;
-        assert_eq!((status, error["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some(code)), "{name}: {error}");
+        assert_eq!(
+            (status, error["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(code)),
+            "{name}: {error}"
+        );
         assert!(error["error"]["message"].as_str().unwrap().len() > 30, "{error}");
     }
     let huge = vec![b'a'; 101 * 1024 * 1024];
@@ -198,11 +208,23 @@ async fn a_session_invites_by_priority_and_the_vaccinator_records_the_dose() {
     let (_, report) = upload(&server, &manager, &organisation, "ds.csv", csv.as_bytes().to_vec()).await;
     assert_eq!(report["matched"].as_u64(), Some(2), "{report}");
 
-    let (status, lot) = call(&server, &planner, "POST", "/vaccination/lots",
-        Some(json!({"lot": "AZ0001", "product": "vaxzevria", "expires_on": "31/12/2030", "unit": "00070"}))).await;
+    let (status, lot) = call(
+        &server,
+        &planner,
+        "POST",
+        "/vaccination/lots",
+        Some(json!({"lot": "AZ0001", "product": "vaxzevria", "expires_on": "31/12/2030", "unit": "00070"})),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{lot}");
-    let (status, site) = call(&server, &planner, "POST", "/vaccination/sites",
-        Some(json!({"name": "Trạm Y tế Hoàn Kiếm", "unit": "00070", "address": "2 Hàng Bài"}))).await;
+    let (status, site) = call(
+        &server,
+        &planner,
+        "POST",
+        "/vaccination/sites",
+        Some(json!({"name": "Trạm Y tế Hoàn Kiếm", "unit": "00070", "address": "2 Hàng Bài"})),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{site}");
     let site = site["id"].as_str().unwrap().to_owned();
     let date = (local_date(now()) + time::Duration::days(1)).to_string();
@@ -217,7 +239,8 @@ async fn a_session_invites_by_priority_and_the_vaccinator_records_the_dose() {
     let session = session["id"].as_str().unwrap().to_owned();
 
     // One place: the oldest of the same group is invited, by SMS.
-    let (status, allocation) = call(&server, &planner, "POST", &format!("/vaccination/sessions/{session}/allocate"), None).await;
+    let (status, allocation) =
+        call(&server, &planner, "POST", &format!("/vaccination/sessions/{session}/allocate"), None).await;
     assert_eq!(status, StatusCode::OK, "{allocation}");
     let invited = allocation["invited"].as_array().unwrap();
     assert_eq!(invited.len(), 1);
@@ -238,15 +261,22 @@ async fn a_session_invites_by_priority_and_the_vaccinator_records_the_dose() {
         .unwrap();
     assert_eq!(answered.status(), 200, "{}", answered.text().await.unwrap());
     let (_, view) = call(&server, &planner, "GET", &format!("/vaccination/sessions/{session}"), None).await;
-    let offered: Vec<&Value> = view["invitations"].as_array().unwrap().iter().filter(|i| i["status"] == "offered").collect();
+    let offered: Vec<&Value> =
+        view["invitations"].as_array().unwrap().iter().filter(|i| i["status"] == "offered").collect();
     assert_eq!(offered.len(), 1, "{view}");
     assert_eq!(offered[0]["person"], json!(young));
 
     // The vaccinator scans the elder's personal QR (they came anyway, walk-in) and records
     // dose 1; a second dose a week later and a dose numbered 3 are refused with reasons.
     let qr = server.services.personal_qr_token(elder).await.unwrap();
-    let (status, vaccinee) = call(&server, &vaccinator, "POST", &format!("/vaccination/sites/{site}/vaccinee"),
-        Some(json!({"scanned": server.services.personal_qr_url(&qr)}))).await;
+    let (status, vaccinee) = call(
+        &server,
+        &vaccinator,
+        "POST",
+        &format!("/vaccination/sites/{site}/vaccinee"),
+        Some(json!({"scanned": server.services.personal_qr_url(&qr)})),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{vaccinee}");
     assert_eq!((vaccinee["person"].clone(), vaccinee["next_dose_number"].as_u64()), (json!(elder), Some(1)));
     assert_eq!(vaccinee["screening"].as_array().unwrap().len(), 6);
@@ -255,38 +285,61 @@ async fn a_session_invites_by_priority_and_the_vaccinator_records_the_dose() {
         json!({"person": elder, "site": site, "product": "vaxzevria", "lot": lot, "dose_number": number,
             "given_at": at.format(&time::format_description::well_known::Rfc3339).unwrap(), "screening": screening_no()})
     };
-    let (status, error) = call(&server, &vaccinator, "POST", "/vaccination/doses", Some(dose(1, given, "NOPE01"))).await;
+    let (status, error) =
+        call(&server, &vaccinator, "POST", "/vaccination/doses", Some(dose(1, given, "NOPE01"))).await;
     assert_eq!((status, error["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_lot")));
     let mut deferred = dose(1, given, "AZ0001");
     deferred["screening"]["acute_illness"] = json!(true);
     let (status, error) = call(&server, &vaccinator, "POST", "/vaccination/doses", Some(deferred)).await;
     assert_eq!((status, error["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("deferred")));
-    let (status, first) = call(&server, &vaccinator, "POST", "/vaccination/doses", Some(dose(1, given, "AZ0001"))).await;
+    let (status, first) =
+        call(&server, &vaccinator, "POST", "/vaccination/doses", Some(dose(1, given, "AZ0001"))).await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
-    let (status, error) =
-        call(&server, &vaccinator, "POST", "/vaccination/doses", Some(dose(2, given + time::Duration::days(7), "AZ0001"))).await;
-    assert_eq!((status, error["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("too_early")), "{error}");
+    let (status, error) = call(
+        &server,
+        &vaccinator,
+        "POST",
+        "/vaccination/doses",
+        Some(dose(2, given + time::Duration::days(7), "AZ0001")),
+    )
+    .await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("too_early")),
+        "{error}"
+    );
     assert!(error["error"]["message"].as_str().unwrap().contains("56"), "{error}");
-    let (status, error) = call(&server, &vaccinator, "POST", "/vaccination/doses", Some(dose(3, now(), "AZ0001"))).await;
-    assert_eq!((status, error["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("contradicts_history")));
-    let (status, second) = call(&server, &vaccinator, "POST", "/vaccination/doses", Some(dose(2, now(), "AZ0001"))).await;
+    let (status, error) =
+        call(&server, &vaccinator, "POST", "/vaccination/doses", Some(dose(3, now(), "AZ0001"))).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("contradicts_history"))
+    );
+    let (status, second) =
+        call(&server, &vaccinator, "POST", "/vaccination/doses", Some(dose(2, now(), "AZ0001"))).await;
     assert_eq!(status, StatusCode::CREATED, "{second}");
 
     // The citizen sees both doses on their page; coverage counts a full series at 65+.
-    let mine: Value =
-        client.get(format!("{}/api/v1/me/doses", server.url)).send().await.unwrap().json().await.unwrap();
+    let mine: Value = client.get(format!("{}/api/v1/me/doses", server.url)).send().await.unwrap().json().await.unwrap();
     let doses = mine[0]["doses"].as_array().unwrap();
     assert_eq!(doses.iter().map(|d| d["dose_number"].as_u64().unwrap()).collect::<Vec<_>>(), [1, 2], "{mine}");
     let (_, coverage) = call(&server, &planner, "GET", "/vaccination/coverage?unit=00070&days=90", None).await;
     assert_eq!(coverage["total"], json!({"at_least_one": 1, "full_series": 1}), "{coverage}");
-    let band = coverage["rows"].as_array().unwrap().iter().find(|r| r["dimension"] == "age" && r["bucket"] == "65+").cloned();
+    let band =
+        coverage["rows"].as_array().unwrap().iter().find(|r| r["dimension"] == "age" && r["bucket"] == "65+").cloned();
     assert_eq!(band.map(|b| b["full_series"].clone()), Some(json!(1)));
     assert_eq!(coverage["days"].as_array().unwrap().iter().map(|d| d["doses"].as_i64().unwrap()).sum::<i64>(), 2);
 
     // A correction keeps the history and moves the totals.
     let second_id = second["id"].as_str().unwrap();
-    let (status, corrected) = call(&server, &vaccinator, "POST", &format!("/vaccination/doses/{second_id}/corrections"),
-        Some(json!({"void": true, "reason": "ghi nhầm người"}))).await;
+    let (status, corrected) = call(
+        &server,
+        &vaccinator,
+        "POST",
+        &format!("/vaccination/doses/{second_id}/corrections"),
+        Some(json!({"void": true, "reason": "ghi nhầm người"})),
+    )
+    .await;
     assert_eq!((status, corrected["voided"].as_bool()), (StatusCode::OK, Some(true)), "{corrected}");
     let (_, view) = call(&server, &vaccinator, "GET", &format!("/vaccination/doses/{second_id}"), None).await;
     assert_eq!(view["history"][0]["reason"], "ghi nhầm người");
@@ -304,15 +357,23 @@ async fn staff_act_only_within_their_units_and_lookup_reveals_nothing_wrong() {
     let person = register(&server, "Người Tra Cứu", "0918000111", "001180000021", "1980-04-04").await;
     server
         .services
-        .add_lot(&root(), &serde_json::from_value(json!({"lot": "FK1234", "product": "comirnaty", "expires_on": "2030-01-01", "unit": "00070"})).unwrap())
+        .add_lot(
+            &root(),
+            &serde_json::from_value(
+                json!({"lot": "FK1234", "product": "comirnaty", "expires_on": "2030-01-01", "unit": "00070"}),
+            )
+            .unwrap(),
+        )
         .await
         .unwrap();
-    let (_, site) = call(&server, &planner, "POST", "/vaccination/sites", Some(json!({"name": "Trạm", "unit": "00070"}))).await;
+    let (_, site) =
+        call(&server, &planner, "POST", "/vaccination/sites", Some(json!({"name": "Trạm", "unit": "00070"}))).await;
     let site = site["id"].as_str().unwrap().to_owned();
     let dose = json!({"person": person, "site": site, "product": "comirnaty", "lot": "FK1234", "dose_number": 1,
         "screening": screening_no()});
     assert_eq!(call(&server, &far, "POST", "/vaccination/doses", Some(dose.clone())).await.0, StatusCode::FORBIDDEN);
-    let (status, _) = call(&server, &far, "POST", "/vaccination/sites", Some(json!({"name": "x", "unit": "00070"}))).await;
+    let (status, _) =
+        call(&server, &far, "POST", "/vaccination/sites", Some(json!({"name": "x", "unit": "00070"}))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(call(&server, &far, "GET", "/vaccination/coverage?unit=00070", None).await.0, StatusCode::FORBIDDEN);
     assert_eq!(call(&server, &planner, "POST", "/vaccination/doses", Some(dose)).await.0, StatusCode::CREATED);

@@ -8,12 +8,12 @@
 
 use std::collections::BTreeMap;
 
+use outbreak_domain::error::text_field;
 use outbreak_domain::vaccination::{
     AdverseEventId, AdverseStatus, DoseId, INVITATION_TTL, InvitationId, InvitationStatus, OrganisationId,
     OrganisationKind, OrganisationStatus, PRODUCTS, PriorityGroup, Product, SCREENING, ScreeningQuestion, Severity,
     SiteId, Slot, VaccinationSessionId, check_screening, check_slots, lot_number, next_dose, product, reason,
 };
-use outbreak_domain::error::text_field;
 use outbreak_domain::{
     Cccd, Invalid, NewPerson, Permission, PersonId, Phone, Principal, Sex, UnitCode, local_date, now,
 };
@@ -340,7 +340,11 @@ impl Services {
     }
 
     /// Applications and organisations in the caller's jurisdiction.
-    pub async fn organisations(&self, caller: &Caller, status: Option<OrganisationStatus>) -> Result<Vec<Organisation>> {
+    pub async fn organisations(
+        &self,
+        caller: &Caller,
+        status: Option<OrganisationStatus>,
+    ) -> Result<Vec<Organisation>> {
         let scope = self.authorize(caller, Permission::ApproveOrganisations)?;
         Ok(self.store.organisations(&scope.paths, status, 1000).await?)
     }
@@ -357,11 +361,9 @@ impl Services {
         self.authorize_unit(caller, Permission::ApproveOrganisations, &organisation.unit_path)?;
         let manager = match (&decision.manager, decision.approve) {
             (Some(username), true) => {
-                let account = self
-                    .store
-                    .account_by_username(username.trim())
-                    .await?
-                    .ok_or_else(|| invalid("manager", "unknown_account", format!("no account is named {username:?}")))?;
+                let account = self.store.account_by_username(username.trim()).await?.ok_or_else(|| {
+                    invalid("manager", "unknown_account", format!("no account is named {username:?}"))
+                })?;
                 Some(account.id)
             }
             (None, true) => {
@@ -373,7 +375,8 @@ impl Services {
         let note = text_field("note", &decision.note, 500, !decision.approve)?;
         let decided =
             self.store.decide_organisation(id, status, manager, &caller.principal.actor(), &note, now()).await?;
-        self.audit(caller, &format!("organisation.{}", status.as_str()), "organisation", &id.to_string(), &note).await?;
+        self.audit(caller, &format!("organisation.{}", status.as_str()), "organisation", &id.to_string(), &note)
+            .await?;
         Ok(decided)
     }
 
@@ -393,7 +396,10 @@ impl Services {
             return Err(invalid(
                 "organisation",
                 "not_approved",
-                format!("this organisation is {}; lists can be uploaded once it is approved", organisation.status.as_str()),
+                format!(
+                    "this organisation is {}; lists can be uploaded once it is approved",
+                    organisation.status.as_str()
+                ),
             ));
         }
         let manages = matches!(&caller.principal, Principal::Staff { account_id, .. } if Some(*account_id) == organisation.manager);
@@ -453,7 +459,9 @@ impl Services {
                 batch.into_iter().map(|(line, name, r)| ((line, name), r)).unzip();
             let audit = vec![audit_entry(caller, "registration.create", "registration", "", detail)];
             let outcomes = self.store.register(registrations, audit).await?;
-            Ok::<_, ServiceError>(meta.into_iter().zip(outcomes).map(|((line, name), o)| item(line, name, o)).collect::<Vec<_>>())
+            Ok::<_, ServiceError>(
+                meta.into_iter().zip(outcomes).map(|((line, name), o)| item(line, name, o)).collect::<Vec<_>>(),
+            )
         };
         for (line, name, row) in rows {
             match row {
@@ -534,8 +542,8 @@ impl Services {
         let unit = unit_code("unit", &input.unit)?;
         let path = self.unit_path_of(&unit).await?;
         self.authorize_unit(caller, Permission::PlanVaccination, &path)?;
-        let expires_on = parse_date(&input.expires_on)
-            .map_err(|e| invalid("expires_on", e.code(), format!("expiry date: {e}")))?;
+        let expires_on =
+            parse_date(&input.expires_on).map_err(|e| invalid("expires_on", e.code(), format!("expiry date: {e}")))?;
         let lot = Lot {
             lot: lot_number("lot", &input.lot)?,
             product: product("product", &input.product)?.code.to_owned(),
@@ -661,7 +669,13 @@ impl Services {
             .map(|(i, s)| {
                 let used = taken
                     .iter()
-                    .filter(|t| t.slot == i && matches!(t.status, InvitationStatus::Offered | InvitationStatus::Confirmed | InvitationStatus::Attended))
+                    .filter(|t| {
+                        t.slot == i
+                            && matches!(
+                                t.status,
+                                InvitationStatus::Offered | InvitationStatus::Confirmed | InvitationStatus::Attended
+                            )
+                    })
                     .count() as i64;
                 (s.capacity - used).max(0)
             })
@@ -674,8 +688,10 @@ impl Services {
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
         let (mut offers, mut not_yet_due, mut other_product, mut offset) = (Vec::new(), 0, 0, 0u32);
         'pages: while free.iter().any(|f| *f > 0) {
-            let candidates =
-                self.store.allocation_candidates(session.id, std::slice::from_ref(&session.unit_path), offset, CANDIDATE_PAGE).await?;
+            let candidates = self
+                .store
+                .allocation_candidates(session.id, std::slice::from_ref(&session.unit_path), offset, CANDIDATE_PAGE)
+                .await?;
             if candidates.is_empty() {
                 break;
             }
@@ -717,8 +733,7 @@ impl Services {
     /// A citizen confirms or declines an invitation for someone on their phone; a declined
     /// place goes to the next in line at once.
     pub async fn answer_invitation(&self, caller: &Caller, id: InvitationId, confirm: bool) -> Result<Invitation> {
-        let invitation =
-            self.store.invitation(id).await?.ok_or_else(|| ServiceError::NotFound("invitation".into()))?;
+        let invitation = self.store.invitation(id).await?.ok_or_else(|| ServiceError::NotFound("invitation".into()))?;
         let Principal::Citizen { phone } = &caller.principal else {
             return Err(ServiceError::Forbidden("invitations are answered by the person invited".into()));
         };
@@ -729,8 +744,11 @@ impl Services {
         let status = if confirm { InvitationStatus::Confirmed } else { InvitationStatus::Declined };
         let answered = self.store.answer_invitation(id, status, now()).await?;
         if !confirm && let Some(session) = self.store.vaccination_session(answered.session).await? {
-            self.fill_session(&session, audit_entry(caller, "session.refill", "vaccination_session", &session.id.to_string(), "declined"))
-                .await?;
+            self.fill_session(
+                &session,
+                audit_entry(caller, "session.refill", "vaccination_session", &session.id.to_string(), "declined"),
+            )
+            .await?;
         }
         Ok(answered)
     }
@@ -746,8 +764,11 @@ impl Services {
         };
         for id in &sessions {
             if let Some(session) = self.store.vaccination_session(*id).await? {
-                self.fill_session(&session, audit_entry(&system, "session.refill", "vaccination_session", &id.to_string(), "expired"))
-                    .await?;
+                self.fill_session(
+                    &session,
+                    audit_entry(&system, "session.refill", "vaccination_session", &id.to_string(), "expired"),
+                )
+                .await?;
             }
         }
         Ok(sessions.len())
@@ -760,8 +781,12 @@ impl Services {
         let text = scanned.trim();
         let record: PersonRecord = if text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit()) {
             let cccd = Cccd::parse("cccd", text)?;
-            let query =
-                PersonQuery { cccd: Some(cccd.as_str().into()), scope: vec!["/".into()], limit: 1, ..PersonQuery::default() };
+            let query = PersonQuery {
+                cccd: Some(cccd.as_str().into()),
+                scope: vec!["/".into()],
+                limit: 1,
+                ..PersonQuery::default()
+            };
             self.store.search_people(&query).await?.into_iter().next().ok_or_else(|| {
                 invalid("cccd", "unknown_person", "nobody is registered with this CCCD; register the person first")
             })?
@@ -793,7 +818,11 @@ impl Services {
         let screening = check_screening(&input.screening)?;
         let session = match input.session {
             Some(id) => {
-                let s = self.store.vaccination_session(id).await?.ok_or_else(|| ServiceError::NotFound("session".into()))?;
+                let s = self
+                    .store
+                    .vaccination_session(id)
+                    .await?
+                    .ok_or_else(|| ServiceError::NotFound("session".into()))?;
                 if s.site != site.id {
                     return Err(invalid("session", "other_site", "this session is at another site"));
                 }
@@ -821,7 +850,8 @@ impl Services {
             vaccinator: caller.principal.actor(),
             screening,
         };
-        let audit = vec![audit_entry(caller, "dose.record", "dose", &dose.id.to_string(), &format!("person {}", dose.person))];
+        let audit =
+            vec![audit_entry(caller, "dose.record", "dose", &dose.id.to_string(), &format!("person {}", dose.person))];
         let stored = self.store.record_dose(dose, audit).await.map_err(|e| match e {
             outbreak_store::StoreError::NotFound("person") => invalid("person", "unknown_person", "no such person"),
             e => e.into(),
@@ -843,8 +873,13 @@ impl Services {
             by: caller.principal.actor(),
             at: now(),
         };
-        if correction.product.is_none() && correction.lot.is_none() && correction.given_at.is_none() && !correction.void {
-            return Err(invalid("correction", "nothing_to_correct", "say what to correct: product, lot, time, or void"));
+        if correction.product.is_none() && correction.lot.is_none() && correction.given_at.is_none() && !correction.void
+        {
+            return Err(invalid(
+                "correction",
+                "nothing_to_correct",
+                "say what to correct: product, lot, time, or void",
+            ));
         }
         let audit = vec![audit_entry(caller, "dose.correct", "dose", &id.to_string(), &correction.reason)];
         Ok(self.store.correct_dose(id, correction, audit).await?)
@@ -888,7 +923,8 @@ impl Services {
             reported_at: now(),
         };
         self.store.insert_adverse_event(&event).await?;
-        self.audit(caller, "adverse_event.report", "adverse_event", &event.id.to_string(), event.severity.as_str()).await?;
+        self.audit(caller, "adverse_event.report", "adverse_event", &event.id.to_string(), event.severity.as_str())
+            .await?;
         Ok(event)
     }
 
@@ -936,7 +972,8 @@ impl Services {
         let rows = self.store.coverage(&unit.path).await?;
         let total = rows.iter().find(|r| r.dimension == "all").map(|r| r.coverage).unwrap_or_default();
         // Totals are kept down to communes; below a commune there is nothing to drill into.
-        let children = if unit.path.matches('/').count() <= 3 { self.store.child_units(&unit.code).await? } else { vec![] };
+        let children =
+            if unit.path.matches('/').count() <= 3 { self.store.child_units(&unit.code).await? } else { vec![] };
         let paths: Vec<String> = children.iter().map(|c| c.path.clone()).collect();
         let per_child = self.store.coverage_of(&paths).await?;
         let to = local_date(now());
@@ -1017,7 +1054,9 @@ fn outbreak_store_prior(doses: &[Dose]) -> Vec<outbreak_domain::vaccination::Pri
 fn taken_count(invitations: &[Invitation]) -> i64 {
     invitations
         .iter()
-        .filter(|t| matches!(t.status, InvitationStatus::Offered | InvitationStatus::Confirmed | InvitationStatus::Attended))
+        .filter(|t| {
+            matches!(t.status, InvitationStatus::Offered | InvitationStatus::Confirmed | InvitationStatus::Attended)
+        })
         .count() as i64
 }
 
@@ -1027,7 +1066,9 @@ fn item(line: usize, full_name: String, outcome: RegistrationOutcome) -> Registr
             (if matched { "matched" } else { "registered" }, Some(person), None, None, None)
         }
         RegistrationOutcome::AlreadyRegistered { person, .. } => ("already_registered", Some(person), None, None, None),
-        RegistrationOutcome::Refused { field, code, message } => ("refused", None, Some(field), Some(code), Some(message)),
+        RegistrationOutcome::Refused { field, code, message } => {
+            ("refused", None, Some(field), Some(code), Some(message))
+        }
     };
     RegistrationItem { line, full_name, status: status.into(), person, field, code, message }
 }
@@ -1050,7 +1091,11 @@ pub fn registration_row(
         text => Sex::parse("sex", text)?.as_str().to_owned(),
     };
     let group = find_group(groups, cell(5)).ok_or_else(|| {
-        Invalid::new("priority_group", "unknown_group", format!("{:?} is not a priority group: write its number (1–{}) or name", cell(5), groups.len()))
+        Invalid::new(
+            "priority_group",
+            "unknown_group",
+            format!("{:?} is not a priority group: write its number (1–{}) or name", cell(5), groups.len()),
+        )
     })?;
     let unit = match cell(7) {
         "" => organisation.unit.to_string(),
@@ -1069,7 +1114,11 @@ pub fn registration_row(
     .validate(today)
     .map_err(|errors| errors.into_result().err().unwrap_or_else(|| Invalid::new("row", "invalid", "invalid row")))?;
     if person.cccd.is_none() && person.phone.is_none() {
-        return Err(Invalid::new("cccd", "required", "give a CCCD or a phone number, so the person can be found again"));
+        return Err(Invalid::new(
+            "cccd",
+            "required",
+            "give a CCCD or a phone number, so the person can be found again",
+        ));
     }
     let person = person.into_person(PersonId::new(), now());
     Ok(NewRegistration {

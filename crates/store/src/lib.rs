@@ -13,8 +13,8 @@ mod records;
 mod sqlite;
 mod testing;
 mod tracing;
-mod zoning;
 mod vaccination;
+mod zoning;
 
 use std::sync::Arc;
 
@@ -25,8 +25,8 @@ pub use postgres::PostgresStore;
 pub use records::*;
 pub use sqlite::SqliteStore;
 pub use testing::*;
-pub use zoning::*;
 pub use vaccination::*;
+pub use zoning::*;
 
 use async_trait::async_trait;
 use outbreak_domain::venue::VenueId;

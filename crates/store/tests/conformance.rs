@@ -651,7 +651,11 @@ async fn bulk_loaded_checkins_are_found_like_recorded_ones(store: &dyn Store) {
     assert_eq!(store.count_venue_checkins(market.id, t - Duration::minutes(1)).await.unwrap(), 3);
     let met = store
         .copresence(
-            &[Presence { visitor: "tel:+84922222222".into(), from: t - Duration::hours(1), until: t + Duration::hours(1) }],
+            &[Presence {
+                visitor: "tel:+84922222222".into(),
+                from: t - Duration::hours(1),
+                until: t + Duration::hours(1),
+            }],
             10,
         )
         .await
@@ -659,7 +663,11 @@ async fn bulk_loaded_checkins_are_found_like_recorded_ones(store: &dyn Store) {
     assert_eq!(met.len(), 2, "the indexes are back: co-presence finds the loaded rows");
     // The indexes serve recording again: a scan within the window is a repeat.
     let again = store
-        .record_checkins(vec![checkin(&market, "tel:+84922222222", t + Duration::minutes(1), None)], Duration::minutes(30), vec![])
+        .record_checkins(
+            vec![checkin(&market, "tel:+84922222222", t + Duration::minutes(1), None)],
+            Duration::minutes(30),
+            vec![],
+        )
         .await
         .unwrap();
     assert!(matches!(again[0], CheckinOutcome::Repeat(_)));
@@ -673,7 +681,11 @@ async fn bulk_loaded_checkins_are_found_like_recorded_ones(store: &dyn Store) {
     assert!(matches!(store.load_checkins(rx).await, Err(StoreError::NotFound("venue"))));
     assert_eq!(store.count_checkins().await.unwrap(), 4);
     let again = store
-        .record_checkins(vec![checkin(&market, "tel:+84933333333", t + Duration::minutes(1), None)], Duration::minutes(30), vec![])
+        .record_checkins(
+            vec![checkin(&market, "tel:+84933333333", t + Duration::minutes(1), None)],
+            Duration::minutes(30),
+            vec![],
+        )
         .await
         .unwrap();
     assert!(matches!(again[0], CheckinOutcome::Repeat(_)));
@@ -2410,7 +2422,12 @@ mod vaccination {
 
     async fn site_and_lot(store: &dyn Store, product: &str, lot: &str) -> Site {
         store
-            .insert_lot(&Lot { lot: lot.into(), product: product.into(), expires_on: date!(2030 - 12 - 31), unit: code("01") })
+            .insert_lot(&Lot {
+                lot: lot.into(),
+                product: product.into(),
+                expires_on: date!(2030 - 12 - 31),
+                unit: code("01"),
+            })
             .await
             .unwrap();
         let site = Site {
@@ -2574,7 +2591,14 @@ mod vaccination {
         prepared(store).await;
         let site = site_and_lot(store, "comirnaty", "FK1234").await;
         assert!(matches!(
-            store.insert_lot(&Lot { lot: "FK1234".into(), product: "spikevax".into(), expires_on: date!(2030 - 01 - 01), unit: code("01") }).await,
+            store
+                .insert_lot(&Lot {
+                    lot: "FK1234".into(),
+                    product: "spikevax".into(),
+                    expires_on: date!(2030 - 01 - 01),
+                    unit: code("01")
+                })
+                .await,
             Err(StoreError::Conflict { field: "lot", .. })
         ));
         let unknown = store.insert_vaccination_session(&session(&site, "comirnaty", "NOPE99", &[10])).await;
@@ -2603,7 +2627,12 @@ mod vaccination {
         let elsewhere = person("Ở Xa", Some("079087000014"), "26740");
         let ids = registered(
             store,
-            vec![(young_teacher, "teachers"), (old_teacher, "teachers"), (doctor, "health_workers"), (elsewhere, "health_workers")],
+            vec![
+                (young_teacher, "teachers"),
+                (old_teacher, "teachers"),
+                (doctor, "health_workers"),
+                (elsewhere, "health_workers"),
+            ],
         )
         .await;
         let other = VaccinationSessionId(Uuid::new_v4());
@@ -2690,13 +2719,20 @@ mod vaccination {
         assert_eq!(stored.home_path, "/VN/01/00070/");
         assert_eq!(store.invitation(invitation.id).await.unwrap().unwrap().status, InvitationStatus::Attended);
 
-        let early = store.record_dose(dose(ids[0], &site, "vaxzevria", "AZ0001", 2, first_at + Duration::days(20)), vec![]).await;
+        let early = store
+            .record_dose(dose(ids[0], &site, "vaxzevria", "AZ0001", 2, first_at + Duration::days(20)), vec![])
+            .await;
         assert_eq!(refused_code(early), ("given_at", "too_early"));
-        let repeat = store.record_dose(dose(ids[0], &site, "vaxzevria", "AZ0001", 1, first_at + Duration::days(60)), vec![]).await;
+        let repeat = store
+            .record_dose(dose(ids[0], &site, "vaxzevria", "AZ0001", 1, first_at + Duration::days(60)), vec![])
+            .await;
         assert_eq!(refused_code(repeat), ("dose_number", "contradicts_history"));
 
         let coverage = |rows: Vec<CoverageRow>, dimension: &str, bucket: &str| {
-            rows.into_iter().find(|r| r.dimension == dimension && r.bucket == bucket).map(|r| r.coverage).unwrap_or_default()
+            rows.into_iter()
+                .find(|r| r.dimension == dimension && r.bucket == bucket)
+                .map(|r| r.coverage)
+                .unwrap_or_default()
         };
         let rows = store.coverage("/VN/01/").await.unwrap();
         assert_eq!(coverage(rows.clone(), "all", "all"), Coverage { at_least_one: 1, full_series: 0 });
@@ -2724,7 +2760,14 @@ mod vaccination {
         assert_eq!(events[1].payload["dose_number"], 2);
         let doses = store.person_doses(ids[0]).await.unwrap();
         assert_eq!(doses.iter().map(|d| d.dose_number).collect::<Vec<_>>(), vec![1, 2]);
-        assert!(store.allocation_candidates(VaccinationSessionId(Uuid::new_v4()), &["/VN/".into()], 0, 10).await.unwrap().is_empty(), "fully vaccinated");
+        assert!(
+            store
+                .allocation_candidates(VaccinationSessionId(Uuid::new_v4()), &["/VN/".into()], 0, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "fully vaccinated"
+        );
     }
 
     async fn corrections_keep_history_and_totals_follow(store: &dyn Store) {
@@ -2733,30 +2776,19 @@ mod vaccination {
         let site = site_and_lot(store, "comirnaty", "FK1234").await;
         let t = now() - Duration::days(40);
         let first = store.record_dose(dose(ids[0], &site, "comirnaty", "FK1234", 1, t), vec![]).await.unwrap();
-        let second =
-            store.record_dose(dose(ids[0], &site, "comirnaty", "FK1234", 2, t + Duration::days(25)), vec![]).await.unwrap();
+        let second = store
+            .record_dose(dose(ids[0], &site, "comirnaty", "FK1234", 2, t + Duration::days(25)), vec![])
+            .await
+            .unwrap();
         let full = |rows: Vec<CoverageRow>| rows.into_iter().find(|r| r.dimension == "all").map(|r| r.coverage);
         assert_eq!(full(store.coverage("/VN/").await.unwrap()), Some(Coverage { at_least_one: 1, full_series: 1 }));
 
-        let bad = store
-            .correct_dose(
-                second.id,
-                correction(Some("NOPE99"), false, "typo"),
-                vec![],
-            )
-            .await;
+        let bad = store.correct_dose(second.id, correction(Some("NOPE99"), false, "typo"), vec![]).await;
         assert!(matches!(bad, Err(StoreError::Refused { code: "unknown_lot", .. })), "{bad:?}");
         assert!(store.dose_history(second.id).await.unwrap().is_empty(), "a refused correction leaves no trace");
 
         // The first dose was recorded twice by mistake at another site: void it.
-        let voided = store
-            .correct_dose(
-                first.id,
-                correction(None, true, "ghi trùng"),
-                vec![],
-            )
-            .await
-            .unwrap();
+        let voided = store.correct_dose(first.id, correction(None, true, "ghi trùng"), vec![]).await.unwrap();
         assert!(voided.voided);
         let history = store.dose_history(first.id).await.unwrap();
         assert_eq!(history.len(), 1);
@@ -2765,20 +2797,16 @@ mod vaccination {
         let doses = store.person_doses(ids[0]).await.unwrap();
         let remaining = doses.iter().find(|d| d.id == second.id).unwrap();
         assert_eq!(remaining.dose_number, 1, "the doses left are renumbered");
-        assert_eq!(full(store.coverage("/VN/01/00070/").await.unwrap()), Some(Coverage { at_least_one: 1, full_series: 0 }));
+        assert_eq!(
+            full(store.coverage("/VN/01/00070/").await.unwrap()),
+            Some(Coverage { at_least_one: 1, full_series: 0 })
+        );
         let day = outbreak_domain::local_date(t);
         let per_day = store.doses_per_day("/VN/", day, day).await.unwrap();
         assert!(per_day.is_empty(), "the voided dose no longer counts: {per_day:?}");
         assert_eq!(store.events_after(0, &["dose.corrected"], 10).await.unwrap().len(), 1);
 
-        let voided_all = store
-            .correct_dose(
-                second.id,
-                correction(None, true, "nhầm người"),
-                vec![],
-            )
-            .await
-            .unwrap();
+        let voided_all = store.correct_dose(second.id, correction(None, true, "nhầm người"), vec![]).await.unwrap();
         assert!(voided_all.voided);
         assert_eq!(full(store.coverage("/VN/").await.unwrap()), Some(Coverage::default()));
     }
@@ -2787,7 +2815,10 @@ mod vaccination {
         prepared(store).await;
         let ids = registered(store, vec![(person("Người Sốt", Some("001087000041"), "00070"), "general")]).await;
         let site = site_and_lot(store, "spikevax", "MO0001").await;
-        let given = store.record_dose(dose(ids[0], &site, "spikevax", "MO0001", 1, now() - Duration::hours(5)), vec![]).await.unwrap();
+        let given = store
+            .record_dose(dose(ids[0], &site, "spikevax", "MO0001", 1, now() - Duration::hours(5)), vec![])
+            .await
+            .unwrap();
         let event = AdverseEvent {
             id: AdverseEventId(Uuid::new_v4()),
             dose: given.id,

@@ -193,5 +193,12 @@ async fn measure(args: &RegistrationsArgs, database: &str, dir: &std::path::Path
     let report =
         services.upload_registrations(&super::installer(), organisation.id, file.as_bytes(), Some("ds.csv")).await?;
     let upload = started.elapsed();
-    Ok(Figures { backend, fill, upload, registered: report.registered, matched: report.matched, refused: report.refused })
+    Ok(Figures {
+        backend,
+        fill,
+        upload,
+        registered: report.registered,
+        matched: report.matched,
+        refused: report.refused,
+    })
 }

@@ -72,8 +72,7 @@ async fn measure(args: &TraceArgs, database: &str, dir: &std::path::Path) -> any
         bail!("{database} already holds check-ins; give the benchmark an empty store");
     }
     let people = args.people.unwrap_or(args.checkins / (3 * u64::from(args.days.max(1)))).max(1);
-    let options =
-        ActivityOptions { seed: args.seed, people, days: args.days, checkins: args.checkins, now: now() };
+    let options = ActivityOptions { seed: args.seed, people, days: args.days, checkins: args.checkins, now: now() };
 
     eprintln!("[{backend}] {people} people, {} check-ins over {} days", args.checkins, args.days);
     let started = Instant::now();
@@ -167,15 +166,28 @@ fn print_figures(args: &TraceArgs, backend: &str, people: u64, loaded: u64, fill
         "outbreak bench trace — {backend}, {loaded} check-ins over {} days, {people} people, {} cases per measure",
         args.days, args.cases
     );
-    println!("fill: {:.0} s, {:.0} check-ins/s (indexes built at the end)", fill.as_secs_f64(), loaded as f64 / fill.as_secs_f64());
+    println!(
+        "fill: {:.0} s, {:.0} check-ins/s (indexes built at the end)",
+        fill.as_secs_f64(),
+        loaded as f64 / fill.as_secs_f64()
+    );
     println!();
     println!("| measure | cases | p50 | p90 | p99 | max |");
     println!("|---|---|---|---|---|---|");
-    for (name, times) in
-        [("F1 through the API", &f.f1), ("floor: the same check-ins, one bare query", &floor), ("F1 + F2 through the API", &f.f2)]
-    {
+    for (name, times) in [
+        ("F1 through the API", &f.f1),
+        ("floor: the same check-ins, one bare query", &floor),
+        ("F1 + F2 through the API", &f.f2),
+    ] {
         let p = percentiles(times);
-        println!("| {name} | {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |", times.len(), ms(p[0]), ms(p[1]), ms(p[2]), ms(p[3]));
+        println!(
+            "| {name} | {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |",
+            times.len(),
+            ms(p[0]),
+            ms(p[1]),
+            ms(p[2]),
+            ms(p[3])
+        );
     }
     let (engine, bare) = (percentiles(&f.f1), percentiles(&floor));
     let ratio = |i: usize| ms(engine[i]) / ms(bare[i]).max(0.001);
@@ -191,7 +203,9 @@ fn print_figures(args: &TraceArgs, backend: &str, people: u64, loaded: u64, fill
     let (unlisted_p50, unlisted_p99) = middle(&f.unlisted);
     let (f2_p50, f2_p99) = middle(&f.f2_listed);
     println!("check-ins the floor read per case: median {rows_p50}, p99 {rows_p99}");
-    println!("F1 listed per case: median {f1_p50}, p99 {f1_p99}; counted beyond the hub cap: median {unlisted_p50}, p99 {unlisted_p99}");
+    println!(
+        "F1 listed per case: median {f1_p50}, p99 {f1_p99}; counted beyond the hub cap: median {unlisted_p50}, p99 {unlisted_p99}"
+    );
     println!("F2 listed per case: median {f2_p50}, p99 {f2_p99}");
     println!("peak resident memory of this process (server, generator and client): {}", peak_memory());
 }
@@ -212,7 +226,9 @@ fn percentiles(times: &[Duration]) -> [Duration; 4] {
 fn peak_memory() -> String {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.trim_start_matches("VmHWM:").trim().to_owned()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.trim_start_matches("VmHWM:").trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown".into())
 }
 
@@ -288,7 +304,12 @@ struct Report {
     unlisted_f1: u64,
 }
 
-async fn trace(connection: &mut Connection, token: &str, case: CaseId, depth: &str) -> anyhow::Result<(Duration, Report)> {
+async fn trace(
+    connection: &mut Connection,
+    token: &str,
+    case: CaseId,
+    depth: &str,
+) -> anyhow::Result<(Duration, Report)> {
     let path = format!("/api/v1/cases/{case}/trace?depth={depth}");
     let started = Instant::now();
     let (status, body) = connection.request("POST", &path, Some(token), &[]).await?;
@@ -383,8 +404,9 @@ impl Floor {
                 let started = Instant::now();
                 let mut rows = 0;
                 for key in keys {
-                    let found =
-                        client.query(&stmt, &[&outbreak_store::key64(key), &from, &until, &longest, key, &margin]).await?;
+                    let found = client
+                        .query(&stmt, &[&outbreak_store::key64(key), &from, &until, &longest, key, &margin])
+                        .await?;
                     for row in &found {
                         let _: (i64, String, time::OffsetDateTime, time::OffsetDateTime) =
                             (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);

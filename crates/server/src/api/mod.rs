@@ -82,9 +82,8 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(certificates::router())
         .merge(vaccination::router())
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
-    let uploads = testing::upload_router()
-        .merge(vaccination::upload_router())
-        .layer(RequestBodyLimitLayer::new(UPLOAD_LIMIT));
+    let uploads =
+        testing::upload_router().merge(vaccination::upload_router()).layer(RequestBodyLimitLayer::new(UPLOAD_LIMIT));
     OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(ordinary).merge(uploads)
 }
 

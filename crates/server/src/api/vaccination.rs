@@ -441,7 +441,10 @@ async fn coverage(
 #[utoipa::path(get, path = "/me/doses", tag = "vaccination",
     responses((status = 200, body = [PersonDoses]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("session" = [])))]
-async fn my_doses(State(state): State<AppState>, ApiCaller(caller): ApiCaller) -> Result<Json<Vec<PersonDoses>>, ApiError> {
+async fn my_doses(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+) -> Result<Json<Vec<PersonDoses>>, ApiError> {
     Ok(Json(state.services.my_doses(&caller).await?))
 }
 

@@ -33,15 +33,14 @@ impl Lang {
 pub(super) type Texts = &'static [(&'static str, &'static str, &'static str)];
 
 /// The catalogs: the common words here, and each area's own beside its pages.
-const CATALOGS: &[Texts] =
-    &[
-        TEXTS,
-        super::testing::TEXTS,
-        super::dashboard::TEXTS,
-        super::tracing_pages::TEXTS,
-        super::zoning::TEXTS,
-        super::vaccination::TEXTS,
-    ];
+const CATALOGS: &[Texts] = &[
+    TEXTS,
+    super::testing::TEXTS,
+    super::dashboard::TEXTS,
+    super::tracing_pages::TEXTS,
+    super::zoning::TEXTS,
+    super::vaccination::TEXTS,
+];
 
 const TEXTS: Texts = &[
     ("app_name", "Outbreak — Phòng chống dịch", "Outbreak — Epidemic response"),

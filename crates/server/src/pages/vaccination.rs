@@ -86,7 +86,9 @@ pub(super) const TEXTS: Texts = &[
 /// organisation managers.
 pub(super) fn works_in_vaccination(grants: &[(outbreak_domain::Role, String)]) -> bool {
     use outbreak_domain::Permission::{PlanVaccination, RecordDoses, RegisterPeople};
-    grants.iter().any(|(role, _)| [PlanVaccination, RecordDoses, RegisterPeople].iter().any(|p| p.roles().contains(role)))
+    grants
+        .iter()
+        .any(|(role, _)| [PlanVaccination, RecordDoses, RegisterPeople].iter().any(|p| p.roles().contains(role)))
 }
 
 fn page_error(lang: super::Lang) -> impl Fn(outbreak_services::ServiceError) -> PageError {
@@ -386,7 +388,7 @@ pub async fn record_dose(
         .services
         .screening_questions()
         .iter()
-        .map(|q| (q.code.to_owned(), form.answers.get(&format!("q_{}", q.code)).is_some()))
+        .map(|q| (q.code.to_owned(), form.answers.contains_key(&format!("q_{}", q.code))))
         .collect();
     let session = Uuid::parse_str(form.session.trim()).ok().map(VaccinationSessionId);
     let bad = |message: &str| PageError::Show {
@@ -407,9 +409,7 @@ pub async fn record_dose(
         screening,
     };
     match state.services.record_dose(&caller, &input).await {
-        Ok(dose) => {
-            Ok(Redirect::to(&format!("/vaccination/sites/{id}?recorded={}", dose.dose_number)).into_response())
-        }
+        Ok(dose) => Ok(Redirect::to(&format!("/vaccination/sites/{id}?recorded={}", dose.dose_number)).into_response()),
         Err(e) => {
             let message = user_message(e);
             vaccinate_page(&state, ctx, &caller, SiteId(id), form.scanned, None, Some(message)).await
@@ -459,8 +459,7 @@ pub async fn coverage(
     StaffCaller(caller): StaffCaller,
     Query(params): Query<CoverageParams>,
 ) -> Result<Response, PageError> {
-    let report =
-        state.services.coverage(&caller, params.unit.as_deref(), 30).await.map_err(page_error(ctx.lang))?;
+    let report = state.services.coverage(&caller, params.unit.as_deref(), 30).await.map_err(page_error(ctx.lang))?;
     let ctx = ctx.with_caller(Some(&caller));
     let lines = |dimension: &str| -> Vec<CoverageLine> {
         report

@@ -18,7 +18,9 @@ use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::testing::lock_outbox;
-use super::{PostgresStore, commit, insert_audit, is_foreign_key_violation, push_scope, refs, unique_violation, unit_path};
+use super::{
+    PostgresStore, commit, insert_audit, is_foreign_key_violation, push_scope, refs, unique_violation, unit_path,
+};
 use crate::records::NewAuditEntry;
 use crate::testing::columns::word;
 use crate::testing::plan::NewEvent;
@@ -164,8 +166,9 @@ async fn insert_events(tx: &Transaction<'_>, events: &[NewEvent]) -> Result<()> 
         return Ok(());
     }
     lock_outbox(tx).await?;
-    let statement =
-        tx.prepare_cached("INSERT INTO events (kind, subject, unit_path, payload, at) VALUES ($1, $2, $3, $4, $5)").await?;
+    let statement = tx
+        .prepare_cached("INSERT INTO events (kind, subject, unit_path, payload, at) VALUES ($1, $2, $3, $4, $5)")
+        .await?;
     for e in events {
         tx.execute(&statement, &[&e.kind, &e.subject, &e.unit_path, &e.payload, &e.at]).await?;
     }
@@ -386,7 +389,14 @@ impl VaccinationStore for PostgresStore {
             .query("SELECT code, rank, name, name_en FROM priority_groups ORDER BY rank, code", &[])
             .await?
             .iter()
-            .map(|r| Ok(PriorityGroup { code: r.try_get(0)?, rank: r.try_get(1)?, name: r.try_get(2)?, name_en: r.try_get(3)? }))
+            .map(|r| {
+                Ok(PriorityGroup {
+                    code: r.try_get(0)?,
+                    rank: r.try_get(1)?,
+                    name: r.try_get(2)?,
+                    name_en: r.try_get(3)?,
+                })
+            })
             .collect()
     }
 
@@ -483,8 +493,9 @@ impl VaccinationStore for PostgresStore {
             )
             .await
             .map_err(|e| if is_foreign_key_violation(&e) { StoreError::NotFound("manager") } else { e.into() })?;
-            let row =
-                tx.query_one(&format!("SELECT {ORGANISATION_COLUMNS} FROM organisations WHERE id = $1"), &[&id.0]).await?;
+            let row = tx
+                .query_one(&format!("SELECT {ORGANISATION_COLUMNS} FROM organisations WHERE id = $1"), &[&id.0])
+                .await?;
             organisation_row(&row)
         }
         .await;
@@ -746,8 +757,10 @@ impl VaccinationStore for PostgresStore {
                     .await?;
                 if let Some(row) = row {
                     let invitation = invitation_row(&row)?;
-                    let home: String =
-                        tx.query_one("SELECT address_path FROM people WHERE id = $1", &[&n.person.0]).await?.try_get(0)?;
+                    let home: String = tx
+                        .query_one("SELECT address_path FROM people WHERE id = $1", &[&n.person.0])
+                        .await?
+                        .try_get(0)?;
                     events.push(invitation_event(&invitation, &s, &home));
                     stored.push(invitation);
                 }
@@ -815,8 +828,7 @@ impl VaccinationStore for PostgresStore {
                 &[&at],
             )
             .await?;
-        let mut sessions =
-            rows.iter().map(|r| Ok(VaccinationSessionId(r.try_get(0)?))).collect::<Result<Vec<_>>>()?;
+        let mut sessions = rows.iter().map(|r| Ok(VaccinationSessionId(r.try_get(0)?))).collect::<Result<Vec<_>>>()?;
         sessions.sort();
         sessions.dedup();
         Ok(sessions)
@@ -957,7 +969,9 @@ impl VaccinationStore for PostgresStore {
         let client = self.pool.get().await?;
         client
             .query_opt(
-                &format!("SELECT {DOSE_COLUMNS} FROM doses d JOIN vaccination_sites t ON t.id = d.site_id WHERE d.id = $1"),
+                &format!(
+                    "SELECT {DOSE_COLUMNS} FROM doses d JOIN vaccination_sites t ON t.id = d.site_id WHERE d.id = $1"
+                ),
                 &[&id.0],
             )
             .await?
@@ -1036,7 +1050,10 @@ impl VaccinationStore for PostgresStore {
     async fn update_adverse_event(&self, id: AdverseEventId, status: AdverseStatus, note: &str) -> Result<()> {
         let client = self.pool.get().await?;
         let n = client
-            .execute("UPDATE adverse_events SET status = $2, note = $3 WHERE id = $1", &[&id.0, &status.as_str(), &note])
+            .execute(
+                "UPDATE adverse_events SET status = $2, note = $3 WHERE id = $1",
+                &[&id.0, &status.as_str(), &note],
+            )
             .await?;
         if n == 0 { Err(StoreError::NotFound("adverse_event")) } else { Ok(()) }
     }
@@ -1096,7 +1113,12 @@ impl VaccinationStore for PostgresStore {
 }
 
 impl PostgresStore {
-    async fn sites_where(&self, condition: &str, values: Vec<Box<dyn ToSql + Sync + Send>>, limit: u32) -> Result<Vec<Site>> {
+    async fn sites_where(
+        &self,
+        condition: &str,
+        values: Vec<Box<dyn ToSql + Sync + Send>>,
+        limit: u32,
+    ) -> Result<Vec<Site>> {
         let sql = format!(
             "SELECT id, name, unit_code, unit_path, address, created_by FROM vaccination_sites WHERE {condition}
              ORDER BY name, id LIMIT {limit}"

@@ -187,7 +187,9 @@ fn person_doses(c: &Connection, person: PersonId) -> Result<Vec<Dose>> {
 fn lot(c: &Connection, number: &str) -> Result<Option<Lot>> {
     let row = c
         .prepare_cached("SELECT lot, product, expires_on, unit_code FROM vaccine_lots WHERE lot = ?1")?
-        .query_row([number], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)))
+        .query_row([number], |r| {
+            Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+        })
         .optional()?;
     row.map(|(lot, product, expires, unit)| Ok(Lot { lot, product, expires_on: day(&expires)?, unit: unit_of(&unit)? }))
         .transpose()
@@ -403,7 +405,8 @@ impl VaccinationStore for SqliteStore {
 
     async fn priority_groups(&self) -> Result<Vec<PriorityGroup>> {
         self.read(|c| {
-            let mut stmt = c.prepare_cached("SELECT code, rank, name, name_en FROM priority_groups ORDER BY rank, code")?;
+            let mut stmt =
+                c.prepare_cached("SELECT code, rank, name, name_en FROM priority_groups ORDER BY rank, code")?;
             let rows = stmt.query_map([], |r| {
                 Ok(PriorityGroup { code: r.get(0)?, rank: r.get(1)?, name: r.get(2)?, name_en: r.get(3)? })
             })?;
@@ -587,12 +590,14 @@ impl VaccinationStore for SqliteStore {
         let l = l.clone();
         self.write(move |tx| {
             unit_path(tx, &l.unit, "unit")?;
-            tx.prepare_cached("INSERT INTO vaccine_lots (lot, product, expires_on, unit_code) VALUES (?1, ?2, ?3, ?4)")?
-                .execute(params![l.lot, l.product, l.expires_on.to_string(), l.unit.as_str()])
-                .map_err(|e| match unique_violation(&e) {
-                    Some(_) => StoreError::Conflict { field: "lot", existing: Some(l.lot.clone()) },
-                    None => e.into(),
-                })?;
+            tx.prepare_cached(
+                "INSERT INTO vaccine_lots (lot, product, expires_on, unit_code) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![l.lot, l.product, l.expires_on.to_string(), l.unit.as_str()])
+            .map_err(|e| match unique_violation(&e) {
+                Some(_) => StoreError::Conflict { field: "lot", existing: Some(l.lot.clone()) },
+                None => e.into(),
+            })?;
             Ok(())
         })
         .await
@@ -844,7 +849,10 @@ impl VaccinationStore for SqliteStore {
                         Some(s) => Err(StoreError::Refused {
                             field: "invitation",
                             code: "not_offered",
-                            message: format!("this invitation can no longer be answered (it is {})", if s == "offered" { "expired" } else { &s }),
+                            message: format!(
+                                "this invitation can no longer be answered (it is {})",
+                                if s == "offered" { "expired" } else { &s }
+                            ),
                         }),
                     }
                 }
@@ -860,9 +868,7 @@ impl VaccinationStore for SqliteStore {
                  WHERE status = 'offered' AND expires_at <= ?1 RETURNING session_id",
             )?;
             let rows = stmt.query_map([micros(at)], |r| r.get::<_, String>(0))?;
-            let mut sessions = rows
-                .map(|r| Ok(VaccinationSessionId(uuid_of(&r?)?)))
-                .collect::<Result<Vec<_>>>()?;
+            let mut sessions = rows.map(|r| Ok(VaccinationSessionId(uuid_of(&r?)?))).collect::<Result<Vec<_>>>()?;
             sessions.sort();
             sessions.dedup();
             Ok(sessions)
@@ -965,7 +971,14 @@ impl VaccinationStore for SqliteStore {
                 "UPDATE doses SET product = ?2, lot = ?3, dose_number = ?4, given_at = ?5, voided = ?6 WHERE id = ?1",
             )?;
             for d in &after {
-                update.execute(params![d.id.to_string(), d.product, d.lot, d.dose_number, micros(d.given_at), d.voided])?;
+                update.execute(params![
+                    d.id.to_string(),
+                    d.product,
+                    d.lot,
+                    d.dose_number,
+                    micros(d.given_at),
+                    d.voided
+                ])?;
             }
             if !old.voided {
                 count_dose(tx, old, -1)?;
@@ -1164,7 +1177,8 @@ impl SqliteStore {
 
     async fn invitations_where(&self, condition: &'static str, value: String) -> Result<Vec<Invitation>> {
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(&format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE {condition}"))?;
+            let mut stmt =
+                c.prepare_cached(&format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE {condition}"))?;
             let rows = stmt.query_map([value], invitation_row)?;
             rows.map(|r| r?).collect()
         })

@@ -366,8 +366,12 @@ pub trait VaccinationStore {
     async fn invite(&self, invitations: Vec<NewInvitation>, audit: Vec<NewAuditEntry>) -> Result<Vec<Invitation>>;
     async fn invitation(&self, id: InvitationId) -> Result<Option<Invitation>>;
     /// Confirms or declines an offered invitation; `Refused` when it is no longer offered.
-    async fn answer_invitation(&self, id: InvitationId, status: InvitationStatus, at: OffsetDateTime)
-    -> Result<Invitation>;
+    async fn answer_invitation(
+        &self,
+        id: InvitationId,
+        status: InvitationStatus,
+        at: OffsetDateTime,
+    ) -> Result<Invitation>;
     /// Marks offered invitations past their expiry as expired; returns the sessions whose
     /// slots were freed.
     async fn expire_invitations(&self, at: OffsetDateTime) -> Result<Vec<VaccinationSessionId>>;
@@ -422,7 +426,8 @@ impl PersonStatus {
     /// person's age at their first dose, so it does not drift as the counts are kept.
     pub fn of(doses: &[Dose], birth: BirthDate, group: Option<&str>, comorbid: bool, home_path: &str) -> PersonStatus {
         let prior = prior_doses(doses);
-        let band = doses.first().map_or(AgeBand::From18, |d| AgeBand::of(birth, outbreak_domain::local_date(d.given_at)));
+        let band =
+            doses.first().map_or(AgeBand::From18, |d| AgeBand::of(birth, outbreak_domain::local_date(d.given_at)));
         PersonStatus {
             home_path: home_path.to_owned(),
             age_band: band.as_str().to_owned(),
@@ -460,7 +465,11 @@ pub(crate) fn prior_doses(doses: &[Dose]) -> Vec<PriorDose> {
     doses
         .iter()
         .filter_map(|d| {
-            Some(PriorDose { product: product("product", &d.product).ok()?, dose_number: d.dose_number, given_at: d.given_at })
+            Some(PriorDose {
+                product: product("product", &d.product).ok()?,
+                dose_number: d.dose_number,
+                given_at: d.given_at,
+            })
         })
         .collect()
 }
@@ -482,10 +491,18 @@ pub(crate) fn check_new_dose(history: &[Dose], dose: &NewDose, lot: Option<&Lot>
 /// A lot must be known, of the dose's product and not expired on the day.
 pub(crate) fn check_lot(product_code: &str, number: &str, lot: Option<&Lot>, at: OffsetDateTime) -> Result<()> {
     let Some(lot) = lot else {
-        return Err(refused("lot", "unknown_lot", format!("lot {number} is not registered; check the vial or register the lot first")));
+        return Err(refused(
+            "lot",
+            "unknown_lot",
+            format!("lot {number} is not registered; check the vial or register the lot first"),
+        ));
     };
     if lot.product != product_code {
-        return Err(refused("lot", "lot_product_mismatch", format!("lot {number} is {}, not {product_code}", lot.product)));
+        return Err(refused(
+            "lot",
+            "lot_product_mismatch",
+            format!("lot {number} is {}, not {product_code}", lot.product),
+        ));
     }
     if outbreak_domain::local_date(at) > lot.expires_on {
         return Err(refused("lot", "lot_expired", format!("lot {number} expired on {}", lot.expires_on)));
@@ -569,5 +586,6 @@ pub(crate) fn slots_of(text: &str) -> Result<Vec<Slot>> {
 }
 
 pub(crate) fn screening_json(answers: &[(String, bool)]) -> String {
-    serde_json::Value::Object(answers.iter().map(|(k, v)| (k.clone(), serde_json::Value::Bool(*v))).collect()).to_string()
+    serde_json::Value::Object(answers.iter().map(|(k, v)| (k.clone(), serde_json::Value::Bool(*v))).collect())
+        .to_string()
 }
