@@ -113,11 +113,12 @@ pub(crate) async fn sample(
             // Morning hours of that day, local time.
             let midnight =
                 (now - Duration::days(*day)).to_offset(outbreak_domain::VIETNAM).replace_time(time::Time::MIDNIGHT);
+            let morning = midnight + Duration::minutes(rng.gen_range(7 * 60..11 * 60));
+            // A demo started before this morning's sessions (at night in Vietnam) still has
+            // specimens of today, taken in the hours already gone, waiting for results.
             let collected_at =
-                (midnight + Duration::minutes(rng.gen_range(7 * 60..11 * 60))).to_offset(time::UtcOffset::UTC);
-            if collected_at > now {
-                continue;
-            }
+                if morning > now { midnight + (now - midnight) * rng.gen_range(0.0..1.0) } else { morning }
+                    .to_offset(time::UtcOffset::UTC);
             new.push(NewSpecimen {
                 id: SpecimenId(uuid::Uuid::from_u64_pair(rng.r#gen(), rng.r#gen())),
                 barcode: next_label(BarcodeKind::Specimen),
