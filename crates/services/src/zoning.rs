@@ -216,6 +216,13 @@ impl Services {
         Ok(list)
     }
 
+    /// One exposure of a venue in the caller's jurisdiction.
+    pub async fn exposure(&self, caller: &Caller, id: ExposureId) -> Result<Exposure> {
+        let exposure = self.store.exposure(id).await?.ok_or_else(|| ServiceError::NotFound("exposure".into()))?;
+        self.authorize_unit(caller, Permission::ManageCases, &exposure.unit_path)?;
+        Ok(exposure)
+    }
+
     /// An exposure's contacts (audited).
     pub async fn exposure_contacts(&self, caller: &Caller, id: ExposureId) -> Result<Vec<ExposureContact>> {
         let exposure = self.store.exposure(id).await?.ok_or_else(|| ServiceError::NotFound("exposure".into()))?;

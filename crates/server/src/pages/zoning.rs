@@ -322,11 +322,8 @@ async fn exposure_page(
     note: Option<String>,
     error: Option<(StatusCode, String)>,
 ) -> Result<Response, PageError> {
+    let e = state.services.exposure(caller, id).await.map_err(page_error(&ctx))?;
     let contacts = state.services.exposure_contacts(caller, id).await.map_err(page_error(&ctx))?;
-    let exposures = state.services.exposures(caller).await.map_err(page_error(&ctx))?;
-    let Some(e) = exposures.into_iter().find(|e| e.id == id) else {
-        return Err(PageError::from_service(ServiceError::NotFound("exposure".into()), ctx.lang));
-    };
     let ctx = ctx.with_caller(Some(caller));
     let contacts = contacts
         .iter()
