@@ -34,16 +34,13 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 });
 
-async function uploadResults(form) {
-  const file = form.querySelector("input[type=file]").files[0];
-  const report = document.getElementById("upload-report");
-  if (!file || !report) return;
-  const words = report.dataset;
+// Posts a chosen file to the form's API as it is. Answers the JSON body, or null after
+// showing in `report` why there is none (the network, or the API's error under `errorId`).
+async function postFile(form, file, report, errorId) {
   report.textContent = "…";
-  const url = form.dataset.api + "?filename=" + encodeURIComponent(file.name);
   let body;
   try {
-    const response = await fetch(url, {
+    const response = await fetch(form.dataset.api + "?filename=" + encodeURIComponent(file.name), {
       method: "POST",
       headers: { "X-CSRF-Token": form.dataset.csrf, "Content-Type": "application/octet-stream" },
       body: file,
@@ -51,17 +48,27 @@ async function uploadResults(form) {
     body = await response.json();
   } catch (error) {
     report.textContent = String(error);
-    return;
+    return null;
   }
   report.replaceChildren();
   if (body.error) {
     const p = document.createElement("p");
     p.className = "error";
-    p.id = "upload-error";
+    p.id = errorId;
     p.textContent = body.error.message;
     report.append(p);
-    return;
+    return null;
   }
+  return body;
+}
+
+async function uploadResults(form) {
+  const file = form.querySelector("input[type=file]").files[0];
+  const report = document.getElementById("upload-report");
+  if (!file || !report) return;
+  const words = report.dataset;
+  const body = await postFile(form, file, report, "upload-error");
+  if (!body) return;
   const summary = document.createElement("p");
   summary.id = "upload-summary";
   summary.className = "notice";
@@ -94,28 +101,8 @@ async function uploadRegistrations(form) {
   const report = document.getElementById("registration-report");
   if (!file || !report) return;
   const words = report.dataset;
-  report.textContent = "…";
-  let body;
-  try {
-    const response = await fetch(form.dataset.api + "?filename=" + encodeURIComponent(file.name), {
-      method: "POST",
-      headers: { "X-CSRF-Token": form.dataset.csrf, "Content-Type": "application/octet-stream" },
-      body: file,
-    });
-    body = await response.json();
-  } catch (error) {
-    report.textContent = String(error);
-    return;
-  }
-  report.replaceChildren();
-  if (body.error) {
-    const p = document.createElement("p");
-    p.className = "error";
-    p.id = "registration-error";
-    p.textContent = body.error.message;
-    report.append(p);
-    return;
-  }
+  const body = await postFile(form, file, report, "registration-error");
+  if (!body) return;
   const summary = document.createElement("p");
   summary.id = "registration-summary";
   summary.className = "notice";

@@ -238,6 +238,41 @@ fn exposure_row(r: &Row) -> Result<Exposure> {
     })
 }
 
+/// Moves a contact of a case or of an exposure (`table`) to `status`, by the same rules.
+#[allow(clippy::too_many_arguments)]
+async fn move_contact<T>(
+    pool: &deadpool_postgres::Pool,
+    table: &str,
+    columns: &str,
+    row: fn(&Row) -> Result<T>,
+    id: ContactId,
+    status: ContactStatus,
+    note: &str,
+    at: OffsetDateTime,
+) -> Result<T> {
+    let mut client = pool.get().await?;
+    let txn = client.transaction().await?;
+    let result = async {
+        let current: String = txn
+            .query_opt(&format!("SELECT status FROM {table} WHERE id = $1 FOR UPDATE"), &[&id.0])
+            .await?
+            .ok_or(StoreError::NotFound("contact"))?
+            .try_get(0)?;
+        check_move(&current, status)?;
+        let updated = txn
+            .query_one(
+                &format!(
+                    "UPDATE {table} SET status = $2, note = $3, updated_at = $4 WHERE id = $1 RETURNING {columns}"
+                ),
+                &[&id.0, &status.as_str(), &note, &at],
+            )
+            .await?;
+        row(&updated)
+    }
+    .await;
+    commit(txn, result).await
+}
+
 #[async_trait]
 impl TracingStore for PostgresStore {
     async fn copresence(&self, sources: &[Presence], cap: u32) -> Result<Vec<CoPresence>> {
@@ -382,27 +417,7 @@ impl TracingStore for PostgresStore {
         note: &str,
         at: OffsetDateTime,
     ) -> Result<Contact> {
-        let mut client = self.pool.get().await?;
-        let txn = client.transaction().await?;
-        let result = async {
-            let current: String = txn
-                .query_opt("SELECT status FROM contacts WHERE id = $1 FOR UPDATE", &[&id.0])
-                .await?
-                .ok_or(StoreError::NotFound("contact"))?
-                .try_get(0)?;
-            check_move(&current, status)?;
-            let row = txn
-                .query_one(
-                    &format!(
-                        "UPDATE contacts SET status = $2, note = $3, updated_at = $4 WHERE id = $1 RETURNING {CONTACT_COLUMNS}"
-                    ),
-                    &[&id.0, &status.as_str(), &note, &at],
-                )
-                .await?;
-            contact_row(&row)
-        }
-        .await;
-        commit(txn, result).await
+        move_contact(&self.pool, "contacts", CONTACT_COLUMNS, contact_row, id, status, note, at).await
     }
 
     async fn insert_exposure(
@@ -534,28 +549,17 @@ impl TracingStore for PostgresStore {
         note: &str,
         at: OffsetDateTime,
     ) -> Result<ExposureContact> {
-        let mut client = self.pool.get().await?;
-        let txn = client.transaction().await?;
-        let result = async {
-            let current: String = txn
-                .query_opt("SELECT status FROM exposure_contacts WHERE id = $1 FOR UPDATE", &[&id.0])
-                .await?
-                .ok_or(StoreError::NotFound("contact"))?
-                .try_get(0)?;
-            check_move(&current, status)?;
-            let row = txn
-                .query_one(
-                    &format!(
-                        "UPDATE exposure_contacts SET status = $2, note = $3, updated_at = $4 WHERE id = $1
-                         RETURNING {EXPOSURE_CONTACT_COLUMNS}"
-                    ),
-                    &[&id.0, &status.as_str(), &note, &at],
-                )
-                .await?;
-            exposure_contact_row(&row)
-        }
-        .await;
-        commit(txn, result).await
+        move_contact(
+            &self.pool,
+            "exposure_contacts",
+            EXPOSURE_CONTACT_COLUMNS,
+            exposure_contact_row,
+            id,
+            status,
+            note,
+            at,
+        )
+        .await
     }
 
     async fn exposure_contact(&self, id: ContactId) -> Result<Option<ExposureContact>> {

@@ -193,6 +193,29 @@ fn exposure_row(r: &Row) -> rusqlite::Result<Result<Exposure>> {
     })())
 }
 
+/// Moves a contact of a case or of an exposure (`table`) to `status`, by the same rules.
+#[allow(clippy::too_many_arguments)]
+fn move_contact<T>(
+    tx: &Connection,
+    table: &str,
+    columns: &str,
+    row: fn(&Row) -> rusqlite::Result<Result<T>>,
+    id: ContactId,
+    status: ContactStatus,
+    note: &str,
+    at: OffsetDateTime,
+) -> Result<T> {
+    let current: Option<String> = tx
+        .prepare_cached(&format!("SELECT status FROM {table} WHERE id = ?1"))?
+        .query_row([id.to_string()], |r| r.get(0))
+        .optional()?;
+    check_move(&current.ok_or(StoreError::NotFound("contact"))?, status)?;
+    tx.prepare_cached(&format!(
+        "UPDATE {table} SET status = ?2, note = ?3, updated_at = ?4 WHERE id = ?1 RETURNING {columns}"
+    ))?
+    .query_row(params![id.to_string(), status.as_str(), note, micros(at)], row)?
+}
+
 #[async_trait]
 impl TracingStore for SqliteStore {
     async fn copresence(&self, sources: &[Presence], cap: u32) -> Result<Vec<CoPresence>> {
@@ -378,18 +401,7 @@ impl TracingStore for SqliteStore {
         at: OffsetDateTime,
     ) -> Result<Contact> {
         let note = note.to_owned();
-        self.write(move |tx| {
-            let current: Option<String> = tx
-                .prepare_cached("SELECT status FROM contacts WHERE id = ?1")?
-                .query_row([id.to_string()], |r| r.get(0))
-                .optional()?;
-            check_move(&current.ok_or(StoreError::NotFound("contact"))?, status)?;
-            tx.prepare_cached(&format!(
-                "UPDATE contacts SET status = ?2, note = ?3, updated_at = ?4 WHERE id = ?1 RETURNING {CONTACT_COLUMNS}"
-            ))?
-            .query_row(params![id.to_string(), status.as_str(), note, micros(at)], contact_row)?
-        })
-        .await
+        self.write(move |tx| move_contact(tx, "contacts", CONTACT_COLUMNS, contact_row, id, status, &note, at)).await
     }
 
     async fn insert_exposure(
@@ -524,16 +536,7 @@ impl TracingStore for SqliteStore {
     ) -> Result<ExposureContact> {
         let note = note.to_owned();
         self.write(move |tx| {
-            let current: Option<String> = tx
-                .prepare_cached("SELECT status FROM exposure_contacts WHERE id = ?1")?
-                .query_row([id.to_string()], |r| r.get(0))
-                .optional()?;
-            check_move(&current.ok_or(StoreError::NotFound("contact"))?, status)?;
-            tx.prepare_cached(&format!(
-                "UPDATE exposure_contacts SET status = ?2, note = ?3, updated_at = ?4 WHERE id = ?1
-                 RETURNING {EXPOSURE_CONTACT_COLUMNS}"
-            ))?
-            .query_row(params![id.to_string(), status.as_str(), note, micros(at)], exposure_contact_row)?
+            move_contact(tx, "exposure_contacts", EXPOSURE_CONTACT_COLUMNS, exposure_contact_row, id, status, &note, at)
         })
         .await
     }
