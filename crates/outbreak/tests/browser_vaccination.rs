@@ -1,7 +1,8 @@
 //! Vaccination in a real headless Chromium: an organisation's manager uploads a list with
 //! good, bad and duplicate rows and reads the report; the planner's session invites the
 //! next in line; the citizen confirms on their page; the vaccinator scans the personal QR
-//! (a hand scanner types it), screens and records the dose; the citizen sees it.
+//! (a hand scanner types it), screens and records the dose; the citizen sees it and
+//! downloads its certificate; the verifier page accepts it and refuses a tampered copy.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -156,4 +157,46 @@ async fn a_list_uploaded_a_session_planned_a_dose_recorded_and_seen() {
     screenshot(c, "vaccination-citizen-doses").await;
     let (_, invitations) = server.services.vaccination_session(&root(), session.id).await.unwrap();
     assert_eq!(invitations[0].status.as_str(), "attended");
+
+    // The certificate: a QR with what it states in both languages, the same one again on
+    // a second download.
+    click(c, ".certificate-link").await;
+    assert_eq!(text(c, "#cert-dose").await, "1/2");
+    assert!(text(c, "#cert-vaccine").await.starts_with("Vaxzevria"));
+    assert!(text(c, "#cert-name").await.contains("NGUYEN<<THI<THO"));
+    assert!(c.find(Locator::Css("#certificate-qr svg")).await.is_ok());
+    let hc1 = c.find(Locator::Css("#certificate-hc1")).await.unwrap().prop("value").await.unwrap().unwrap();
+    assert!(hc1.starts_with("HC1:"), "{hc1}");
+    let uvci = text(c, "#cert-uvci").await;
+    screenshot(c, "vaccination-certificate").await;
+    c.refresh().await.unwrap();
+    assert_eq!(text(c, "#cert-uvci").await, uvci);
+
+    // The verifier (no account needed) accepts it and says what it states.
+    sign_out(c, &server).await;
+    goto(c, &format!("{}/verify", server.url)).await;
+    fill(c, "#verify-hc1", &hc1).await;
+    click(c, "#verify-submit").await;
+    assert_eq!(
+        c.find(Locator::Css("#verdict")).await.unwrap().attr("data-valid").await.unwrap().as_deref(),
+        Some("true")
+    );
+    assert_eq!(text(c, "#verdict-uvci").await, uvci);
+    assert!(text(c, "#verdict-name").await.contains("Nguyễn"));
+    screenshot(c, "verify-valid").await;
+
+    // One character changed inside the signed content: refused, saying it was altered.
+    let tampered = support::tampered_hc1(&hc1, "NGUYEN");
+    goto(c, &format!("{}/verify", server.url)).await;
+    fill(c, "#verify-hc1", &tampered).await;
+    click(c, "#verify-submit").await;
+    let verdict = text(c, "#verdict").await;
+    assert!(verdict.contains("KHÔNG HỢP LỆ") && verdict.contains("đã bị sửa"), "{verdict}");
+    screenshot(c, "verify-tampered").await;
+
+    // Text that is not a certificate at all gets a message and the form again.
+    goto(c, &format!("{}/verify", server.url)).await;
+    fill(c, "#verify-hc1", "HC1:NOT A CERTIFICATE").await;
+    click(c, "#verify-submit").await;
+    assert!(text(c, "#verify-error").await.contains("không phải là một chứng nhận"));
 }

@@ -330,8 +330,27 @@ async fn a_session_invites_by_priority_and_the_vaccinator_records_the_dose() {
     assert_eq!(band.map(|b| b["full_series"].clone()), Some(json!(1)));
     assert_eq!(coverage["days"].as_array().unwrap().iter().map(|d| d["doses"].as_i64().unwrap()).sum::<i64>(), 2);
 
-    // A correction keeps the history and moves the totals.
+    // The citizen downloads the second dose's certificate: the same one every time.
     let second_id = second["id"].as_str().unwrap();
+    let certificate_of = |id: &str| client.get(format!("{}/api/v1/vaccination/doses/{id}/certificate", server.url));
+    let certificate: Value = certificate_of(second_id).send().await.unwrap().json().await.unwrap();
+    let again: Value = certificate_of(second_id).send().await.unwrap().json().await.unwrap();
+    assert_eq!(certificate["uvci"], again["uvci"], "{certificate} {again}");
+    let verify = |hc1: Value| {
+        TestServer::client()
+            .post(format!("{}/api/v1/certificates/verify", server.url))
+            .json(&json!({ "hc1": hc1 }))
+            .send()
+    };
+    let verdict: Value = verify(certificate["hc1"].clone()).await.unwrap().json().await.unwrap();
+    assert_eq!(verdict["valid"], true, "{verdict}");
+    assert_eq!((verdict["content"]["v"][0]["dn"].as_u64(), verdict["content"]["v"][0]["sd"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(verdict["content"]["v"][0]["mp"], "EU/1/21/1529", "{verdict}");
+    let stranger = TestServer::client().get(format!("{}/api/v1/vaccination/doses/{second_id}/certificate", server.url));
+    assert_eq!(stranger.send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+
+    // A correction keeps the history and moves the totals; what the voided dose's
+    // certificate said is revoked, and it has no certificate any more.
     let (status, corrected) = call(
         &server,
         &vaccinator,
@@ -343,6 +362,12 @@ async fn a_session_invites_by_priority_and_the_vaccinator_records_the_dose() {
     assert_eq!((status, corrected["voided"].as_bool()), (StatusCode::OK, Some(true)), "{corrected}");
     let (_, view) = call(&server, &vaccinator, "GET", &format!("/vaccination/doses/{second_id}"), None).await;
     assert_eq!(view["history"][0]["reason"], "ghi nhầm người");
+    let verdict: Value = verify(certificate["hc1"].clone()).await.unwrap().json().await.unwrap();
+    assert_eq!(verdict["reasons"][0]["code"], "revoked", "{verdict}");
+    let refused = certificate_of(second_id).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let refused: Value = refused.json().await.unwrap();
+    assert_eq!(refused["error"]["code"], "voided", "{refused}");
     let province = server.system_token("yte.hn", "health_officer", "01").await;
     let (_, coverage) = call(&server, &province, "GET", "/vaccination/coverage?unit=01", None).await;
     assert_eq!(coverage["total"], json!({"at_least_one": 1, "full_series": 0}), "{coverage}");

@@ -1,6 +1,8 @@
-//! EU Digital COVID Certificates: issuing a vaccination certificate from plain facts,
-//! the signers' keys (created on first use, rotated, retired), the public trust list, and
-//! verifying any `HC1:` text against it with a reason for every refusal.
+//! EU Digital COVID Certificates: issuing a vaccination certificate from plain facts or
+//! for a recorded dose (the same certificate again on every download, a new one once the
+//! dose is corrected), the signers' keys (created on first use, rotated, retired), the
+//! public trust list, and verifying any `HC1:` text against it with a reason for every
+//! refusal.
 //!
 //! The codec is `outbreak_formats::hcert`; this module adds what needs the store: which
 //! keys sign and verify, which identifiers were issued or revoked, and who asked.
@@ -12,7 +14,8 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use outbreak_domain::{Invalid, PersonId, now};
+use outbreak_domain::vaccination::DoseId;
+use outbreak_domain::{Invalid, PersonId, local_date, now};
 use outbreak_formats::hcert::{self, PublicKey, SignerCertificate, SignerName, Validity};
 use outbreak_store::{CertificateSigner, IssuedCertificate};
 use serde::Serialize;
@@ -31,6 +34,9 @@ pub const DISEASE_COVID_19: &str = "840539006";
 const SCHEMA_VERSION: &str = "1.3.0";
 /// How long a certificate's signature is valid.
 const CERTIFICATE_LIFETIME: Duration = Duration::days(365);
+/// A dose's certificate is issued anew, rather than downloaded again, once it has less
+/// than this left to live: nobody should travel with a certificate about to expire.
+const REISSUE_BEFORE_EXPIRY: Duration = Duration::days(30);
 /// How long a signer's X.509 certificate is valid: a signer signs for one certificate
 /// lifetime and must still be valid when the last certificate it signed expires.
 const SIGNER_LIFETIME: Duration = Duration::days(2 * 365);
@@ -76,6 +82,18 @@ pub struct IssuedHc1 {
     pub expires_at: OffsetDateTime,
 }
 
+/// A dose's certificate, with the facts it states, for its printable page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoseCertificate {
+    pub issued: IssuedHc1,
+    pub facts: VaccinationFacts,
+}
+
+/// How a dose is named as a certificate's subject.
+fn dose_subject(dose: DoseId) -> String {
+    format!("dose:{dose}")
+}
+
 /// One signer in the trust list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct TrustListKey {
@@ -102,13 +120,29 @@ pub struct TrustList {
     pub keys: Vec<TrustListKey>,
 }
 
+/// One check a certificate failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Refusal {
+    /// What failed, for programs and translations: `no_kid`, `unknown_key`, `retired_key`,
+    /// `bad_signature`, `not_valid_now` or `revoked`.
+    pub code: String,
+    /// Why, in a sentence (English).
+    pub reason: String,
+}
+
+impl Refusal {
+    fn new(code: &str, reason: impl Into<String>) -> Refusal {
+        Refusal { code: code.into(), reason: reason.into() }
+    }
+}
+
 /// What a verifier concluded about a certificate.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Verification {
     /// Whether every check passed.
     pub valid: bool,
-    /// Why it is not valid, one sentence per failed check; empty when valid.
-    pub reasons: Vec<String>,
+    /// Why it is not valid, one per failed check; empty when valid.
+    pub reasons: Vec<Refusal>,
     /// The signer's key identifier, standard Base64, when the certificate names one.
     pub kid: Option<String>,
     /// The issuing country (`iss`).
@@ -261,6 +295,77 @@ impl Services {
     /// are checked against the DCC schema before anything is signed or recorded.
     pub async fn issue_vaccination_certificate(&self, caller: &Caller, facts: &VaccinationFacts) -> Result<IssuedHc1> {
         self.person(caller, facts.person).await?;
+        self.sign_vaccination(caller, facts, None).await
+    }
+
+    /// The certificate of a recorded dose, for whoever may open the holder's record: the
+    /// one issued before while it is unrevoked, signed by a trusted key and not close to
+    /// expiry, else a new one. A voided dose has none.
+    pub async fn dose_certificate(&self, caller: &Caller, dose: DoseId) -> Result<DoseCertificate> {
+        let not_found = || ServiceError::NotFound("dose".into());
+        let dose = self.store.dose(dose).await?.ok_or_else(not_found)?;
+        let record = self.person(caller, dose.person).await?;
+        if dose.voided {
+            return Err(Invalid::new("dose", "voided", "this dose was voided, so it has no certificate").into());
+        }
+        let product = outbreak_domain::vaccination::product("product", &dose.product)?;
+        let (family_name, given_name) = hcert::names::split_vietnamese_name(&record.person.full_name);
+        let facts = VaccinationFacts {
+            person: dose.person,
+            family_name,
+            given_name,
+            date_of_birth: record.person.date_of_birth.to_string(),
+            vaccine: product.eu_prophylaxis.into(),
+            product: product.eu_product.into(),
+            manufacturer: product.eu_manufacturer.into(),
+            dose_number: dose.dose_number.into(),
+            // A booster counts beyond the primary series (3/3), as the EU rules say.
+            total_doses: dose.dose_number.max(product.primary_doses).into(),
+            date: local_date(dose.given_at),
+        };
+        let subject = dose_subject(dose.id);
+        let trust = self.trust().await?;
+        let horizon = now() + REISSUE_BEFORE_EXPIRY;
+        let reusable = self.store.issued_certificates_for(&subject).await?.into_iter().find(|c| {
+            let trusted = BASE64.decode(&c.kid).ok().and_then(|kid| trust.keys.get(&kid)).is_some_and(|k| !k.retired);
+            c.revoked_at.is_none() && c.expires_at > horizon && !c.hc1.is_empty() && trusted
+        });
+        let issued = match reusable {
+            Some(c) => IssuedHc1 { hc1: c.hc1, uvci: c.uvci, expires_at: c.expires_at },
+            None => self.sign_vaccination(caller, &facts, Some(subject)).await?,
+        };
+        Ok(DoseCertificate { issued, facts })
+    }
+
+    /// Revokes what was certified about a dose that has just been corrected or voided: its
+    /// next download states the corrected facts under a new identifier.
+    pub(crate) async fn revoke_dose_certificates(&self, caller: &Caller, dose: DoseId) -> Result<()> {
+        for certificate in self.store.issued_certificates_for(&dose_subject(dose)).await? {
+            if certificate.revoked_at.is_none() {
+                let audit = audit_entry(
+                    caller,
+                    "certificate.revoke",
+                    "person",
+                    &certificate.person.to_string(),
+                    &certificate.uvci,
+                );
+                self.store
+                    .revoke_certificate(&certificate.uvci, now(), "the dose record was corrected", &audit)
+                    .await?;
+                self.trust.clear();
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks, signs and records a vaccination certificate; the caller's access to the
+    /// holder is already checked.
+    async fn sign_vaccination(
+        &self,
+        caller: &Caller,
+        facts: &VaccinationFacts,
+        subject: Option<String>,
+    ) -> Result<IssuedHc1> {
         if facts.dose_number == 0 || facts.total_doses == 0 {
             return Err(Invalid::new("dose_number", "invalid_dose", "dose numbers start at 1").into());
         }
@@ -294,6 +399,8 @@ impl Services {
             expires_at,
             revoked_at: None,
             revocation_reason: None,
+            subject,
+            hc1: hc1.clone(),
         };
         let audit = audit_entry(caller, "certificate.issue", "person", &facts.person.to_string(), &uvci);
         self.store.insert_issued_certificate(&record, &audit).await?;
@@ -384,16 +491,16 @@ pub(crate) fn verify_with_trust(trust: &Trust, text: &str, now: i64) -> Result<V
     let reasons = &mut verification.reasons;
     let key = match decoded.cose.kid() {
         None => {
-            reasons.push("the certificate names no signing key (kid)".into());
+            reasons.push(Refusal::new("no_kid", "the certificate names no signing key (kid)"));
             None
         }
         Some(kid) => match trust.keys.get(kid) {
             None => {
-                reasons.push("the signing key is not in this server's trust list".into());
+                reasons.push(Refusal::new("unknown_key", "the signing key is not in this server's trust list"));
                 None
             }
             Some(key) if key.retired => {
-                reasons.push("the signing key was retired and is no longer trusted".into());
+                reasons.push(Refusal::new("retired_key", "the signing key was retired and is no longer trusted"));
                 None
             }
             Some(key) => Some(key),
@@ -404,14 +511,17 @@ pub(crate) fn verify_with_trust(trust: &Trust, text: &str, now: i64) -> Result<V
             // A genuine signature by one of this server's keys covers content that was
             // checked against the schema before signing, so the schema is not run again.
             Ok(()) => {}
-            Err(error) => reasons.push(format!("the signature does not verify ({error}): the certificate was altered")),
+            Err(error) => reasons.push(Refusal::new(
+                "bad_signature",
+                format!("the certificate was altered or signed by another key: {error}"),
+            )),
         }
         if let Err(error) = hcert::check_expiry(claims, Some(&key.validity), now) {
-            reasons.push(format!("not valid at this time: {error}"));
+            reasons.push(Refusal::new("not_valid_now", format!("not valid at this time: {error}")));
         }
     }
     if let Some(reason) = verification.uvci().and_then(|uvci| trust.revoked.get(uvci)) {
-        verification.reasons.push(format!("the certificate was revoked: {reason}"));
+        verification.reasons.push(Refusal::new("revoked", format!("the certificate was revoked: {reason}")));
     }
     verification.valid = verification.reasons.is_empty();
     Ok(verification)
@@ -514,13 +624,13 @@ mod tests {
         };
         let forged = services.verify_certificate(&hcert::issue(&request, &stranger).unwrap()).await.unwrap();
         assert!(!forged.valid);
-        assert!(forged.reasons[0].contains("signature does not verify"), "{:?}", forged.reasons);
+        assert_eq!(forged.reasons[0].code, "bad_signature", "{:?}", forged.reasons);
 
         assert!(matches!(services.verify_certificate("HC1:not base45").await, Err(ServiceError::Invalid(_))));
 
         services.revoke_certificate(&caller, &issued.uvci, "issued in error").await.unwrap();
         let revoked = services.verify_certificate(&issued.hc1).await.unwrap();
-        assert_eq!(revoked.reasons, ["the certificate was revoked: issued in error"]);
+        assert_eq!(revoked.reasons, [Refusal::new("revoked", "the certificate was revoked: issued in error")]);
 
         // A new signer signs from now on; retiring the old one refuses what it signed.
         let old = trust.keys[0].kid.clone();
@@ -530,7 +640,7 @@ mod tests {
         assert_eq!(services.trust_list().await.unwrap().keys.len(), 2);
         services.retire_certificate_key(&old).await.unwrap();
         let retired = services.verify_certificate(&issued.hc1).await.unwrap();
-        assert!(retired.reasons.iter().any(|r| r.contains("retired")), "{:?}", retired.reasons);
+        assert!(retired.reasons.iter().any(|r| r.code == "retired_key"), "{:?}", retired.reasons);
         assert!(services.verify_certificate(&fresh.hc1).await.unwrap().valid);
         assert_eq!(services.trust_list().await.unwrap().keys.len(), 1);
     }

@@ -882,7 +882,9 @@ impl Services {
             ));
         }
         let audit = vec![audit_entry(caller, "dose.correct", "dose", &id.to_string(), &correction.reason)];
-        Ok(self.store.correct_dose(id, correction, audit).await?)
+        let corrected = self.store.correct_dose(id, correction, audit).await?;
+        self.revoke_dose_certificates(caller, id).await?;
+        Ok(corrected)
     }
 
     pub async fn dose_history(&self, caller: &Caller, id: DoseId) -> Result<(Dose, Vec<DoseRevision>)> {

@@ -4,8 +4,8 @@
 //! revoked.
 //!
 //! Signers rotate like personal-QR keys: the newest unretired signer signs, older ones keep
-//! verifying until retired. Nothing here refers to doses: a certificate names its holder
-//! and its signer only.
+//! verifying until retired. Nothing here refers to doses: a certificate names its holder,
+//! its signer, and what it certifies as an opaque subject chosen by the issuer.
 
 use async_trait::async_trait;
 use outbreak_domain::PersonId;
@@ -42,6 +42,12 @@ pub struct IssuedCertificate {
     pub revoked_at: Option<OffsetDateTime>,
     /// Why it was revoked, for the verifier's answer.
     pub revocation_reason: Option<String>,
+    /// What it certifies, as the issuer names it (`dose:<id>`), so that the holder gets
+    /// the same certificate again and a corrected record can revoke it.
+    pub subject: Option<String>,
+    /// The certificate's text as issued (`HC1:…`); empty for certificates issued before
+    /// the text was kept.
+    pub hc1: String,
 }
 
 #[async_trait]
@@ -59,6 +65,8 @@ pub trait CertificateStore {
     async fn issued_certificate(&self, uvci: &str) -> Result<Option<IssuedCertificate>>;
     /// The certificates issued to a person, newest first.
     async fn issued_certificates_of(&self, person: PersonId) -> Result<Vec<IssuedCertificate>>;
+    /// The certificates issued for a subject (`dose:<id>`), newest first.
+    async fn issued_certificates_for(&self, subject: &str) -> Result<Vec<IssuedCertificate>>;
     /// Revokes a certificate with its audit entry; a second revocation keeps the first
     /// instant and reason. `NotFound("uvci")` when no such certificate was issued.
     async fn revoke_certificate(

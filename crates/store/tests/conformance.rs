@@ -450,8 +450,16 @@ async fn issued_certificates_are_unique_and_revocable(store: &dyn Store) {
         expires_at: now() + Duration::days(364),
         revoked_at: None,
         revocation_reason: None,
+        subject: Some("dose:1".into()),
+        hc1: "HC1:FIRST".into(),
     };
-    let second = IssuedCertificate { uvci: "URN:UVCI:01:VN:MOH/BBBB#C".into(), issued_at: now(), ..first.clone() };
+    let second = IssuedCertificate {
+        uvci: "URN:UVCI:01:VN:MOH/BBBB#C".into(),
+        issued_at: now(),
+        subject: None,
+        hc1: "HC1:SECOND".into(),
+        ..first.clone()
+    };
     store.insert_issued_certificate(&first, &audited("certificate.issue", &first.uvci)).await.unwrap();
     store.insert_issued_certificate(&second, &audited("certificate.issue", &second.uvci)).await.unwrap();
     assert!(matches!(
@@ -480,6 +488,8 @@ async fn issued_certificates_are_unique_and_revocable(store: &dyn Store) {
     assert_eq!(store.issued_certificate(&first.uvci).await.unwrap(), Some(first.clone()));
     assert_eq!(store.issued_certificate("URN:UVCI:01:VN:NONE#A").await.unwrap(), None);
     assert_eq!(store.issued_certificates_of(holder.id).await.unwrap(), vec![second.clone(), first.clone()]);
+    assert_eq!(store.issued_certificates_for("dose:1").await.unwrap(), vec![first.clone()]);
+    assert!(store.issued_certificates_for("dose:2").await.unwrap().is_empty());
     assert!(store.revoked_certificates().await.unwrap().is_empty());
 
     let at = now();

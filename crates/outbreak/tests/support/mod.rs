@@ -169,3 +169,15 @@ pub fn person(name: &str, cccd: Option<&str>, unit: &str) -> Value {
         "street": "12 Hàng Bạc",
     })
 }
+
+/// A certificate with one letter of its signed payload changed (the first of `word`, which
+/// must appear in it): decoded, altered and encoded again, so that it still reads but its
+/// signature no longer matches.
+pub fn tampered_hc1(hc1: &str, word: &str) -> String {
+    use outbreak_formats::hcert::{base45, zlib};
+    let compressed = base45::decode(hc1.strip_prefix("HC1:").unwrap()).unwrap();
+    let mut cose = zlib::inflate(&compressed).unwrap();
+    let at = cose.windows(word.len()).position(|w| w == word.as_bytes()).unwrap();
+    cose[at] = if cose[at] == b'M' { b'N' } else { b'M' };
+    format!("HC1:{}", base45::encode(&zlib::compress(&cose).unwrap()))
+}

@@ -1,21 +1,38 @@
-//! EU Digital COVID Certificates: the public trust list and a public verifier. Neither
-//! needs an account: anyone checking a certificate at a border or a door may ask.
+//! EU Digital COVID Certificates: a dose's certificate for its holder (or staff who may
+//! open their record), the public trust list and a public verifier. The last two need no
+//! account: anyone checking a certificate at a border or a door may ask.
 
 use axum::Json;
-use axum::extract::State;
-use outbreak_services::certificates::{TrustList, Verification};
+use axum::extract::{Path, State};
+use outbreak_domain::vaccination::DoseId;
+use outbreak_services::certificates::{IssuedHc1, TrustList, Verification};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use uuid::Uuid;
 
 use super::ErrorBody;
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::ApiJson;
+use crate::extract::{ApiCaller, ApiJson};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(trust_list)).routes(routes!(verify))
+    OpenApiRouter::new().routes(routes!(dose_certificate)).routes(routes!(trust_list)).routes(routes!(verify))
+}
+
+/// The EU Digital COVID Certificate of a dose: the one issued before while it is valid,
+/// else a new one. For the holder (a citizen whose phone is on the record) or staff who
+/// may open the record; 422 `voided` for a voided dose.
+#[utoipa::path(get, path = "/vaccination/doses/{id}/certificate", tag = "certificates", params(("id" = Uuid, Path)),
+    responses((status = 200, body = IssuedHc1), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("token" = []), ("session" = [])))]
+async fn dose_certificate(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<IssuedHc1>, ApiError> {
+    Ok(Json(state.services.dose_certificate(&caller, DoseId(id)).await?.issued))
 }
 
 /// The public keys of this server's unretired certificate signers: `kid`, algorithm,

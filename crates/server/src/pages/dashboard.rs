@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use outbreak_domain::testing::{Conclusion, SpecimenStatus, TestType};
 use outbreak_domain::{Permission, Role};
@@ -19,7 +19,7 @@ use outbreak_store::{DailyTotals, Specimen, Totals};
 use serde::Deserialize;
 use time::Date;
 
-use super::{Lang, PageContext, local_time, render};
+use super::{Lang, PageContext, local_time, private, render};
 use crate::AppState;
 use crate::error::PageError;
 use crate::extract::{CsrfForm, StaffCaller, client_address};
@@ -513,11 +513,6 @@ fn birth_date(typed: &str) -> String {
 }
 
 /// Answers that hold personal data are not kept by browsers or proxies.
-fn private(mut response: Response) -> Response {
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
 pub async fn lookup_form(ctx: PageContext) -> Response {
     render(&LookupPage::new(ctx, 1, &LookupInput::default()))
 }

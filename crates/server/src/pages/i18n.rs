@@ -40,6 +40,7 @@ const CATALOGS: &[Texts] = &[
     super::tracing_pages::TEXTS,
     super::zoning::TEXTS,
     super::vaccination::TEXTS,
+    super::certificates::TEXTS,
 ];
 
 const TEXTS: Texts = &[

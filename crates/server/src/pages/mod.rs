@@ -4,6 +4,7 @@
 
 mod admin;
 mod assets;
+mod certificates;
 mod checkin;
 mod citizen;
 mod dashboard;
@@ -20,7 +21,7 @@ mod zoning;
 use askama::Template;
 use axum::extract::Request;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -43,6 +44,8 @@ pub fn router(state: AppState) -> axum::Router<AppState> {
         .route("/me/register", post(citizen::register))
         .route("/me/card/{id}", get(citizen::card))
         .route("/me/invitations/{id}/answer", post(vaccination::answer))
+        .route("/doses/{id}/certificate", get(certificates::dose_certificate))
+        .route("/verify", get(certificates::verify_form).post(certificates::verify))
         .route("/vaccination", get(vaccination::home))
         .route("/vaccination/coverage", get(vaccination::coverage))
         .route("/vaccination/sessions/{id}", get(vaccination::session))
@@ -175,6 +178,11 @@ impl PageContext {
         PageContext { lang: Lang::from_parts(parts), csrf, signed_in: None, is_staff: false, is_admin: false }
     }
 
+    /// A context that only speaks a language: the other column of a bilingual page.
+    pub fn texts_only(lang: Lang) -> PageContext {
+        PageContext { lang, csrf: String::new(), signed_in: None, is_staff: false, is_admin: false }
+    }
+
     pub fn with_caller(mut self, caller: Option<&Caller>) -> PageContext {
         if let Some(caller) = caller {
             self.signed_in = Some(match &caller.principal {
@@ -252,6 +260,12 @@ pub fn local_time(at: time::OffsetDateTime) -> String {
 }
 
 /// What a person is told about a failed action: the API's message, which hides internals.
+/// A page with personal data: browsers and proxies must not keep it.
+pub(super) fn private(mut response: Response) -> Response {
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 pub fn user_message(error: outbreak_services::ServiceError) -> String {
     crate::error::ApiError::from(error).detail.message
 }

@@ -225,6 +225,7 @@ pub async fn allocate(
 }
 
 pub struct DoseRow {
+    pub id: String,
     pub number: u8,
     pub product: String,
     pub lot: String,
@@ -236,6 +237,7 @@ pub struct DoseRow {
 impl DoseRow {
     fn new(d: &outbreak_store::Dose) -> DoseRow {
         DoseRow {
+            id: d.id.to_string(),
             number: d.dose_number,
             product: product_name(&d.product),
             lot: d.lot.clone(),

@@ -496,8 +496,7 @@ pub async fn poster(
     let url = format!("{}/v/{}", state.services.config.public_url.trim_end_matches('/'), venue.code);
     let qr_svg = outbreak_formats::qr::qr_svg(&url, 640)
         .map_err(|e| page_error(lang)(ServiceError::Internal(format!("QR: {e}"))))?;
-    let plain = |lang| PageContext { lang, csrf: String::new(), signed_in: None, is_staff: false, is_admin: false };
-    let (vi, en) = (plain(Lang::Vi), plain(Lang::En));
+    let (vi, en) = (PageContext::texts_only(Lang::Vi), PageContext::texts_only(Lang::En));
     Ok(render(&Poster {
         kind_vi: kind_label(&vi, venue.kind),
         kind_en: kind_label(&en, venue.kind),

@@ -10,7 +10,7 @@ use crate::certificates::*;
 use crate::records::NewAuditEntry;
 use crate::{Result, StoreError};
 
-const ISSUED_COLUMNS: &str = "uvci, person_id, kid, issued_at, expires_at, revoked_at, revocation_reason";
+const ISSUED_COLUMNS: &str = "uvci, person_id, kid, issued_at, expires_at, revoked_at, revocation_reason, subject, hc1";
 
 fn issued(r: &Row) -> Result<IssuedCertificate> {
     Ok(IssuedCertificate {
@@ -21,6 +21,8 @@ fn issued(r: &Row) -> Result<IssuedCertificate> {
         expires_at: r.try_get(4)?,
         revoked_at: r.try_get(5)?,
         revocation_reason: r.try_get(6)?,
+        subject: r.try_get(7)?,
+        hc1: r.try_get(8)?,
     })
 }
 
@@ -83,8 +85,20 @@ impl CertificateStore for PostgresStore {
         let tx = client.transaction().await?;
         let result = async {
             tx.execute(
-                &format!("INSERT INTO issued_certificates ({ISSUED_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"),
-                &[&c.uvci, &c.person.0, &c.kid, &c.issued_at, &c.expires_at, &c.revoked_at, &c.revocation_reason],
+                &format!(
+                    "INSERT INTO issued_certificates ({ISSUED_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                ),
+                &[
+                    &c.uvci,
+                    &c.person.0,
+                    &c.kid,
+                    &c.issued_at,
+                    &c.expires_at,
+                    &c.revoked_at,
+                    &c.revocation_reason,
+                    &c.subject,
+                    &c.hc1,
+                ],
             )
             .await
             .map_err(|e| {
@@ -119,6 +133,20 @@ impl CertificateStore for PostgresStore {
                      ORDER BY issued_at DESC, uvci COLLATE \"C\" DESC"
                 ),
                 &[&person.0],
+            )
+            .await?;
+        rows.iter().map(issued).collect()
+    }
+
+    async fn issued_certificates_for(&self, subject: &str) -> Result<Vec<IssuedCertificate>> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {ISSUED_COLUMNS} FROM issued_certificates WHERE subject = $1
+                     ORDER BY issued_at DESC, uvci COLLATE \"C\" DESC"
+                ),
+                &[&subject],
             )
             .await?;
         rows.iter().map(issued).collect()

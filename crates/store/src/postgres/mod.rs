@@ -37,6 +37,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("0006_vaccination.sql")),
     (7, include_str!("0007_certificates.sql")),
     (8, include_str!("0008_restrictions.sql")),
+    (9, include_str!("0009_certificate_subjects.sql")),
 ];
 
 const UNIT_COLUMNS: &str = "code, parent_code, level, name, division_type, path, population";

@@ -11,7 +11,7 @@ use crate::certificates::*;
 use crate::records::NewAuditEntry;
 use crate::{Result, StoreError};
 
-const ISSUED_COLUMNS: &str = "uvci, person_id, kid, issued_at, expires_at, revoked_at, revocation_reason";
+const ISSUED_COLUMNS: &str = "uvci, person_id, kid, issued_at, expires_at, revoked_at, revocation_reason, subject, hc1";
 
 fn issued(r: &Row<'_>) -> rusqlite::Result<IssuedCertificate> {
     let person: String = r.get(1)?;
@@ -25,6 +25,8 @@ fn issued(r: &Row<'_>) -> rusqlite::Result<IssuedCertificate> {
         expires_at: from_micros(r.get(4)?),
         revoked_at: r.get::<_, Option<i64>>(5)?.map(from_micros),
         revocation_reason: r.get(6)?,
+        subject: r.get(7)?,
+        hc1: r.get(8)?,
     })
 }
 
@@ -103,7 +105,7 @@ impl CertificateStore for SqliteStore {
                 return Err(StoreError::NotFound("person"));
             }
             tx.prepare_cached(&format!(
-                "INSERT INTO issued_certificates ({ISSUED_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                "INSERT INTO issued_certificates ({ISSUED_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
             ))?
             .execute(params![
                 c.uvci,
@@ -112,7 +114,9 @@ impl CertificateStore for SqliteStore {
                 micros(c.issued_at),
                 micros(c.expires_at),
                 c.revoked_at.map(micros),
-                c.revocation_reason
+                c.revocation_reason,
+                c.subject,
+                c.hc1
             ])
             .map_err(|e| match e.sqlite_error_code() {
                 Some(ErrorCode::ConstraintViolation) => {
@@ -144,6 +148,21 @@ impl CertificateStore for SqliteStore {
                      ORDER BY issued_at DESC, uvci DESC"
                 ))?
                 .query_map([person.0.to_string()], issued)?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn issued_certificates_for(&self, subject: &str) -> Result<Vec<IssuedCertificate>> {
+        let subject = subject.to_owned();
+        self.read(move |c| {
+            let rows = c
+                .prepare_cached(&format!(
+                    "SELECT {ISSUED_COLUMNS} FROM issued_certificates WHERE subject = ?1
+                     ORDER BY issued_at DESC, uvci DESC"
+                ))?
+                .query_map([subject], issued)?
                 .collect::<rusqlite::Result<_>>()?;
             Ok(rows)
         })

@@ -38,6 +38,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("0006_vaccination.sql")),
     (7, include_str!("0007_certificates.sql")),
     (8, include_str!("0008_restrictions.sql")),
+    (9, include_str!("0009_certificate_subjects.sql")),
 ];
 
 /// Readers kept open between requests; more are opened under load and closed after.
