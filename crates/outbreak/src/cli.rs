@@ -94,6 +94,8 @@ enum BenchCommand {
     Trace(crate::bench::TraceArgs),
     /// A registration list through validation and matching against the people known.
     Registrations(crate::bench::RegistrationsArgs),
+    /// EU Digital COVID Certificates issued and verified per second on one core.
+    Certs(crate::bench::CertsArgs),
 }
 
 #[derive(Subcommand)]
@@ -102,6 +104,12 @@ enum KeysCommand {
     Rotate,
     /// Stop a key from verifying: every personal QR it signed stops working.
     Retire { kid: String },
+    /// Start signing vaccination certificates with a new document signer; older signers
+    /// stay in the trust list and keep verifying.
+    RotateCertificateSigner,
+    /// Take a document signer out of the trust list: every certificate it signed stops
+    /// verifying.
+    RetireCertificateSigner { kid: String },
 }
 
 impl Cli {
@@ -116,6 +124,7 @@ impl Cli {
             Command::Bench { command: BenchCommand::Results(args) } => crate::bench::results(args).await,
             Command::Bench { command: BenchCommand::Trace(args) } => crate::bench::trace(args).await,
             Command::Bench { command: BenchCommand::Registrations(args) } => crate::bench::registrations(args).await,
+            Command::Bench { command: BenchCommand::Certs(args) } => crate::bench::certs(args).await,
             Command::Keys { command, store } => {
                 let services = crate::serve::services(&ServeArgs {
                     store,
@@ -131,6 +140,13 @@ impl Cli {
                     KeysCommand::Retire { kid } => {
                         services.retire_qr_key(&kid).await?;
                         println!("retired {kid}");
+                    }
+                    KeysCommand::RotateCertificateSigner => {
+                        println!("new certificate signer: {}", services.rotate_certificate_key().await?);
+                    }
+                    KeysCommand::RetireCertificateSigner { kid } => {
+                        services.retire_certificate_key(&kid).await?;
+                        println!("retired certificate signer {kid}");
                     }
                 }
                 Ok(())

@@ -1,6 +1,7 @@
 //! `outbreak verify`: checks an EU Digital COVID Certificate (an `HC1:` string) step by
-//! step, or runs a folder of test cases laid out like the EU's public test data and prints
-//! expected against got for every step, ending with the totals.
+//! step — against a signer's certificate or a server's trust list — or runs a folder of
+//! test cases laid out like the EU's public test data and prints expected against got for
+//! every step, ending with the totals.
 
 use std::path::{Path, PathBuf};
 
@@ -14,8 +15,12 @@ pub struct VerifyArgs {
     /// The `HC1:` string to check (read from standard input when absent).
     certificate: Option<String>,
     /// The signer's X.509 certificate (DER, base64 DER or PEM), to check the signature.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "trust_list")]
     signer: Option<PathBuf>,
+    /// A server's trust list, as `GET /api/v1/certificates/trust-list` answers it: the
+    /// signer is the key the certificate names.
+    #[arg(long)]
+    trust_list: Option<PathBuf>,
     /// Run every test case (`*.json`) under this folder instead.
     #[arg(long)]
     test_data: Option<PathBuf>,
@@ -40,10 +45,22 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
         problems.push(format!("schema: {e}"));
     }
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    match &args.signer {
-        Some(path) => {
-            let signer = SignerCertificate::from_der(&read_certificate(path)?).context("the signer certificate")?;
-            if let Err(e) = hcert::verify::verify_with_certificate(&decoded.cose, &signer) {
+    let signer = match (&args.signer, &args.trust_list) {
+        (Some(path), _) => {
+            Some(SignerCertificate::from_der(&read_certificate(path)?).context("the signer certificate")?)
+        }
+        (None, Some(path)) => match trusted_signer(path, decoded.cose.kid())? {
+            Ok(signer) => Some(signer),
+            Err(problem) => {
+                problems.push(format!("signature: {problem}"));
+                None
+            }
+        },
+        (None, None) => None,
+    };
+    match &signer {
+        Some(signer) => {
+            if let Err(e) = hcert::verify::verify_with_certificate(&decoded.cose, signer) {
                 problems.push(format!("signature: {e}"));
             }
             if let Err(e) = hcert::check_expiry(claims, Some(&signer.validity), now) {
@@ -51,7 +68,9 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
             }
         }
         None => {
-            println!("signature not checked: give the signer's certificate with --signer");
+            if args.trust_list.is_none() {
+                println!("signature not checked: give the signer's certificate with --signer, or --trust-list");
+            }
             if let Err(e) = hcert::check_expiry(claims, None, now) {
                 problems.push(format!("validity: {e}"));
             }
@@ -66,6 +85,24 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
         }
         bail!("the certificate is not valid")
     }
+}
+
+/// The signer a trust list names for `kid`; `Err` says why there is none (the file itself
+/// being unreadable is the outer error).
+fn trusted_signer(path: &Path, kid: Option<&[u8]>) -> anyhow::Result<Result<SignerCertificate, String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let list: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not a trust list (JSON)", path.display()))?;
+    let keys = list["keys"].as_array().with_context(|| format!("{} has no \"keys\" list", path.display()))?;
+    let Some(kid) = kid else { return Ok(Err("the certificate names no signing key (kid)".into())) };
+    let kid = base64::engine::general_purpose::STANDARD.encode(kid);
+    let Some(entry) = keys.iter().find(|k| k["kid"] == kid.as_str()) else {
+        return Ok(Err(format!("the signing key {kid} is not in the trust list")));
+    };
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(entry["certificate"].as_str().unwrap_or_default())
+        .with_context(|| format!("the trust list's certificate for {kid} is not base64"))?;
+    Ok(Ok(SignerCertificate::from_der(&der).with_context(|| format!("the trust list's certificate for {kid}"))?))
 }
 
 fn instant(seconds: Option<i64>) -> String {

@@ -344,7 +344,10 @@ async fn a_session_invites_by_priority_and_the_vaccinator_records_the_dose() {
     };
     let verdict: Value = verify(certificate["hc1"].clone()).await.unwrap().json().await.unwrap();
     assert_eq!(verdict["valid"], true, "{verdict}");
-    assert_eq!((verdict["content"]["v"][0]["dn"].as_u64(), verdict["content"]["v"][0]["sd"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(
+        (verdict["content"]["v"][0]["dn"].as_u64(), verdict["content"]["v"][0]["sd"].as_u64()),
+        (Some(2), Some(2))
+    );
     assert_eq!(verdict["content"]["v"][0]["mp"], "EU/1/21/1529", "{verdict}");
     let stranger = TestServer::client().get(format!("{}/api/v1/vaccination/doses/{second_id}/certificate", server.url));
     assert_eq!(stranger.send().await.unwrap().status(), StatusCode::UNAUTHORIZED);

@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::process::Command;
 
 fn outbreak(args: &[&str]) -> (bool, String) {
@@ -33,4 +35,46 @@ fn malformed_certificates_are_refused_with_a_reason() {
         assert!(!success, "{bad}");
         assert!(text.contains("not a readable HC1 certificate"), "{bad}: {text}");
     }
+}
+
+#[tokio::test]
+async fn checks_a_certificate_against_a_servers_trust_list() {
+    let server = support::TestServer::start().await;
+    let person = outbreak_domain::NewPerson {
+        full_name: "Lê Văn Tám".into(),
+        date_of_birth: "1975-04-30".into(),
+        sex: "male".into(),
+        address_unit: "00070".into(),
+        ..outbreak_domain::NewPerson::default()
+    };
+    let person = server.services.register_person(&support::root(), &person).await.unwrap().id();
+    let facts = outbreak_services::certificates::VaccinationFacts {
+        person,
+        family_name: "Lê".into(),
+        given_name: "Văn Tám".into(),
+        date_of_birth: "1975-04-30".into(),
+        vaccine: "J07BX03".into(),
+        product: "BBIBP-CorV".into(),
+        manufacturer: "ORG-100020693".into(),
+        dose_number: 2,
+        total_doses: 2,
+        date: time::macros::date!(2021 - 10 - 01),
+    };
+    let issued = server.services.issue_vaccination_certificate(&support::root(), &facts).await.unwrap();
+    let trust_list = server.dir.join("trust-list.json");
+    std::fs::write(&trust_list, serde_json::to_string(&server.services.trust_list().await.unwrap()).unwrap()).unwrap();
+    let list = trust_list.to_str().unwrap();
+
+    let (success, text) = outbreak(&["verify", &issued.hc1, "--trust-list", list]);
+    assert!(success && text.trim_end().ends_with("VALID"), "{text}");
+    let (success, text) = outbreak(&["verify", &support::tampered_hc1(&issued.hc1, "TAM"), "--trust-list", list]);
+    assert!(!success && text.contains("INVALID signature"), "{text}");
+
+    // A key the list does not hold (the list from before a rotation).
+    server.services.rotate_certificate_key().await.unwrap();
+    let newer = server.services.issue_vaccination_certificate(&support::root(), &facts).await.unwrap();
+    let (success, text) = outbreak(&["verify", &newer.hc1, "--trust-list", list]);
+    assert!(!success && text.contains("is not in the trust list"), "{text}");
+    let (success, text) = outbreak(&["verify", &newer.hc1, "--trust-list", "/nonexistent/list.json"]);
+    assert!(!success && text.contains("cannot read /nonexistent/list.json"), "{text}");
 }

@@ -1,7 +1,7 @@
 //! Signature verification of a COSE_Sign1 certificate: ES256 or PS256 over the
 //! Sig_structure, and the key identifier checked against the signer's certificate.
 
-use p256::ecdsa::signature::Verifier;
+use rsa::signature::Verifier;
 use sha2::Sha256;
 
 use super::cose::{Algorithm, CoseSign1};
@@ -62,9 +62,13 @@ pub fn verify_with_key(cose: &CoseSign1, key: &PublicKey) -> Result<(), VerifyEr
     let signed = cose.signed_bytes();
     match (algorithm, key) {
         (Algorithm::Es256, PublicKey::P256(key)) => {
-            let signature =
-                p256::ecdsa::Signature::from_slice(&cose.signature).map_err(|_| VerifyError::MalformedSignature)?;
-            key.verify(&signed, &signature).map_err(|_| VerifyError::BadSignature)
+            if cose.signature.len() != 64 {
+                return Err(VerifyError::MalformedSignature);
+            }
+            let point = key.to_encoded_point(false);
+            ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, point.as_bytes())
+                .verify(&signed, &cose.signature)
+                .map_err(|_| VerifyError::BadSignature)
         }
         (Algorithm::Ps256, PublicKey::Rsa(key)) => {
             let signature = rsa::pss::Signature::try_from(cose.signature.as_slice())

@@ -2,6 +2,7 @@
 //! process on a fresh store, generates load on this machine, and reports rates together
 //! with a baseline measured in the same run, so the ratios hold on a noisy machine.
 
+mod certs;
 mod http;
 mod ingest;
 mod registrations;
@@ -15,6 +16,7 @@ use outbreak_server::AppState;
 use outbreak_services::sms::LogGateway;
 use outbreak_services::{Caller, Config, Services};
 
+pub use certs::{CertsArgs, run as certs};
 pub use ingest::{IngestArgs, run as ingest};
 pub use registrations::{RegistrationsArgs, run as registrations};
 pub use results::{ResultsArgs, run as results};
