@@ -1,8 +1,9 @@
 //! Vaccination in a real headless Chromium: an organisation's manager uploads a list with
 //! good, bad and duplicate rows and reads the report; the planner's session invites the
 //! next in line; the citizen confirms on their page; the vaccinator scans the personal QR
-//! (a hand scanner types it), screens and records the dose; the citizen sees it and
-//! downloads its certificate; the verifier page accepts it and refuses a tampered copy.
+//! (a hand scanner types it; then the phone's camera in camera mode), screens and records
+//! the dose; the citizen sees it and downloads its certificate; the verifier page accepts
+//! it and refuses a tampered copy.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -145,6 +146,12 @@ async fn a_list_uploaded_a_session_planned_a_dose_recorded_and_seen() {
     assert_eq!(text(c, "#vaccinee-name").await, "Nguyễn Thị Thọ");
     assert_eq!(text(c, "#next-dose").await, "1");
     screenshot(c, "vaccination-screening").await;
+
+    // On a phone without a hand scanner: camera mode, then the camera opens the QR's URL.
+    click(c, "#start-camera-mode").await;
+    assert!(c.find(Locator::Css("#camera-mode-on")).await.is_ok());
+    goto(c, &qr).await;
+    assert_eq!(text(c, "#vaccinee-name").await, "Nguyễn Thị Thọ");
     click(c, "#record-dose").await;
     let recorded = text(c, "#dose-recorded").await;
     assert!(recorded.contains("Đã ghi nhận mũi tiêm 1"), "{recorded}");

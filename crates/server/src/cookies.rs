@@ -10,6 +10,9 @@ pub const LANG: &str = "ob_lang";
 pub const VENUE: &str = "ob_venue";
 /// The sampling session this phone is in: scanned personal QRs offer to take a specimen.
 pub const SAMPLING: &str = "ob_sampling";
+/// The vaccination site this phone is in camera mode at: scanned personal QRs open the
+/// vaccinator's screen for that person there.
+pub const VACCINATING: &str = "ob_vaccinating";
 
 /// The value of cookie `name` in the request, if present.
 pub fn get<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {

@@ -52,6 +52,8 @@ pub fn router(state: AppState) -> axum::Router<AppState> {
         .route("/vaccination/sessions/{id}/allocate", post(vaccination::allocate))
         .route("/vaccination/sites/{id}", get(vaccination::vaccinate))
         .route("/vaccination/sites/{id}/doses", post(vaccination::record_dose))
+        .route("/vaccination/sites/{id}/camera-mode", post(vaccination::start_camera_mode))
+        .route("/camera-mode/leave", post(vaccination::leave_camera_mode))
         .route("/staff", get(staff::home))
         .route("/people", get(staff::search))
         .route("/people/new", get(staff::new_form).post(staff::create))

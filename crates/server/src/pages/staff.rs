@@ -270,6 +270,11 @@ pub async fn scan(
     {
         return Ok(super::testing::scan_in_sampling_mode(&state, ctx, caller, session, &token).await);
     }
+    if caller.as_ref().is_some_and(|c| matches!(c.principal, Principal::Staff { .. }))
+        && let Some(site) = super::vaccination::camera_mode(&headers)
+    {
+        return Ok(super::vaccination::scan_in_camera_mode(site, &token));
+    }
     let checkin_mode = crate::cookies::get(&headers, crate::cookies::VENUE).filter(|c| !c.is_empty());
     if let (Some(caller), Some(code)) = (&caller, checkin_mode) {
         return Ok(super::venues::scan_checkin(&state, ctx, caller, &headers, code, &token, false).await);

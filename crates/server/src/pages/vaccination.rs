@@ -1,11 +1,12 @@
 //! Vaccination pages: the staff's vaccination home (sites, sessions, organisations' list
 //! uploads with their per-row report), a session with its invitations and the allocator,
-//! the vaccinator's screen (scan the personal QR with a hand scanner or type the CCCD →
-//! screening → record the dose), coverage with its chart and drill-down, and the doses
-//! and invitations on the citizen's page.
+//! the vaccinator's screen (scan the personal QR with a hand scanner, or with the phone's
+//! own camera in camera mode, or type the CCCD → screening → record the dose), coverage
+//! with its chart and drill-down, and the doses and invitations on the citizen's page.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use outbreak_domain::vaccination::{InvitationId, SiteId, VaccinationSessionId};
 use outbreak_services::vaccination::{CoverageReport, DoseInput, PersonDoses, Vaccinee};
@@ -15,9 +16,9 @@ use uuid::Uuid;
 
 use super::i18n::Texts;
 use super::{PageContext, local_time, render, user_message};
-use crate::AppState;
 use crate::error::PageError;
 use crate::extract::{CitizenCaller, CsrfForm, StaffCaller};
+use crate::{AppState, cookies};
 
 pub(super) const TEXTS: Texts = &[
     ("vaccination", "Tiêm chủng", "Vaccination"),
@@ -80,7 +81,19 @@ pub(super) const TEXTS: Texts = &[
     ("vx_confirm", "Xác nhận", "Confirm"),
     ("vx_decline", "Từ chối", "Decline"),
     ("vx_invitation_for", "Lời mời tiêm mũi", "Invitation for dose"),
+    ("vx_camera_mode", "Quét bằng camera điện thoại", "Scan with the phone's camera"),
+    (
+        "vx_camera_mode_help",
+        "Bật chế độ này trên điện thoại của người tiêm: khi camera quét mã QR cá nhân của người dân, màn hình tiêm của điểm này mở ra cho người đó.",
+        "Turn this on on the vaccinator's phone: when its camera scans a personal QR, this site's vaccination screen opens for that person.",
+    ),
+    ("vx_start_camera_mode", "Bật chế độ camera", "Start camera mode"),
+    ("vx_camera_mode_on", "Chế độ camera đang bật trên điện thoại này.", "Camera mode is on on this phone."),
+    ("vx_leave_camera_mode", "Tắt chế độ camera", "Leave camera mode"),
 ];
+
+/// How long a phone stays in camera mode: a working day.
+const CAMERA_MODE_SECS: i64 = 12 * 3600;
 
 /// Whether the staff home links to the vaccination pages: planners, vaccinators and
 /// organisation managers.
@@ -265,6 +278,7 @@ struct Vaccinate {
     questions: Vec<Question>,
     message: Option<String>,
     error: Option<String>,
+    in_camera_mode: bool,
 }
 
 pub struct VaccineeView {
@@ -296,15 +310,28 @@ pub struct ScanParams {
     pub recorded: Option<u8>,
 }
 
+/// What the vaccinator's screen shows besides the site: what was scanned, the outcome of
+/// the last step, and whether this phone is in camera mode there.
+struct Screen {
+    scanned: String,
+    message: Option<String>,
+    error: Option<String>,
+    in_camera_mode: bool,
+}
+
+/// The site whose camera mode this phone is in, if any.
+pub(super) fn camera_mode(headers: &HeaderMap) -> Option<SiteId> {
+    cookies::get(headers, cookies::VACCINATING).and_then(|id| Uuid::parse_str(id).ok()).map(SiteId)
+}
+
 async fn vaccinate_page(
     state: &AppState,
     ctx: PageContext,
     caller: &outbreak_services::Caller,
     site: SiteId,
-    scanned: String,
-    message: Option<String>,
-    error: Option<String>,
+    screen: Screen,
 ) -> Result<Response, PageError> {
+    let Screen { scanned, message, error, in_camera_mode } = screen;
     let lang = ctx.lang;
     let site_record = state
         .services
@@ -347,6 +374,7 @@ async fn vaccinate_page(
         questions,
         message,
         error,
+        in_camera_mode,
         ctx,
     }))
 }
@@ -356,11 +384,56 @@ pub async fn vaccinate(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
+    headers: HeaderMap,
     Path(id): Path<Uuid>,
     Query(params): Query<ScanParams>,
 ) -> Result<Response, PageError> {
     let message = params.recorded.map(|n| format!("{} {n}", ctx.t("vx_recorded")));
-    vaccinate_page(&state, ctx, &caller, SiteId(id), params.scanned, message, None).await
+    let in_camera_mode = camera_mode(&headers) == Some(SiteId(id));
+    let screen = Screen { scanned: params.scanned, message, error: None, in_camera_mode };
+    vaccinate_page(&state, ctx, &caller, SiteId(id), screen).await
+}
+
+/// Puts this phone in camera mode at a site the caller may vaccinate at.
+pub async fn start_camera_mode(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    StaffCaller(caller): StaffCaller,
+    Path(id): Path<Uuid>,
+    CsrfForm(_): CsrfForm<super::testing::Empty>,
+) -> Result<Response, PageError> {
+    let site = SiteId(id);
+    let sites = state.services.sites(&caller).await.map_err(page_error(ctx.lang))?;
+    if !sites.iter().any(|s| s.id == site) {
+        return Err(PageError::from_service(outbreak_services::ServiceError::NotFound("site".into()), ctx.lang));
+    }
+    let mut response = Redirect::to(&format!("/vaccination/sites/{id}")).into_response();
+    let cookie = cookies::set(cookies::VACCINATING, &site.to_string(), CAMERA_MODE_SECS, state.secure_cookies);
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+pub async fn leave_camera_mode(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    CsrfForm(_): CsrfForm<super::testing::Empty>,
+) -> Response {
+    let back = match camera_mode(&headers) {
+        Some(id) => format!("/vaccination/sites/{id}"),
+        None => "/vaccination".to_owned(),
+    };
+    let mut response = Redirect::to(&back).into_response();
+    response.headers_mut().append(header::SET_COOKIE, cookies::set(cookies::VACCINATING, "", 0, state.secure_cookies));
+    response
+}
+
+/// A personal QR opened by the camera of a phone in camera mode: the vaccinator's screen
+/// at that site, with the person found. Called by the `/q/{token}` page.
+pub(super) fn scan_in_camera_mode(site: SiteId, token: &str) -> Response {
+    // A genuine token is URL-safe Base64 and dots; anything else is dropped, which leaves
+    // a token the screen then refuses as unreadable, and nothing can leak into the query.
+    let token: String = token.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).collect();
+    Redirect::to(&format!("/vaccination/sites/{site}?scanned={token}")).into_response()
 }
 
 /// The dose form: the person, the session (or none), the dose number, and one yes/no per
@@ -383,6 +456,7 @@ pub async fn record_dose(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
+    headers: HeaderMap,
     Path(id): Path<Uuid>,
     CsrfForm(form): CsrfForm<DoseForm>,
 ) -> Result<Response, PageError> {
@@ -413,8 +487,9 @@ pub async fn record_dose(
     match state.services.record_dose(&caller, &input).await {
         Ok(dose) => Ok(Redirect::to(&format!("/vaccination/sites/{id}?recorded={}", dose.dose_number)).into_response()),
         Err(e) => {
-            let message = user_message(e);
-            vaccinate_page(&state, ctx, &caller, SiteId(id), form.scanned, None, Some(message)).await
+            let in_camera_mode = camera_mode(&headers) == Some(SiteId(id));
+            let screen = Screen { scanned: form.scanned, message: None, error: Some(user_message(e)), in_camera_mode };
+            vaccinate_page(&state, ctx, &caller, SiteId(id), screen).await
         }
     }
 }
