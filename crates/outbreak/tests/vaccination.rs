@@ -11,28 +11,9 @@ mod support;
 use outbreak_domain::{NewPerson, PersonId, local_date, now};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{TestServer, root};
+use support::{TestServer, call, root};
 
 /// A call with an API token; answers the status and the JSON body.
-async fn call(server: &TestServer, token: &str, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let client = TestServer::client();
-    let url = format!("{}/api/v1{path}", server.url);
-    let request = match method {
-        "GET" => client.get(url),
-        "PUT" => client.put(url),
-        _ => client.post(url),
-    }
-    .bearer_auth(token);
-    let request = match body {
-        Some(body) => request.json(&body),
-        None => request,
-    };
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 async fn upload(
     server: &TestServer,
     token: &str,

@@ -12,29 +12,10 @@ use outbreak_domain::{NewPerson, PersonId, Phone, now};
 use outbreak_store::{NewCheckin, Venue};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{TestServer, root};
+use support::{TestServer, call, root};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
-
-async fn call(server: &TestServer, token: &str, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let client = TestServer::client();
-    let url = format!("{}/api/v1{path}", server.url);
-    let request = match method {
-        "GET" => client.get(url),
-        "PUT" => client.put(url),
-        _ => client.post(url),
-    }
-    .bearer_auth(token);
-    let request = match body {
-        Some(body) => request.json(&body),
-        None => request,
-    };
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
 
 async fn venue(server: &TestServer, name: &str) -> Venue {
     venue_in(server, name, "00070").await

@@ -181,3 +181,30 @@ pub fn tampered_hc1(hc1: &str, word: &str) -> String {
     cose[at] = if cose[at] == b'M' { b'N' } else { b'M' };
     format!("HC1:{}", base45::encode(&zlib::compress(&cose).unwrap()))
 }
+
+/// Calls the API at `path` (under `/api/v1`) with a bearer token; the status and the JSON
+/// answer (`Null` when there is none).
+pub async fn call(
+    server: &TestServer,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (reqwest::StatusCode, Value) {
+    let client = TestServer::client();
+    let url = format!("{}/api/v1{path}", server.url);
+    let request = match method {
+        "GET" => client.get(url),
+        "PUT" => client.put(url),
+        _ => client.post(url),
+    }
+    .bearer_auth(token);
+    let request = match body {
+        Some(body) => request.json(&body),
+        None => request,
+    };
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
