@@ -5,6 +5,8 @@
 //! never loses one. It wakes when a workflow says there is news, and every few seconds
 //! anyway (another server may have written events). Each round first traces the cases
 //! confirmed since the last one (see [`crate::tracing`]), so new contacts hear at once.
+//! With several servers on one store, only the one holding the notifier's lease runs
+//! rounds; the others take over when it stops renewing.
 
 use std::time::Duration;
 
@@ -22,6 +24,11 @@ const KINDS: &[&str] =
 /// Events read per round.
 const ROUND: u32 = 500;
 const IDLE: Duration = Duration::from_secs(5);
+/// The lease under which one server at a time runs the notifier's rounds.
+const LEASE: &str = "notifier";
+/// How long a lease lasts unrenewed: several rounds, so a busy round does not lose it, and
+/// short enough that a dead server's work is taken over within a minute.
+const LEASE_TERM: time::Duration = time::Duration::seconds(60);
 
 impl Services {
     /// Starts the notifier once per process; later calls do nothing.
@@ -38,7 +45,22 @@ impl Services {
     }
 
     async fn run_notifier(self) {
+        let holder = uuid::Uuid::new_v4().to_string();
         loop {
+            let at = outbreak_domain::now();
+            match self.store.lease_consumer(LEASE, &holder, at, at + LEASE_TERM).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    // Another server runs the rounds; look again after a while.
+                    let _ = tokio::time::timeout(IDLE, self.notifier_wake.notified()).await;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot take the notifier's lease; retrying");
+                    tokio::time::sleep(IDLE).await;
+                    continue;
+                }
+            }
             // Newly confirmed cases are traced first, so their contacts are told this round.
             let traced = self.trace_pending().await.unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "tracing round failed; retrying");

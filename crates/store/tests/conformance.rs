@@ -1519,6 +1519,19 @@ async fn events_and_cursors(store: &dyn Store) {
     store.set_event_cursor("sms", all[2].seq).await.unwrap();
     assert_eq!(store.event_cursor("sms").await.unwrap(), all[2].seq);
     assert_eq!(store.event_cursor("webhook").await.unwrap(), 0);
+
+    // One server at a time runs a consumer: the lease holder renews, others wait it out.
+    let at = now();
+    let lease = |holder: &'static str, from: OffsetDateTime| {
+        store.lease_consumer("sms", holder, from, from + Duration::seconds(30))
+    };
+    assert!(lease("server-a", at).await.unwrap());
+    assert!(!lease("server-b", at + Duration::seconds(10)).await.unwrap(), "a's lease runs");
+    assert!(lease("server-a", at + Duration::seconds(20)).await.unwrap(), "the holder renews");
+    assert!(!lease("server-b", at + Duration::seconds(40)).await.unwrap(), "renewed until 50 s");
+    assert!(lease("server-b", at + Duration::seconds(50)).await.unwrap(), "lapsed: b takes over");
+    assert!(!lease("server-a", at + Duration::seconds(55)).await.unwrap());
+    assert!(store.lease_consumer("webhook", "server-a", at, at + Duration::seconds(30)).await.unwrap());
 }
 
 async fn cases_filter_and_staff_entries(store: &dyn Store) {

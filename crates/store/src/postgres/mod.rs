@@ -38,6 +38,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("0007_certificates.sql")),
     (8, include_str!("0008_restrictions.sql")),
     (9, include_str!("0009_certificate_subjects.sql")),
+    (11, include_str!("0011_consumer_leases.sql")),
 ];
 
 const UNIT_COLUMNS: &str = "code, parent_code, level, name, division_type, path, population";

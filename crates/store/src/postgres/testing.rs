@@ -1244,4 +1244,23 @@ impl TestingStore for PostgresStore {
             .await?;
         Ok(())
     }
+
+    async fn lease_consumer(
+        &self,
+        consumer: &str,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool> {
+        let client = self.pool.get().await?;
+        let taken = client
+            .execute(
+                "INSERT INTO consumer_leases AS l (consumer, holder, expires_at) VALUES ($1, $2, $4)
+                 ON CONFLICT (consumer) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+                 WHERE l.holder = excluded.holder OR l.expires_at <= $3",
+                &[&consumer, &holder, &now, &until],
+            )
+            .await?;
+        Ok(taken > 0)
+    }
 }

@@ -1029,6 +1029,27 @@ impl TestingStore for SqliteStore {
         })
         .await
     }
+
+    async fn lease_consumer(
+        &self,
+        consumer: &str,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool> {
+        let (consumer, holder) = (consumer.to_owned(), holder.to_owned());
+        self.write(move |tx| {
+            let taken = tx
+                .prepare_cached(
+                    "INSERT INTO consumer_leases (consumer, holder, expires_at) VALUES (?1, ?2, ?4)
+                 ON CONFLICT (consumer) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+                 WHERE consumer_leases.holder = excluded.holder OR consumer_leases.expires_at <= ?3",
+                )?
+                .execute(params![consumer, holder, micros(now), micros(until)])?;
+            Ok(taken > 0)
+        })
+        .await
+    }
 }
 
 /// The status a step leads to from `status`, or why it cannot be taken.

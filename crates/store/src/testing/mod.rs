@@ -386,6 +386,16 @@ pub trait TestingStore {
     async fn events_after(&self, seq: i64, kinds: &[&str], limit: u32) -> Result<Vec<Event>>;
     async fn event_cursor(&self, consumer: &str) -> Result<i64>;
     async fn set_event_cursor(&self, consumer: &str, seq: i64) -> Result<()>;
+    /// Takes or renews the lease on running `consumer` for `holder` until `until`; false
+    /// while another holder's lease has not lapsed at `now`. A server runs a consumer only
+    /// while it holds the lease, so two servers never handle the same events.
+    async fn lease_consumer(
+        &self,
+        consumer: &str,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool>;
 }
 
 /// The status a lab's step leads a tube to from `status`, or why it cannot be taken.
