@@ -9,7 +9,6 @@
 
 mod support;
 
-use outbreak_domain::NewPerson;
 use outbreak_services::certificates::VaccinationFacts;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -29,28 +28,7 @@ async fn verify(server: &TestServer, hc1: &str) -> (StatusCode, Value) {
 #[tokio::test]
 async fn certificates_verify_against_the_trust_list() {
     let server = TestServer::start().await;
-    let person = NewPerson {
-        full_name: "Nguyễn Văn An".into(),
-        date_of_birth: "1987-03-21".into(),
-        sex: "male".into(),
-        phone: Some("0912000321".into()),
-        address_unit: "00070".into(),
-        street: "12 Hàng Bạc".into(),
-        ..NewPerson::default()
-    };
-    let person = server.services.register_person(&root(), &person).await.unwrap().id();
-    let facts = VaccinationFacts {
-        person,
-        family_name: "Nguyễn".into(),
-        given_name: "Văn An".into(),
-        date_of_birth: "1987-03-21".into(),
-        vaccine: "1119349007".into(),
-        product: "EU/1/20/1528".into(),
-        manufacturer: "ORG-100030215".into(),
-        dose_number: 2,
-        total_doses: 2,
-        date: time::macros::date!(2021 - 09 - 15),
-    };
+    let facts = support::vaccinated(&server, "Nguyễn", "Văn An", "1987-03-21").await;
     let issued = server.services.issue_vaccination_certificate(&root(), &facts).await.unwrap();
     assert!(issued.hc1.starts_with("HC1:"), "{}", issued.hc1);
     assert!(issued.uvci.starts_with("URN:UVCI:01:VN:"), "{}", issued.uvci);
@@ -133,25 +111,13 @@ async fn issued_certificates_verify_with_an_independent_implementation() {
         return;
     };
     let server = TestServer::start().await;
-    let person = NewPerson {
-        full_name: "Trần Thị Bích Ngọc".into(),
-        date_of_birth: "1990-12-01".into(),
-        sex: "female".into(),
-        address_unit: "00070".into(),
-        ..NewPerson::default()
-    };
-    let person = server.services.register_person(&root(), &person).await.unwrap().id();
     let facts = VaccinationFacts {
-        person,
-        family_name: "Trần".into(),
-        given_name: "Thị Bích Ngọc".into(),
-        date_of_birth: "1990-12-01".into(),
         vaccine: "J07BX03".into(),
         product: "EU/1/21/1529".into(),
         manufacturer: "ORG-100001699".into(),
         dose_number: 1,
-        total_doses: 2,
         date: time::macros::date!(2021 - 08 - 02),
+        ..support::vaccinated(&server, "Trần", "Thị Bích Ngọc", "1990-12-01").await
     };
     let issued = server.services.issue_vaccination_certificate(&root(), &facts).await.unwrap();
     let trust: Value = TestServer::client()

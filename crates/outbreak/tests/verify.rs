@@ -40,25 +40,12 @@ fn malformed_certificates_are_refused_with_a_reason() {
 #[tokio::test]
 async fn checks_a_certificate_against_a_servers_trust_list() {
     let server = support::TestServer::start().await;
-    let person = outbreak_domain::NewPerson {
-        full_name: "Lê Văn Tám".into(),
-        date_of_birth: "1975-04-30".into(),
-        sex: "male".into(),
-        address_unit: "00070".into(),
-        ..outbreak_domain::NewPerson::default()
-    };
-    let person = server.services.register_person(&support::root(), &person).await.unwrap().id();
     let facts = outbreak_services::certificates::VaccinationFacts {
-        person,
-        family_name: "Lê".into(),
-        given_name: "Văn Tám".into(),
-        date_of_birth: "1975-04-30".into(),
         vaccine: "J07BX03".into(),
         product: "BBIBP-CorV".into(),
         manufacturer: "ORG-100020693".into(),
-        dose_number: 2,
-        total_doses: 2,
         date: time::macros::date!(2021 - 10 - 01),
+        ..support::vaccinated(&server, "Lê", "Văn Tám", "1975-04-30").await
     };
     let issued = server.services.issue_vaccination_certificate(&support::root(), &facts).await.unwrap();
     let trust_list = server.dir.join("trust-list.json");

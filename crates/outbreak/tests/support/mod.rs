@@ -208,3 +208,34 @@ pub async fn call(
     let text = response.text().await.unwrap();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
+
+/// A person registered in Hoàn Kiếm (`family` `given`, born `birth`) and the facts of their
+/// second Comirnaty dose on 2021-09-15, to issue certificates from; tests change fields as
+/// they need.
+pub async fn vaccinated(
+    server: &TestServer,
+    family: &str,
+    given: &str,
+    birth: &str,
+) -> outbreak_services::certificates::VaccinationFacts {
+    let person = outbreak_domain::NewPerson {
+        full_name: format!("{family} {given}"),
+        date_of_birth: birth.into(),
+        sex: "female".into(),
+        address_unit: "00070".into(),
+        ..outbreak_domain::NewPerson::default()
+    };
+    let person = server.services.register_person(&root(), &person).await.unwrap().id();
+    outbreak_services::certificates::VaccinationFacts {
+        person,
+        family_name: family.into(),
+        given_name: given.into(),
+        date_of_birth: birth.into(),
+        vaccine: "1119349007".into(),
+        product: "EU/1/20/1528".into(),
+        manufacturer: "ORG-100030215".into(),
+        dose_number: 2,
+        total_doses: 2,
+        date: time::macros::date!(2021 - 09 - 15),
+    }
+}
