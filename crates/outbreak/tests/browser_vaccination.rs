@@ -155,6 +155,10 @@ async fn a_list_uploaded_a_session_planned_a_dose_recorded_and_seen() {
     click(c, "#record-dose").await;
     let recorded = text(c, "#dose-recorded").await;
     assert!(recorded.contains("Đã ghi nhận mũi tiêm 1"), "{recorded}");
+    // The person's record shows the dose to staff who may read vaccination.
+    goto(c, &format!("{}/people/{elder}", server.url)).await;
+    let history = text(c, "#person-doses").await;
+    assert!(history.contains("Mũi 1") && history.contains("Chứng nhận"), "{history}");
     sign_out(c, &server).await;
 
     // The citizen sees the dose.

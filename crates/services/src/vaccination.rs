@@ -1015,6 +1015,14 @@ impl Services {
         Ok(all)
     }
 
+    /// A person's doses and invitations, for staff who may read vaccination records where
+    /// the person lives (a health station printing an elder's certificate, for one).
+    pub async fn person_doses(&self, caller: &Caller, id: PersonId) -> Result<PersonDoses> {
+        let record = self.person(caller, id).await?;
+        self.authorize_unit(caller, Permission::ReadVaccination, &record.address_path)?;
+        self.doses_of(&record).await
+    }
+
     async fn doses_of(&self, record: &PersonRecord) -> Result<PersonDoses> {
         Ok(PersonDoses {
             person: record.id(),

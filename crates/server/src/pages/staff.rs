@@ -71,6 +71,8 @@ struct Search {
 struct PersonPage {
     ctx: PageContext,
     p: PersonRow,
+    /// The person's vaccination, when the caller may read it.
+    doses: Option<Vec<super::vaccination::DosesOf>>,
     qr_svg: String,
 }
 
@@ -153,7 +155,13 @@ pub async fn person(
     let ctx = ctx.with_caller(Some(&caller));
     let unit = unit_name(&state, record.person.address_unit.as_str()).await;
     let qr_svg = qr_svg(&state, record.id(), 160).await.map_err(|e| PageError::from_service(e, lang))?;
-    Ok(render(&PersonPage { p: PersonRow::new(&ctx, &record, unit), ctx, qr_svg }))
+    // Vaccination is shown to those who may read it; others see the page without it.
+    let doses = match state.services.person_doses(&caller, record.id()).await {
+        Ok(doses) => Some(super::vaccination::doses_view(&ctx, std::slice::from_ref(&doses))),
+        Err(outbreak_services::ServiceError::Forbidden(_)) => None,
+        Err(e) => return Err(PageError::from_service(e, lang)),
+    };
+    Ok(render(&PersonPage { p: PersonRow::new(&ctx, &record, unit), ctx, qr_svg, doses }))
 }
 
 /// Units a staff member is likely to type into a form: the communes where they hold
