@@ -330,6 +330,22 @@ async fn a_session_invites_by_priority_and_the_vaccinator_records_the_dose() {
         (Some(2), Some(2))
     );
     assert_eq!(verdict["content"]["v"][0]["mp"], "EU/1/21/1529", "{verdict}");
+    // The name corrected on the record: the next download states it, under a new identifier.
+    let corrected_name = NewPerson {
+        full_name: "Cụ Nguyễn Văn Lảo".into(),
+        date_of_birth: "1950-01-01".into(),
+        sex: "female".into(),
+        phone: Some("0912000888".into()),
+        cccd: Some("001150000011".into()),
+        address_unit: "00070".into(),
+        street: "5 Lý Thái Tổ".into(),
+        ..NewPerson::default()
+    };
+    server.services.update_person(&root(), elder, &corrected_name).await.unwrap();
+    let renamed: Value = certificate_of(second_id).send().await.unwrap().json().await.unwrap();
+    assert_ne!(renamed["uvci"], certificate["uvci"], "{renamed}");
+    let verdict: Value = verify(renamed["hc1"].clone()).await.unwrap().json().await.unwrap();
+    assert_eq!(verdict["content"]["nam"]["gnt"], "NGUYEN<VAN<LAO", "{verdict}");
     let stranger = TestServer::client().get(format!("{}/api/v1/vaccination/doses/{second_id}/certificate", server.url));
     assert_eq!(stranger.send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
 

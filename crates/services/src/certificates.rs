@@ -299,8 +299,8 @@ impl Services {
     }
 
     /// The certificate of a recorded dose, for whoever may open the holder's record: the
-    /// one issued before while it is unrevoked, signed by a trusted key and not close to
-    /// expiry, else a new one. A voided dose has none.
+    /// one issued before while it is unrevoked, signed by a trusted key, not close to
+    /// expiry and still true to the records, else a new one. A voided dose has none.
     pub async fn dose_certificate(&self, caller: &Caller, dose: DoseId) -> Result<DoseCertificate> {
         let not_found = || ServiceError::NotFound("dose".into());
         let dose = self.store.dose(dose).await?.ok_or_else(not_found)?;
@@ -326,9 +326,12 @@ impl Services {
         let subject = dose_subject(dose.id);
         let trust = self.trust().await?;
         let horizon = now() + REISSUE_BEFORE_EXPIRY;
+        // Reused only while it still says what the records say: a person's name or birth
+        // date corrected since then gets a new certificate.
         let reusable = self.store.issued_certificates_for(&subject).await?.into_iter().find(|c| {
             let trusted = BASE64.decode(&c.kid).ok().and_then(|kid| trust.keys.get(&kid)).is_some_and(|k| !k.retired);
-            c.revoked_at.is_none() && c.expires_at > horizon && !c.hc1.is_empty() && trusted
+            let current = hcert::decode(&c.hc1).is_ok_and(|d| d.claims.hcert == vaccination_hcert(&facts, &c.uvci));
+            c.revoked_at.is_none() && c.expires_at > horizon && trusted && current
         });
         let issued = match reusable {
             Some(c) => IssuedHc1 { hc1: c.hc1, uvci: c.uvci, expires_at: c.expires_at },
