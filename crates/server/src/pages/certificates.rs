@@ -59,6 +59,9 @@ pub(super) const TEXTS: Texts = &[
     ),
     ("verify_revoked", "Chứng nhận đã bị thu hồi", "The certificate was revoked"),
     ("verify_issued", "Ngày cấp", "Issued"),
+    ("verify_statement", "Nội dung", "States"),
+    ("verify_test", "Xét nghiệm", "Test"),
+    ("verify_recovery", "Đã khỏi bệnh, hiệu lực", "Recovery, valid"),
     ("verify_another", "Kiểm tra chứng nhận khác", "Check another certificate"),
 ];
 
@@ -174,8 +177,8 @@ impl VerdictView {
                     product_label(&text(&s["mp"])),
                     text(&s["dt"])
                 ),
-                "t" => format!("test · {} · {}", text(&s["tt"]), text(&s["sc"])),
-                _ => format!("recovery · {} – {}", text(&s["df"]), text(&s["du"])),
+                "t" => format!("{} · {} · {}", ctx.t("verify_test"), text(&s["tt"]), text(&s["sc"])),
+                _ => format!("{} · {} – {}", ctx.t("verify_recovery"), text(&s["df"]), text(&s["du"])),
             })
             .collect();
         VerdictView {
