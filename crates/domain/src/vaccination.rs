@@ -485,12 +485,11 @@ mod tests {
     }
 
     #[test]
-    fn every_product_is_in_the_eu_value_sets() {
-        // The codes as the value sets list them (shared/dcc-spec/valuesets).
-        let mp = ["EU/1/21/1529", "EU/1/20/1528", "EU/1/20/1507", "BBIBP-CorV", "Sputnik-V", "Abdala", "EU/1/20/1525"];
+    fn every_product_has_a_schedule_and_is_found_by_code() {
+        // That its EU codes are in the value sets is checked against the value sets
+        // themselves, in formats/tests/dcc_valuesets.rs.
         for p in PRODUCTS {
-            assert!(mp.contains(&p.eu_product), "{}", p.code);
-            assert!(!p.eu_manufacturer.is_empty() && !p.eu_prophylaxis.is_empty());
+            assert!(!p.eu_product.is_empty() && !p.eu_manufacturer.is_empty() && !p.eu_prophylaxis.is_empty());
             assert!(p.primary_doses >= 1);
         }
         assert_eq!(product("p", " Sputnik-V ").unwrap().code, "sputnik_v");
