@@ -344,34 +344,28 @@ fn register_one(tx: &Connection, r: &NewRegistration) -> Result<RegistrationOutc
     let Ok(preferred_path) = unit_path(tx, &r.preferred_unit, "preferred_unit") else {
         return refuse("preferred_unit", "unknown_unit", format!("{} is not a known unit", r.preferred_unit));
     };
-    // A savepoint per row: a refused person (an unknown address unit) leaves nothing behind
-    // while the rows around it are stored. The statements are prepared once, as a list of a
-    // million rows runs them a million times.
-    let savepoint = |sql: &str| -> Result<()> {
-        tx.prepare_cached(sql)?.execute([])?;
-        Ok(())
-    };
-    savepoint("SAVEPOINT registration")?;
+    // A refused person (an unknown address unit, an identifier taken) leaves nothing behind
+    // while the rows around it are stored: `match_or_insert` writes with one statement, and
+    // SQLite backs out a failed statement alone, so no savepoint is needed per row.
     let matched = match match_or_insert(tx, r) {
         Ok(m) => m,
-        Err(e) => {
-            savepoint("ROLLBACK TO registration")?;
-            savepoint("RELEASE registration")?;
-            return match e {
-                StoreError::NotFound(field) => refuse(field, "unknown_unit", format!("{field} is not a known unit")),
-                StoreError::Conflict { field, .. } => {
-                    refuse(field, "conflict", format!("{field} belongs to another person already registered"))
-                }
-                e => Err(e),
-            };
+        Err(StoreError::NotFound(field)) => {
+            return refuse(field, "unknown_unit", format!("{field} is not a known unit"));
         }
+        Err(StoreError::Conflict { field, .. }) => {
+            return refuse(field, "conflict", format!("{field} belongs to another person already registered"));
+        }
+        Err(e) => return Err(e),
     };
-    savepoint("RELEASE registration")?;
     let (person, known) = matched;
-    let existing: Option<String> = tx
-        .prepare_cached("SELECT id FROM registrations WHERE person_id = ?1")?
-        .query_row([person.to_string()], |row| row.get(0))
-        .optional()?;
+    // Only someone already known can have registered before.
+    let existing: Option<String> = if known {
+        tx.prepare_cached("SELECT id FROM registrations WHERE person_id = ?1")?
+            .query_row([person.to_string()], |row| row.get(0))
+            .optional()?
+    } else {
+        None
+    };
     if let Some(id) = existing {
         return Ok(RegistrationOutcome::AlreadyRegistered { registration: RegistrationId(uuid_of(&id)?), person });
     }
