@@ -424,14 +424,13 @@ impl Services {
             .map_err(|e| invalid("file", e.code(), e.to_string()))?;
         let groups = self.store.priority_groups().await?;
         let today = local_date(now());
-        let parsed: Vec<(usize, String, std::result::Result<NewRegistration, Invalid>)> = sheet
-            .rows
-            .iter()
-            .map(|row| {
-                let name = row.cell(columns[0]).to_owned();
-                (row.line, name, registration_row(row, &columns, &groups, &organisation, today))
-            })
-            .collect();
+        let parsed = ValidatedRows {
+            rows: sheet.rows.iter(),
+            columns: &columns,
+            groups: &groups,
+            organisation: &organisation,
+            today,
+        };
         let report = self.register_rows(caller, parsed, &format!("organisation {}", organisation.id)).await?;
         self.audit(
             caller,
@@ -444,26 +443,20 @@ impl Services {
         Ok(report)
     }
 
-    /// Stores the valid rows in batches and reports on all of them in file order.
+    /// Stores the valid rows in batches and reports on all of them in file order. Rows are
+    /// validated as they are drawn from `rows`, so a file's next batch is checked while
+    /// the store writes the previous one.
     pub async fn register_rows(
         &self,
         caller: &Caller,
-        rows: Vec<(usize, String, std::result::Result<NewRegistration, Invalid>)>,
+        rows: impl IntoIterator<Item = (usize, String, std::result::Result<NewRegistration, Invalid>)>,
         detail: &str,
     ) -> Result<RegistrationReport> {
-        let count = rows.len();
-        let mut items = Vec::with_capacity(count);
+        let mut items = Vec::new();
         let mut batch: Vec<(usize, String, NewRegistration)> = Vec::new();
-        let flush = |batch: Vec<(usize, String, NewRegistration)>| async move {
-            let (meta, registrations): (Vec<(usize, String)>, Vec<NewRegistration>) =
-                batch.into_iter().map(|(line, name, r)| ((line, name), r)).unzip();
-            let audit = vec![audit_entry(caller, "registration.create", "registration", "", detail)];
-            let outcomes = self.store.register(registrations, audit).await?;
-            Ok::<_, ServiceError>(
-                meta.into_iter().zip(outcomes).map(|((line, name), o)| item(line, name, o)).collect::<Vec<_>>(),
-            )
-        };
-        for (line, name, row) in rows {
+        let mut writing: Option<WrittenBatch> = None;
+        let mut rows = rows.into_iter().peekable();
+        while let Some((line, name, row)) = rows.next() {
             match row {
                 Ok(r) => batch.push((line, name, r)),
                 Err(e) => items.push(RegistrationItem {
@@ -476,17 +469,28 @@ impl Services {
                     message: Some(e.message),
                 }),
             }
-            if batch.len() >= REGISTRATIONS_PER_TRANSACTION {
-                items.extend(flush(std::mem::take(&mut batch)).await?);
+            if batch.len() >= REGISTRATIONS_PER_TRANSACTION || (rows.peek().is_none() && !batch.is_empty()) {
+                // One batch in the store at a time, in file order.
+                if let Some(previous) = writing.take() {
+                    items.extend(previous.report().await?);
+                }
+                let (meta, registrations): (Vec<(usize, String)>, Vec<NewRegistration>) =
+                    std::mem::take(&mut batch).into_iter().map(|(line, name, r)| ((line, name), r)).unzip();
+                let audit = vec![audit_entry(caller, "registration.create", "registration", "", detail)];
+                let store = self.store.clone();
+                writing = Some(WrittenBatch {
+                    meta,
+                    write: tokio::spawn(async move { store.register(registrations, audit).await }),
+                });
             }
         }
-        if !batch.is_empty() {
-            items.extend(flush(batch).await?);
+        if let Some(last) = writing {
+            items.extend(last.report().await?);
         }
         items.sort_by_key(|i| i.line);
         let counted = |status: &str| items.iter().filter(|i| i.status == status).count();
         Ok(RegistrationReport {
-            rows: count,
+            rows: items.len(),
             registered: counted("registered"),
             matched: counted("matched"),
             already_registered: counted("already_registered"),
@@ -1037,6 +1041,41 @@ impl Services {
     pub async fn lookup_doses(&self, cccd: &str, birth: &str, code: &str, client: &str) -> Result<PersonDoses> {
         let record = self.looked_up(cccd, birth, code, client).await?;
         self.doses_of(&record).await
+    }
+}
+
+/// The rows of an uploaded list, each validated as it is drawn (a named iterator rather
+/// than a closure, so that the upload's future stays `Send` for every lifetime).
+struct ValidatedRows<'a> {
+    rows: std::slice::Iter<'a, SheetRow>,
+    columns: &'a [Option<usize>],
+    groups: &'a [PriorityGroup],
+    organisation: &'a Organisation,
+    today: Date,
+}
+
+impl Iterator for ValidatedRows<'_> {
+    type Item = (usize, String, std::result::Result<NewRegistration, Invalid>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let row = self.rows.next()?;
+        let name = row.cell(self.columns[0]).to_owned();
+        Some((row.line, name, registration_row(row, self.columns, self.groups, self.organisation, self.today)))
+    }
+}
+
+/// A batch of registrations the store is writing: each row's line and name, and the
+/// write itself.
+struct WrittenBatch {
+    meta: Vec<(usize, String)>,
+    write: tokio::task::JoinHandle<outbreak_store::Result<Vec<RegistrationOutcome>>>,
+}
+
+impl WrittenBatch {
+    /// Waits for the write and reports on each row.
+    async fn report(self) -> Result<Vec<RegistrationItem>> {
+        let outcomes = self.write.await.map_err(|e| ServiceError::Internal(format!("registration writer: {e}")))??;
+        Ok(self.meta.into_iter().zip(outcomes).map(|((line, name), o)| item(line, name, o)).collect())
     }
 }
 
