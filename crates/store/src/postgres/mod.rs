@@ -37,6 +37,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("0006_vaccination.sql")),
     (7, include_str!("0007_certificates.sql")),
     (8, include_str!("0008_restrictions.sql")),
+    // 9 is taken by certificate subjects on main.
+    (10, include_str!("0010_venue_stays.sql")),
 ];
 
 const UNIT_COLUMNS: &str = "code, parent_code, level, name, division_type, path, population";

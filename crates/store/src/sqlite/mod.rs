@@ -38,6 +38,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("0006_vaccination.sql")),
     (7, include_str!("0007_certificates.sql")),
     (8, include_str!("0008_restrictions.sql")),
+    // 9 is taken by certificate subjects on main.
+    (10, include_str!("0010_venue_stays.sql")),
 ];
 
 /// Readers kept open between requests; more are opened under load and closed after.
