@@ -80,6 +80,25 @@ fn met_visitor(r: &Row) -> Result<(i64, MetVisitor)> {
     ))
 }
 
+/// The rows of these check-ins (id and time), each read once.
+async fn met_visitors(
+    txn: &Transaction<'_>,
+    checkins: impl Iterator<Item = (i64, OffsetDateTime)>,
+) -> Result<HashMap<i64, MetVisitor>> {
+    let mut wanted: Vec<(i64, OffsetDateTime)> = checkins.collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let statement = txn.prepare_cached(MET_VISITORS_SQL).await?;
+    txn.query(
+        &statement,
+        &[&wanted.iter().map(|w| w.0).collect::<Vec<_>>(), &wanted.iter().map(|w| w.1).collect::<Vec<_>>()],
+    )
+    .await?
+    .iter()
+    .map(met_visitor)
+    .collect()
+}
+
 fn micros(d: time::Duration) -> i64 {
     d.whole_microseconds() as i64
 }
@@ -305,7 +324,7 @@ impl TracingStore for PostgresStore {
             return Ok(Vec::new());
         }
         let statement = txn.prepare_cached(MEETINGS_SQL).await?;
-        let meetings: Vec<Meeting> = txn
+        let mut meetings: Vec<Meeting> = txn
             .query(
                 &statement,
                 &[
@@ -325,20 +344,16 @@ impl TracingStore for PostgresStore {
             })
             .collect::<Result<_>>()?;
         let stays: Vec<Stay> = visits.iter().map(|v| v.stay).collect();
-        let ranked = rank_meetings(visits.len(), meetings, &stays, cap);
-        let mut wanted: Vec<(i64, OffsetDateTime)> = ranked.iter().map(|(m, _)| (m.checkin, m.at)).collect();
-        wanted.sort_unstable();
-        wanted.dedup();
-        let statement = txn.prepare_cached(MET_VISITORS_SQL).await?;
-        let rows: HashMap<i64, MetVisitor> = txn
-            .query(
-                &statement,
-                &[&wanted.iter().map(|w| w.0).collect::<Vec<_>>(), &wanted.iter().map(|w| w.1).collect::<Vec<_>>()],
-            )
-            .await?
-            .iter()
-            .map(met_visitor)
-            .collect::<Result<_>>()?;
+        let mut ranked = rank_meetings(visits.len(), &mut meetings, &stays, cap);
+        let mut rows = met_visitors(&txn, ranked.iter().map(|(m, _)| (m.checkin, m.at))).await?;
+        let collided = collided(&visits, &ranked, &rows);
+        if !collided.is_empty() {
+            let of_collided = meetings.iter().filter(|m| collided.contains(&m.visit)).map(|m| (m.checkin, m.at));
+            let venues = met_visitors(&txn, of_collided).await?;
+            without_strangers(&visits, &mut meetings, &collided, &venues);
+            ranked = rank_meetings(visits.len(), &mut meetings, &stays, cap);
+            rows = met_visitors(&txn, ranked.iter().map(|(m, _)| (m.checkin, m.at))).await?;
+        }
         txn.commit().await?;
         Ok(copresence_rows(&visits, ranked, &rows))
     }

@@ -91,6 +91,17 @@ fn met_visitor(r: &Row) -> rusqlite::Result<Result<(i64, MetVisitor)>> {
     })())
 }
 
+/// The rows of these check-ins, each read once.
+fn met_visitors(c: &Connection, checkins: impl Iterator<Item = i64>) -> Result<HashMap<i64, MetVisitor>> {
+    let mut wanted: Vec<i64> = checkins.collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    c.prepare_cached(MET_VISITORS_SQL)?
+        .query_map([serde_json::Value::from(wanted).to_string()], met_visitor)?
+        .map(|r| r?)
+        .collect()
+}
+
 /// The three reads of [`TracingStore::copresence`], in one read transaction so that they
 /// see the same check-ins.
 fn copresence_in(c: &Connection, sources: &str, cap: u32) -> Result<Vec<CoPresence>> {
@@ -116,7 +127,7 @@ fn copresence_in(c: &Connection, sources: &str, cap: u32) -> Result<Vec<CoPresen
             ])
         })
         .collect();
-    let meetings: Vec<Meeting> = tx
+    let mut meetings: Vec<Meeting> = tx
         .prepare_cached(MEETINGS_SQL)?
         .query_map(params![serde_json::Value::Array(asked).to_string(), longest], |r| {
             let (visit, checkin, at, until): (i64, i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
@@ -124,15 +135,15 @@ fn copresence_in(c: &Connection, sources: &str, cap: u32) -> Result<Vec<CoPresen
         })?
         .collect::<rusqlite::Result<_>>()?;
     let stays: Vec<Stay> = visits.iter().map(|v| v.stay).collect();
-    let ranked = rank_meetings(visits.len(), meetings, &stays, cap);
-    let mut wanted: Vec<i64> = ranked.iter().map(|(m, _)| m.checkin).collect();
-    wanted.sort_unstable();
-    wanted.dedup();
-    let rows: HashMap<i64, MetVisitor> = tx
-        .prepare_cached(MET_VISITORS_SQL)?
-        .query_map([serde_json::Value::from(wanted).to_string()], met_visitor)?
-        .map(|r| r?)
-        .collect::<Result<_>>()?;
+    let mut ranked = rank_meetings(visits.len(), &mut meetings, &stays, cap);
+    let mut rows = met_visitors(&tx, ranked.iter().map(|(m, _)| m.checkin))?;
+    let collided = collided(&visits, &ranked, &rows);
+    if !collided.is_empty() {
+        let venues = met_visitors(&tx, meetings.iter().filter(|m| collided.contains(&m.visit)).map(|m| m.checkin))?;
+        without_strangers(&visits, &mut meetings, &collided, &venues);
+        ranked = rank_meetings(visits.len(), &mut meetings, &stays, cap);
+        rows = met_visitors(&tx, ranked.iter().map(|(m, _)| m.checkin))?;
+    }
     Ok(copresence_rows(&visits, ranked, &rows))
 }
 

@@ -470,12 +470,8 @@ pub(crate) struct MetVisitor {
 
 /// Per source visit, the `cap` meetings that lasted longest (then the earliest arrival, then
 /// the lowest id), each with how many met that visit in all: one ranking for both stores.
-pub(crate) fn rank_meetings(
-    visits: usize,
-    mut meetings: Vec<Meeting>,
-    stays: &[Stay],
-    cap: u32,
-) -> Vec<(Meeting, u64)> {
+/// Sorts `meetings` in place.
+pub(crate) fn rank_meetings(visits: usize, meetings: &mut [Meeting], stays: &[Stay], cap: u32) -> Vec<(Meeting, u64)> {
     let together = |m: &Meeting| {
         let s = &stays[m.visit];
         s.until.min(m.until) - s.at.max(m.at)
@@ -484,7 +480,7 @@ pub(crate) fn rank_meetings(
         a.visit.cmp(&b.visit).then(together(b).cmp(&together(a))).then(a.at.cmp(&b.at)).then(a.checkin.cmp(&b.checkin))
     });
     let mut met = vec![0u64; visits];
-    for m in &meetings {
+    for m in meetings.iter() {
         met[m.visit] += 1;
     }
     let mut listed = Vec::new();
@@ -493,6 +489,35 @@ pub(crate) fn rank_meetings(
         listed.extend(group.iter().take(cap as usize).map(|m| (*m, all)));
     }
     listed
+}
+
+/// The visits with a listed check-in at another venue than theirs: its 64-bit key is
+/// theirs. The stores then read the venue of every meeting of those visits and rank them
+/// again without the strangers, so that neither the list nor the count mixes two venues
+/// (unless every stranger falls beyond the cap of a visit, where only the count could).
+pub(crate) fn collided(
+    visits: &[SourceVisit],
+    ranked: &[(Meeting, u64)],
+    rows: &std::collections::HashMap<i64, MetVisitor>,
+) -> std::collections::HashSet<usize> {
+    ranked
+        .iter()
+        .filter(|(m, _)| rows.get(&m.checkin).is_some_and(|r| r.venue != visits[m.visit].venue))
+        .map(|(m, _)| m.visit)
+        .collect()
+}
+
+/// Keeps, of the collided visits' meetings, those at the visit's own venue (`venues` holds
+/// the venue of each of their check-ins).
+pub(crate) fn without_strangers(
+    visits: &[SourceVisit],
+    meetings: &mut Vec<Meeting>,
+    collided: &std::collections::HashSet<usize>,
+    venues: &std::collections::HashMap<i64, MetVisitor>,
+) {
+    meetings.retain(|m| {
+        !collided.contains(&m.visit) || venues.get(&m.checkin).is_some_and(|r| r.venue == visits[m.visit].venue)
+    });
 }
 
 /// The co-presence rows from the ranked meetings and the rows read for them, in the order
