@@ -34,10 +34,21 @@ use crate::{Caller, Result, ServiceError, Services, audit_entry};
 const TRACER: &str = "tracing";
 /// `case.confirmed` events read per round.
 const TRACE_ROUND: u32 = 50;
-/// F1s whose co-presence one store query looks up.
+/// F1s whose co-presence the first store query of the F2 search looks up; each next query
+/// takes twice as many, up to [`SOURCES_PER_QUERY`]. The closest F1s go first, and one F1
+/// who shops at a market meets thousands: small first steps keep the search from reading
+/// far past its limits.
+const FIRST_SOURCES: usize = 8;
+/// F1s whose co-presence one store query looks up, at most.
 const SOURCES_PER_QUERY: usize = 200;
 /// F2s found per case, at most; the report says when the search stopped there.
 const MAX_F2: usize = 20_000;
+/// Other visitors' stays the F2 search reads, at most, before it stops (and says so). A
+/// case at a market has thousands of F1s, most of whom were at that market too, and each
+/// of their visits meets thousands again: without a bound the search reads the commune's
+/// fortnight many times over to find the same people. Each stay is an index entry, a
+/// fraction of a microsecond.
+const F2_STAYS: u64 = 300_000;
 /// Contacts a case's list shows; the counts cover them all.
 const LIST_LIMIT: u32 = 10_000;
 /// Contacts of a case read when tracing it again.
@@ -63,7 +74,8 @@ pub struct TraceReport {
     /// not listed as contacts.
     pub unlisted_f1: u64,
     pub unlisted_f2: u64,
-    /// True when the F2 search stopped at its limit.
+    /// True when the F2 search stopped at its limits (F2s listed or stays read) before it
+    /// had looked around every F1: the closest F1s' contacts are the ones listed.
     pub f2_truncated: bool,
     /// The figures in a sentence, Vietnamese then English.
     pub summary: String,
@@ -230,6 +242,18 @@ fn add(found: &mut BTreeMap<String, Candidate>, visitor: String, candidate: Cand
     }
 }
 
+/// How close an F1 was to the case, the closest least: the household, a contact the case
+/// named, then venue encounters by the longest time together.
+type Closeness = (u8, i64);
+
+fn closeness(evidence: &Evidence) -> Closeness {
+    match evidence {
+        Evidence::Household { .. } => (0, 0),
+        Evidence::Named { .. } => (1, 0),
+        Evidence::Venue { encounters, .. } => (2, -encounters.iter().map(|e| e.overlap_minutes).max().unwrap_or(0)),
+    }
+}
+
 /// Per source visit: the check-ins that met it, and how many of them are listed.
 fn visit_counts(rows: &[CoPresence]) -> HashMap<i64, (u64, u64)> {
     let mut counts: HashMap<i64, (u64, u64)> = HashMap::new();
@@ -341,6 +365,8 @@ impl Services {
             case_keys.push(Visitor::Phone(phone).key());
         }
         let existing = self.store.case_contacts(case.id, ALL_CONTACTS).await?;
+        // Where a trace's time goes, for the debug log.
+        let started = std::time::Instant::now();
 
         // F1: met at a venue while the case was infectious, or living with the case.
         let sources: Vec<Presence> =
@@ -358,6 +384,7 @@ impl Services {
             );
         }
         let visits = self.case_visits(&case_keys, &window, &rows).await?;
+        let f1_took = started.elapsed();
 
         let (f2, unlisted_f2, f2_truncated) = match depth {
             TraceDepth::F1 => (BTreeMap::new(), 0, false),
@@ -373,7 +400,16 @@ impl Services {
             .map(|(visitor, c)| c.into_new(visitor, case.id, &rules, at_now))
             .collect();
         let detail = format!("{} F1, {} F2 found; {} new", found.0, found.1, new.len());
+        let (found_took, recording) = (started.elapsed(), new.len());
         let added = self.store.insert_contacts(new, vec![audit(&detail)]).await?;
+        ::tracing::debug!(
+            case = %case.id,
+            f1_ms = f1_took.as_millis() as u64,
+            f2_ms = (found_took - f1_took).as_millis() as u64,
+            record_ms = (started.elapsed() - found_took).as_millis() as u64,
+            recorded = recording,
+            "traced"
+        );
         if !added.is_empty() {
             self.wake_notifier();
         }
@@ -409,29 +445,37 @@ impl Services {
         at_now: OffsetDateTime,
     ) -> Result<(BTreeMap<String, Candidate>, u64, bool)> {
         let rules = self.config.tracing;
-        let mut f1_from: BTreeMap<String, OffsetDateTime> = f1.iter().map(|(k, c)| (k.clone(), c.first)).collect();
+        // Each F1 with when they were first exposed and how close they were to the case.
+        let mut f1_from: BTreeMap<&str, (OffsetDateTime, Closeness)> =
+            f1.iter().map(|(k, c)| (k.as_str(), (c.first, closeness(&c.evidence)))).collect();
         let mut f1_people: Vec<PersonId> = f1.values().filter_map(|c| c.person).collect();
         for c in existing.iter().filter(|c| c.generation == 1) {
-            if !f1_from.contains_key(&c.visitor) {
-                f1_from.insert(c.visitor.clone(), c.exposure_at);
+            if !f1_from.contains_key(c.visitor.as_str()) {
+                f1_from.insert(&c.visitor, (c.exposure_at, closeness(&c.evidence)));
                 f1_people.extend(c.person);
             }
         }
-        let not_f2: HashSet<&str> =
-            case_keys.iter().map(String::as_str).chain(f1_from.keys().map(String::as_str)).collect();
-        let f2_sources: Vec<Presence> = f1_from
+        let not_f2: HashSet<&str> = case_keys.iter().map(String::as_str).chain(f1_from.keys().copied()).collect();
+        // The closest F1s first: when the search stops at its limit, theirs are the F2s listed.
+        let mut ordered: Vec<(&str, OffsetDateTime, Closeness)> =
+            f1_from.iter().filter(|(_, (from, _))| *from < at_now).map(|(k, (from, c))| (*k, *from, *c)).collect();
+        ordered.sort_by(|a, b| a.2.cmp(&b.2).then(a.0.cmp(b.0)));
+        let f2_sources: Vec<Presence> = ordered
             .iter()
-            .filter(|(_, from)| **from < at_now)
-            .map(|(k, from)| Presence { visitor: k.clone(), from: *from, until: at_now })
+            .map(|(k, from, _)| Presence { visitor: (*k).to_owned(), from: *from, until: at_now })
             .collect();
         let mut f2 = BTreeMap::new();
         let (mut unlisted_f2, mut f2_truncated) = (0, false);
-        for chunk in f2_sources.chunks(SOURCES_PER_QUERY) {
-            if f2.len() >= MAX_F2 {
+        let (mut next, mut size, mut stays) = (0, FIRST_SOURCES, 0);
+        while next < f2_sources.len() {
+            if f2.len() >= MAX_F2 || stays >= F2_STAYS {
                 f2_truncated = true;
                 break;
             }
+            let chunk = &f2_sources[next..(next + size).min(f2_sources.len())];
+            (next, size) = (next + chunk.len(), (size * 2).min(SOURCES_PER_QUERY));
             let rows = self.store.copresence(chunk, rules.f2_cap).await?;
+            stays += visit_counts(&rows).values().map(|(met, _)| met).sum::<u64>();
             unlisted_f2 += unlisted(&rows);
             for r in rows.iter().filter(|r| !not_f2.contains(r.visitor.as_str())) {
                 add(&mut f2, r.visitor.clone(), Candidate::met_at(r, 2, Some(r.source.clone())));
@@ -442,7 +486,7 @@ impl Services {
             if not_f2.contains(visitor.as_str()) {
                 continue;
             }
-            let from = f1_from.get(&via).copied().unwrap_or(window.from);
+            let from = f1_from.get(via.as_str()).map_or(window.from, |(from, _)| *from);
             add(&mut f2, visitor, Candidate::lives_with(&m, 2, Some(via), from, at_now));
         }
 

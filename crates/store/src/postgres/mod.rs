@@ -38,6 +38,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("0007_certificates.sql")),
     (8, include_str!("0008_restrictions.sql")),
     (9, include_str!("0009_certificate_subjects.sql")),
+    (10, include_str!("0010_venue_stays.sql")),
     (11, include_str!("0011_consumer_leases.sql")),
 ];
 

@@ -1,6 +1,6 @@
 //! Co-presence, households and contacts in PostgreSQL.
 
-use std::sync::LazyLock;
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use deadpool_postgres::Transaction;
@@ -9,8 +9,8 @@ use outbreak_domain::tracing::{ContactId, ContactKind, ContactStatus, ExposureId
 use outbreak_domain::venue::{VenueId, VenueKind};
 use outbreak_domain::{PersonId, Phone, UnitCode};
 use time::OffsetDateTime;
-use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
+use tokio_postgres::{IsolationLevel, Row};
 use uuid::Uuid;
 
 use super::testing::lock_outbox;
@@ -20,72 +20,91 @@ use crate::testing::columns::word;
 use crate::tracing::*;
 use crate::{Result, StoreError, key64};
 
-/// One statement: the sources' check-ins (by the visitor index), then the same venue's
-/// check-ins over the stay's range (by the venue index), ranked and counted per source
-/// visit; the people are joined only for the rows listed.
-static COPRESENCE_SQL: LazyLock<String> = LazyLock::new(copresence_sql);
+/// The sources' check-ins in their windows (by the visitor index), with their venues.
+const SOURCE_VISITS_SQL: &str = "SELECT c.id, c.venue_key, c.visitor_key, c.visitor, GREATEST(c.at, src.wfrom),
+           LEAST(c.until, src.wuntil), v.id, v.code, v.name, v.kind, v.unit_path
+    FROM UNNEST($1::text[], $2::bigint[], $3::timestamptz[], $4::timestamptz[])
+           WITH ORDINALITY AS src(visitor, visitor_key, wfrom, wuntil, n)
+      JOIN checkins c ON c.visitor_key = src.visitor_key
+        AND c.at >= src.wfrom - $5::bigint * interval '1 microsecond' AND c.at < src.wuntil
+      JOIN venues v ON v.id = c.venue_id
+    WHERE c.visitor = src.visitor AND c.until > src.wfrom
+    ORDER BY src.n, c.at, c.id";
 
-fn copresence_sql() -> String {
-    let margin = margin_case("v.kind", |d| format!("interval '{} seconds'", d.whole_seconds()));
-    format!(
-        "WITH src AS (
-            SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::timestamptz[], $4::timestamptz[])
-              AS src(visitor, visitor_key, wfrom, wuntil)
-        ),
-        s AS (
-            SELECT c.id, c.venue_key, c.venue_id, c.visitor, GREATEST(c.at, src.wfrom) AS at,
-                   LEAST(c.until, src.wuntil) AS until, v.code, v.name, v.kind, v.unit_path, {margin} AS margin
-            FROM src JOIN checkins c ON c.visitor_key = src.visitor_key AND c.at >= src.wfrom - $5::bigint * interval '1 second'
-                AND c.at < src.wuntil
-              JOIN venues v ON v.id = c.venue_id
-            WHERE c.visitor = src.visitor AND c.until > src.wfrom
-        ),
-        pairs AS (
-            SELECT s.id AS sid, s.visitor AS source, s.at AS s_at, s.until AS s_until, s.venue_id, s.code,
-                   s.name AS venue_name, s.kind, s.unit_path AS venue_path, o.id AS oid, o.visitor, o.person_id,
-                   o.phone, o.name, o.at, o.until,
-                   row_number() OVER (PARTITION BY s.id
-                       ORDER BY LEAST(s.until, o.until) - GREATEST(s.at, o.at) DESC, o.at, o.id) AS rank,
-                   count(*) OVER (PARTITION BY s.id) AS met
-            FROM s JOIN checkins o ON o.venue_key = s.venue_key
-                AND o.at > s.at - $5::bigint * interval '1 second' - s.margin AND o.at < s.until + s.margin
-            WHERE o.venue_id = s.venue_id AND o.visitor <> s.visitor AND o.until + s.margin > s.at
-        )
-        SELECT p.source, p.sid, p.s_at, p.s_until, p.venue_id, p.code, p.venue_name, p.kind, p.venue_path,
-               p.oid, p.visitor, p.person_id, coalesce(pe.full_name, p.name), coalesce(pe.phone, p.phone),
-               pe.address_path, p.at, p.until, p.met
-        FROM pairs p LEFT JOIN people pe ON pe.id = p.person_id
-        WHERE p.rank <= $6
-        ORDER BY p.source, p.s_at, p.sid, p.rank"
+/// Other visitors' stays at each visit's venue that meet it within the margin, by an
+/// index-only scan of the venue index: no check-in row is read here.
+const MEETINGS_SQL: &str = "SELECT s.n - 1, o.id, o.at, o.until
+    FROM UNNEST($1::bigint[], $2::bigint[], $3::timestamptz[], $4::timestamptz[], $5::bigint[])
+           WITH ORDINALITY AS s(venue_key, visitor_key, at, until, margin, n)
+      JOIN checkins o ON o.venue_key = s.venue_key
+        AND o.at > s.at - ($6::bigint + s.margin) * interval '1 microsecond'
+        AND o.at < s.until + s.margin * interval '1 microsecond'
+    WHERE o.until + s.margin * interval '1 microsecond' > s.at AND o.visitor_key <> s.visitor_key";
+
+/// The rows of the listed check-ins (by their primary key, so each is looked up in its own
+/// day's partition), with the people they are.
+const MET_VISITORS_SQL: &str = "SELECT o.id, o.venue_id, o.visitor, o.person_id, coalesce(pe.full_name, o.name),
+           coalesce(pe.phone, o.phone), pe.address_path
+    FROM UNNEST($1::bigint[], $2::timestamptz[]) AS j(id, at)
+      JOIN checkins o ON o.id = j.id AND o.at = j.at
+      LEFT JOIN people pe ON pe.id = o.person_id";
+
+fn source_visit(r: &Row) -> Result<SourceVisit> {
+    let kind: String = r.try_get(9)?;
+    Ok(SourceVisit {
+        checkin: r.try_get(0)?,
+        venue_key: r.try_get(1)?,
+        visitor_key: r.try_get(2)?,
+        visitor: r.try_get(3)?,
+        stay: Stay { at: r.try_get(4)?, until: r.try_get(5)? },
+        venue: VenueId(r.try_get(6)?),
+        code: r.try_get(7)?,
+        name: r.try_get(8)?,
+        kind: word(VenueKind::parse, &kind)?,
+        venue_path: r.try_get(10)?,
+    })
+}
+
+fn met_visitor(r: &Row) -> Result<(i64, MetVisitor)> {
+    let phone: Option<String> = r.try_get(5)?;
+    Ok((
+        r.try_get(0)?,
+        MetVisitor {
+            venue: VenueId(r.try_get(1)?),
+            visitor: r.try_get(2)?,
+            person: r.try_get::<_, Option<Uuid>>(3)?.map(PersonId),
+            name: r.try_get(4)?,
+            phone: phone.as_deref().map(stored_phone).transpose()?,
+            home_path: r.try_get(6)?,
+        },
+    ))
+}
+
+/// The rows of these check-ins (id and time), each read once.
+async fn met_visitors(
+    txn: &Transaction<'_>,
+    checkins: impl Iterator<Item = (i64, OffsetDateTime)>,
+) -> Result<HashMap<i64, MetVisitor>> {
+    let mut wanted: Vec<(i64, OffsetDateTime)> = checkins.collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let statement = txn.prepare_cached(MET_VISITORS_SQL).await?;
+    txn.query(
+        &statement,
+        &[&wanted.iter().map(|w| w.0).collect::<Vec<_>>(), &wanted.iter().map(|w| w.1).collect::<Vec<_>>()],
     )
+    .await?
+    .iter()
+    .map(met_visitor)
+    .collect()
+}
+
+fn micros(d: time::Duration) -> i64 {
+    d.whole_microseconds() as i64
 }
 
 fn stored_phone(text: &str) -> Result<Phone> {
     Phone::parse("phone", text).map_err(|_| StoreError::Backend(format!("stored phone {text:?} does not parse")))
-}
-
-fn copresence_row(r: &Row) -> Result<CoPresence> {
-    let kind: String = r.try_get(7)?;
-    let phone: Option<String> = r.try_get(13)?;
-    let met: i64 = r.try_get(17)?;
-    Ok(CoPresence {
-        source: r.try_get(0)?,
-        source_checkin: r.try_get(1)?,
-        source_stay: Stay { at: r.try_get(2)?, until: r.try_get(3)? },
-        venue: VenueId(r.try_get(4)?),
-        venue_code: r.try_get(5)?,
-        venue_name: r.try_get(6)?,
-        venue_kind: word(VenueKind::parse, &kind)?,
-        venue_path: r.try_get(8)?,
-        checkin: r.try_get(9)?,
-        visitor: r.try_get(10)?,
-        person: r.try_get::<_, Option<Uuid>>(11)?.map(PersonId),
-        name: r.try_get(12)?,
-        phone: phone.as_deref().map(stored_phone).transpose()?,
-        home_path: r.try_get(14)?,
-        stay: Stay { at: r.try_get(15)?, until: r.try_get(16)? },
-        met: met as u64,
-    })
 }
 
 fn contact_row(r: &Row) -> Result<Contact> {
@@ -133,7 +152,7 @@ async fn insert_generation(tx: &Transaction<'_>, contacts: &[NewContact]) -> Res
                     exposure_at, unit_path, quarantine_until, test_days, created_at, ord)
              ORDER BY n.ord
              ON CONFLICT (case_id, visitor) DO NOTHING
-             RETURNING {CONTACT_COLUMNS}"
+             RETURNING id, via"
         ))
         .await?;
     let evidence = contacts
@@ -163,12 +182,13 @@ async fn insert_generation(tx: &Transaction<'_>, contacts: &[NewContact]) -> Res
             ],
         )
         .await?;
-    let mut added = rows.iter().map(contact_row).collect::<Result<Vec<_>>>()?;
-    // RETURNING promises no order: keep the order given.
-    let order: std::collections::HashMap<ContactId, usize> =
-        contacts.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
-    added.sort_by_key(|c| order.get(&c.id).copied().unwrap_or(usize::MAX));
-    Ok(added)
+    // The rows are not read back: each contact is what was written, with its F1 link.
+    let mut links: std::collections::HashMap<Uuid, Option<Uuid>> = std::collections::HashMap::new();
+    for row in &rows {
+        links.insert(row.try_get(0)?, row.try_get(1)?);
+    }
+    // In the order given (RETURNING promises none).
+    Ok(contacts.iter().filter_map(|c| links.get(&c.id.0).map(|via| recorded(c, via.map(ContactId)))).collect())
 }
 
 async fn insert_events(tx: &Transaction<'_>, contacts: &[Contact]) -> Result<()> {
@@ -279,9 +299,13 @@ impl TracingStore for PostgresStore {
         if sources.is_empty() {
             return Ok(Vec::new());
         }
-        let client = self.pool.get().await?;
-        let statement = client.prepare_cached(&COPRESENCE_SQL).await?;
-        let rows = client
+        let mut client = self.pool.get().await?;
+        // Three reads that see the same check-ins.
+        let txn =
+            client.build_transaction().read_only(true).isolation_level(IsolationLevel::RepeatableRead).start().await?;
+        let longest = micros(LONGEST_STAY);
+        let statement = txn.prepare_cached(SOURCE_VISITS_SQL).await?;
+        let visits: Vec<SourceVisit> = txn
             .query(
                 &statement,
                 &[
@@ -289,12 +313,49 @@ impl TracingStore for PostgresStore {
                     &sources.iter().map(|s| key64(&s.visitor)).collect::<Vec<_>>(),
                     &sources.iter().map(|s| s.from).collect::<Vec<_>>(),
                     &sources.iter().map(|s| s.until).collect::<Vec<_>>(),
-                    &LONGEST_STAY.whole_seconds(),
-                    &i64::from(cap),
+                    &longest,
                 ],
             )
-            .await?;
-        rows.iter().map(copresence_row).collect()
+            .await?
+            .iter()
+            .map(source_visit)
+            .collect::<Result<_>>()?;
+        if visits.is_empty() {
+            return Ok(Vec::new());
+        }
+        let statement = txn.prepare_cached(MEETINGS_SQL).await?;
+        let mut meetings: Vec<Meeting> = txn
+            .query(
+                &statement,
+                &[
+                    &visits.iter().map(|v| v.venue_key).collect::<Vec<_>>(),
+                    &visits.iter().map(|v| v.visitor_key).collect::<Vec<_>>(),
+                    &visits.iter().map(|v| v.stay.at).collect::<Vec<_>>(),
+                    &visits.iter().map(|v| v.stay.until).collect::<Vec<_>>(),
+                    &visits.iter().map(|v| micros(v.margin())).collect::<Vec<_>>(),
+                    &longest,
+                ],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                let visit: i64 = r.try_get(0)?;
+                Ok(Meeting { visit: visit as usize, checkin: r.try_get(1)?, at: r.try_get(2)?, until: r.try_get(3)? })
+            })
+            .collect::<Result<_>>()?;
+        let stays: Vec<Stay> = visits.iter().map(|v| v.stay).collect();
+        let mut ranked = rank_meetings(visits.len(), &mut meetings, &stays, cap);
+        let mut rows = met_visitors(&txn, ranked.iter().map(|(m, _)| (m.checkin, m.at))).await?;
+        let collided = collided(&visits, &ranked, &rows);
+        if !collided.is_empty() {
+            let of_collided = meetings.iter().filter(|m| collided.contains(&m.visit)).map(|m| (m.checkin, m.at));
+            let venues = met_visitors(&txn, of_collided).await?;
+            without_strangers(&visits, &mut meetings, &collided, &venues);
+            ranked = rank_meetings(visits.len(), &mut meetings, &stays, cap);
+            rows = met_visitors(&txn, ranked.iter().map(|(m, _)| (m.checkin, m.at))).await?;
+        }
+        txn.commit().await?;
+        Ok(copresence_rows(&visits, ranked, &rows))
     }
 
     async fn household_members(&self, people: &[PersonId]) -> Result<Vec<HouseholdMember>> {

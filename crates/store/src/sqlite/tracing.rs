@@ -1,6 +1,6 @@
 //! Co-presence, households and contacts in SQLite.
 
-use std::sync::LazyLock;
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use outbreak_domain::testing::CaseId;
@@ -21,73 +21,130 @@ fn duration_micros(d: Duration) -> i64 {
     (d.whole_microseconds()) as i64
 }
 
-/// One statement: the sources' check-ins (by the visitor index), then the same venue's
-/// check-ins over the stay's range (by the venue index), ranked and counted per source
-/// visit; the people are joined only for the rows listed.
-static COPRESENCE_SQL: LazyLock<String> = LazyLock::new(copresence_sql);
-
-fn copresence_sql() -> String {
-    let margin = margin_case("v.kind", |d| duration_micros(d).to_string());
-    format!(
-        "WITH src AS (
-            SELECT json_extract(value, '$[0]') AS visitor, json_extract(value, '$[1]') AS visitor_key,
-                   json_extract(value, '$[2]') AS wfrom, json_extract(value, '$[3]') AS wuntil
-            FROM json_each(?1)
-        ),
-        s AS (
-            SELECT c.id, c.venue_key, c.venue_id, c.visitor, max(c.at, src.wfrom) AS at,
-                   min(c.until, src.wuntil) AS until, v.code, v.name, v.kind, v.unit_path, {margin} AS margin
-            FROM src CROSS JOIN checkins c INDEXED BY checkins_visitor JOIN venues v ON v.id = c.venue_id
-            WHERE c.visitor_key = src.visitor_key AND c.at >= src.wfrom - ?2 AND c.at < src.wuntil
-              AND c.visitor = src.visitor AND c.until > src.wfrom
-        ),
-        pairs AS (
-            SELECT s.id AS sid, s.visitor AS source, s.at AS s_at, s.until AS s_until, s.venue_id, s.code,
-                   s.name AS venue_name, s.kind, s.unit_path AS venue_path, o.id AS oid, o.visitor, o.person_id,
-                   o.phone, o.name, o.at, o.until,
-                   row_number() OVER (PARTITION BY s.id
-                       ORDER BY min(s.until, o.until) - max(s.at, o.at) DESC, o.at, o.id) AS rank,
-                   count(*) OVER (PARTITION BY s.id) AS met
-            FROM s CROSS JOIN checkins o INDEXED BY checkins_venue
-            WHERE o.venue_key = s.venue_key AND o.at > s.at - ?2 - s.margin AND o.at < s.until + s.margin
-              AND o.venue_id = s.venue_id AND o.visitor <> s.visitor AND o.until + s.margin > s.at
-        )
-        SELECT p.source, p.sid, p.s_at, p.s_until, p.venue_id, p.code, p.venue_name, p.kind, p.venue_path,
-               p.oid, p.visitor, p.person_id, coalesce(pe.full_name, p.name), coalesce(pe.phone, p.phone),
-               pe.address_path, p.at, p.until, p.met
-        FROM pairs p LEFT JOIN people pe ON pe.id = p.person_id
-        WHERE p.rank <= ?3
-        ORDER BY p.source, p.s_at, p.sid, p.rank"
+/// The sources' check-ins in their windows (by the visitor index), with their venues.
+const SOURCE_VISITS_SQL: &str = "WITH src AS (
+        SELECT key AS n, value ->> 0 AS visitor, value ->> 1 AS visitor_key, value ->> 2 AS wfrom,
+               value ->> 3 AS wuntil
+        FROM json_each(?1)
     )
-}
+    SELECT c.id, c.venue_key, c.visitor_key, c.visitor, max(c.at, src.wfrom), min(c.until, src.wuntil),
+           v.id, v.code, v.name, v.kind, v.unit_path
+    FROM src CROSS JOIN checkins c INDEXED BY checkins_visitor JOIN venues v ON v.id = c.venue_id
+    WHERE c.visitor_key = src.visitor_key AND c.at >= src.wfrom - ?2 AND c.at < src.wuntil
+      AND c.visitor = src.visitor AND c.until > src.wfrom
+    ORDER BY src.n, c.at, c.id";
 
-fn copresence_row(r: &Row) -> rusqlite::Result<Result<CoPresence>> {
-    let (source, source_checkin, s_at, s_until): (String, i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
-    let (venue, code, venue_name, kind, venue_path): (String, String, String, String, String) =
-        (r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?);
-    let (checkin, visitor, person, name, phone): (i64, String, Option<String>, String, Option<String>) =
-        (r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?, r.get(13)?);
-    let (home_path, at, until, met): (Option<String>, i64, i64, i64) = (r.get(14)?, r.get(15)?, r.get(16)?, r.get(17)?);
+/// Other visitors' stays at each visit's venue that meet it within the margin, from the
+/// venue index alone: no check-in row is read here.
+const MEETINGS_SQL: &str = "WITH s AS MATERIALIZED (
+        SELECT key AS n, value ->> 0 AS venue_key, value ->> 1 AS visitor_key, value ->> 2 AS at,
+               value ->> 3 AS until, value ->> 4 AS margin
+        FROM json_each(?1)
+    )
+    SELECT s.n, o.id, o.at, o.until
+    FROM s CROSS JOIN checkins o INDEXED BY checkins_venue
+    WHERE o.venue_key = s.venue_key AND o.at > s.at - ?2 - s.margin AND o.at < s.until + s.margin
+      AND o.until + s.margin > s.at AND o.visitor_key <> s.visitor_key";
+
+/// The rows of the listed check-ins, with the people they are.
+const MET_VISITORS_SQL: &str = "SELECT o.id, o.venue_id, o.visitor, o.person_id, coalesce(pe.full_name, o.name),
+           coalesce(pe.phone, o.phone), pe.address_path
+    FROM json_each(?1) j CROSS JOIN checkins o ON o.id = j.value LEFT JOIN people pe ON pe.id = o.person_id";
+
+fn source_visit(r: &Row) -> rusqlite::Result<Result<SourceVisit>> {
+    let (checkin, venue_key, visitor_key, visitor, at, until): (i64, i64, i64, String, i64, i64) =
+        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?);
+    let (venue, code, name, kind, venue_path): (String, String, String, String, String) =
+        (r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?);
     Ok((|| {
-        Ok(CoPresence {
-            source,
-            source_checkin,
-            source_stay: Stay { at: from_micros(s_at), until: from_micros(s_until) },
-            venue: outbreak_domain::venue::VenueId(parse_uuid(&venue)?),
-            venue_code: code,
-            venue_name,
-            venue_kind: word(VenueKind::parse, &kind)?,
-            venue_path,
+        Ok(SourceVisit {
             checkin,
+            venue_key,
+            visitor_key,
             visitor,
-            person: person.as_deref().map(parse_uuid).transpose()?.map(PersonId),
+            venue: outbreak_domain::venue::VenueId(parse_uuid(&venue)?),
+            code,
             name,
-            phone: phone.as_deref().map(stored_phone).transpose()?,
-            home_path,
+            kind: word(VenueKind::parse, &kind)?,
+            venue_path,
             stay: Stay { at: from_micros(at), until: from_micros(until) },
-            met: met as u64,
         })
     })())
+}
+
+fn met_visitor(r: &Row) -> rusqlite::Result<Result<(i64, MetVisitor)>> {
+    let (id, venue, visitor, person): (i64, String, String, Option<String>) =
+        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+    let (name, phone, home_path): (String, Option<String>, Option<String>) = (r.get(4)?, r.get(5)?, r.get(6)?);
+    Ok((|| {
+        Ok((
+            id,
+            MetVisitor {
+                venue: outbreak_domain::venue::VenueId(parse_uuid(&venue)?),
+                visitor,
+                person: person.as_deref().map(parse_uuid).transpose()?.map(PersonId),
+                name,
+                phone: phone.as_deref().map(stored_phone).transpose()?,
+                home_path,
+            },
+        ))
+    })())
+}
+
+/// The rows of these check-ins, each read once.
+fn met_visitors(c: &Connection, checkins: impl Iterator<Item = i64>) -> Result<HashMap<i64, MetVisitor>> {
+    let mut wanted: Vec<i64> = checkins.collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    c.prepare_cached(MET_VISITORS_SQL)?
+        .query_map([serde_json::Value::from(wanted).to_string()], met_visitor)?
+        .map(|r| r?)
+        .collect()
+}
+
+/// The three reads of [`TracingStore::copresence`], in one read transaction so that they
+/// see the same check-ins.
+fn copresence_in(c: &Connection, sources: &str, cap: u32) -> Result<Vec<CoPresence>> {
+    let tx = c.unchecked_transaction()?;
+    let longest = duration_micros(LONGEST_STAY);
+    let visits: Vec<SourceVisit> = tx
+        .prepare_cached(SOURCE_VISITS_SQL)?
+        .query_map(params![sources, longest], source_visit)?
+        .map(|r| r?)
+        .collect::<Result<_>>()?;
+    if visits.is_empty() {
+        return Ok(Vec::new());
+    }
+    let asked: Vec<serde_json::Value> = visits
+        .iter()
+        .map(|v| {
+            serde_json::json!([
+                v.venue_key,
+                v.visitor_key,
+                micros(v.stay.at),
+                micros(v.stay.until),
+                duration_micros(v.margin())
+            ])
+        })
+        .collect();
+    let mut meetings: Vec<Meeting> = tx
+        .prepare_cached(MEETINGS_SQL)?
+        .query_map(params![serde_json::Value::Array(asked).to_string(), longest], |r| {
+            let (visit, checkin, at, until): (i64, i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+            Ok(Meeting { visit: visit as usize, checkin, at: from_micros(at), until: from_micros(until) })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let stays: Vec<Stay> = visits.iter().map(|v| v.stay).collect();
+    let mut ranked = rank_meetings(visits.len(), &mut meetings, &stays, cap);
+    let mut rows = met_visitors(&tx, ranked.iter().map(|(m, _)| m.checkin))?;
+    let collided = collided(&visits, &ranked, &rows);
+    if !collided.is_empty() {
+        let venues = met_visitors(&tx, meetings.iter().filter(|m| collided.contains(&m.visit)).map(|m| m.checkin))?;
+        without_strangers(&visits, &mut meetings, &collided, &venues);
+        ranked = rank_meetings(visits.len(), &mut meetings, &stays, cap);
+        rows = met_visitors(&tx, ranked.iter().map(|(m, _)| m.checkin))?;
+    }
+    Ok(copresence_rows(&visits, ranked, &rows))
 }
 
 fn stored_phone(text: &str) -> Result<Phone> {
@@ -227,13 +284,7 @@ impl TracingStore for SqliteStore {
             .map(|s| serde_json::json!([s.visitor, key64(&s.visitor), micros(s.from), micros(s.until)]))
             .collect();
         let sources = serde_json::Value::Array(sources).to_string();
-        self.read(move |c| {
-            let mut stmt = c.prepare_cached(&COPRESENCE_SQL)?;
-            let rows =
-                stmt.query_map(params![sources, duration_micros(LONGEST_STAY), i64::from(cap)], copresence_row)?;
-            rows.map(|r| r?).collect()
-        })
-        .await
+        self.read(move |c| copresence_in(c, &sources, cap)).await
     }
 
     async fn household_members(&self, people: &[PersonId]) -> Result<Vec<HouseholdMember>> {
@@ -286,18 +337,19 @@ impl TracingStore for SqliteStore {
                     return Err(StoreError::NotFound("case"));
                 }
             }
+            // The row is not read back: the contact is what was written, with its F1 link.
             let mut insert = tx.prepare_cached(&format!(
                 "INSERT INTO contacts ({CONTACT_COLUMNS})
                  VALUES (?1, ?2, ?3, (SELECT id FROM contacts WHERE case_id = ?2 AND visitor = ?4), ?5, ?6, ?7, ?8,
                    ?9, ?10, ?11, ?12, ?13, '', ?14, ?15, ?16, ?16)
                  ON CONFLICT (case_id, visitor) DO NOTHING
-                 RETURNING {CONTACT_COLUMNS}"
+                 RETURNING via"
             ))?;
             let mut added = Vec::new();
             for c in &contacts {
                 let evidence = serde_json::to_string(&c.evidence)
                     .map_err(|e| StoreError::Backend(format!("evidence does not serialise: {e}")))?;
-                let row = insert
+                let via: Option<Option<String>> = insert
                     .query_row(
                         params![
                             c.id.to_string(),
@@ -317,11 +369,11 @@ impl TracingStore for SqliteStore {
                             days_text(&c.test_days),
                             micros(c.created_at),
                         ],
-                        contact_row,
+                        |r| r.get(0),
                     )
                     .optional()?;
-                if let Some(contact) = row {
-                    added.push(contact?);
+                if let Some(via) = via {
+                    added.push(recorded(c, via.as_deref().map(parse_uuid).transpose()?.map(ContactId)));
                 }
             }
             insert_events(tx, &added)?;

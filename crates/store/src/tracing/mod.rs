@@ -1,8 +1,10 @@
 //! The tracing part of the contract: who was where with whom (co-presence over check-ins),
 //! who shares a household, and the contacts of each case with their follow-up.
 //!
-//! The co-presence look-up is one statement per store, driven by the `(visitor_key, at)`
-//! and `(venue_key, at)` indexes of check-ins; contacts are unique per case and visitor, so
+//! The co-presence look-up reads the sources' check-ins by the `(visitor_key, at)` index,
+//! then the other stays at the same venues from the `(venue_key, at)` index alone (it
+//! carries `until` and `visitor_key`), ranks them here — one rule for both stores — and
+//! reads the rows of the listed check-ins only. Contacts are unique per case and visitor, so
 //! tracing a case again adds only who is new, with a `contact.identified` event each.
 
 use async_trait::async_trait;
@@ -420,18 +422,143 @@ pub(crate) fn days_of(text: &str) -> Result<Vec<Date>> {
     text.split(',').filter(|d| !d.is_empty()).map(day).collect()
 }
 
-/// The co-presence margin of each venue kind as a SQL `CASE` over the kind column, each
-/// margin written by `amount` (microseconds for SQLite, an interval for PostgreSQL).
-pub(crate) fn margin_case(kind_column: &str, amount: impl Fn(Duration) -> String) -> String {
-    let mut sql = format!("CASE {kind_column}");
-    let mut widest = Duration::ZERO;
-    for kind in VenueKind::ALL {
-        let margin = copresence_margin(kind);
-        widest = widest.max(margin);
-        sql.push_str(&format!(" WHEN '{}' THEN {}", kind.as_str(), amount(margin)));
+/// A source's check-in as the co-presence search reads it by the visitor index, its stay cut
+/// to the source's window.
+#[derive(Debug, Clone)]
+pub(crate) struct SourceVisit {
+    pub checkin: i64,
+    pub venue_key: i64,
+    pub visitor_key: i64,
+    pub visitor: String,
+    pub venue: VenueId,
+    pub code: String,
+    pub name: String,
+    pub kind: VenueKind,
+    pub venue_path: String,
+    pub stay: Stay,
+}
+
+impl SourceVisit {
+    pub(crate) fn margin(&self) -> Duration {
+        copresence_margin(self.kind)
     }
-    sql.push_str(&format!(" ELSE {} END", amount(widest)));
-    sql
+}
+
+/// Another visitor's check-in at a source visit's venue whose stay meets it, as read from the
+/// venue index alone (`(venue_key, at)` carrying `until` and `visitor_key`): the stays are
+/// ranked before any check-in row is read, so a hub's thousands of visitors cost index
+/// entries, and only the listed ones cost rows. `visit` is the position of the source visit.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Meeting {
+    pub visit: usize,
+    pub checkin: i64,
+    pub at: OffsetDateTime,
+    pub until: OffsetDateTime,
+}
+
+/// What the co-presence search reads of a listed check-in's row.
+#[derive(Debug, Clone)]
+pub(crate) struct MetVisitor {
+    pub venue: VenueId,
+    pub visitor: String,
+    pub person: Option<PersonId>,
+    /// The person's registered name and phone when known, else those given at the door.
+    pub name: String,
+    pub phone: Option<Phone>,
+    pub home_path: Option<String>,
+}
+
+/// Per source visit, the `cap` meetings that lasted longest (then the earliest arrival, then
+/// the lowest id), each with how many met that visit in all: one ranking for both stores.
+/// Sorts `meetings` in place.
+pub(crate) fn rank_meetings(visits: usize, meetings: &mut [Meeting], stays: &[Stay], cap: u32) -> Vec<(Meeting, u64)> {
+    let together = |m: &Meeting| {
+        let s = &stays[m.visit];
+        s.until.min(m.until) - s.at.max(m.at)
+    };
+    meetings.sort_unstable_by(|a, b| {
+        a.visit.cmp(&b.visit).then(together(b).cmp(&together(a))).then(a.at.cmp(&b.at)).then(a.checkin.cmp(&b.checkin))
+    });
+    let mut met = vec![0u64; visits];
+    for m in meetings.iter() {
+        met[m.visit] += 1;
+    }
+    let mut listed = Vec::new();
+    for group in meetings.chunk_by(|a, b| a.visit == b.visit) {
+        let all = met[group[0].visit];
+        listed.extend(group.iter().take(cap as usize).map(|m| (*m, all)));
+    }
+    listed
+}
+
+/// The visits with a listed check-in at another venue than theirs: its 64-bit key is
+/// theirs. The stores then read the venue of every meeting of those visits and rank them
+/// again without the strangers, so that neither the list nor the count mixes two venues
+/// (unless every stranger falls beyond the cap of a visit, where only the count could).
+pub(crate) fn collided(
+    visits: &[SourceVisit],
+    ranked: &[(Meeting, u64)],
+    rows: &std::collections::HashMap<i64, MetVisitor>,
+) -> std::collections::HashSet<usize> {
+    ranked
+        .iter()
+        .filter(|(m, _)| rows.get(&m.checkin).is_some_and(|r| r.venue != visits[m.visit].venue))
+        .map(|(m, _)| m.visit)
+        .collect()
+}
+
+/// Keeps, of the collided visits' meetings, those at the visit's own venue (`venues` holds
+/// the venue of each of their check-ins).
+pub(crate) fn without_strangers(
+    visits: &[SourceVisit],
+    meetings: &mut Vec<Meeting>,
+    collided: &std::collections::HashSet<usize>,
+    venues: &std::collections::HashMap<i64, MetVisitor>,
+) {
+    meetings.retain(|m| {
+        !collided.contains(&m.visit) || venues.get(&m.checkin).is_some_and(|r| r.venue == visits[m.visit].venue)
+    });
+}
+
+/// The co-presence rows from the ranked meetings and the rows read for them, in the order
+/// of [`TracingStore::copresence`]: by source, the source's stay, then rank. A listed row
+/// whose full venue id differs from the source's (their 64-bit keys collided) is left out.
+pub(crate) fn copresence_rows(
+    visits: &[SourceVisit],
+    ranked: Vec<(Meeting, u64)>,
+    rows: &std::collections::HashMap<i64, MetVisitor>,
+) -> Vec<CoPresence> {
+    let mut out: Vec<(usize, CoPresence)> = Vec::with_capacity(ranked.len());
+    for (rank, (m, met)) in ranked.into_iter().enumerate() {
+        let s = &visits[m.visit];
+        let Some(row) = rows.get(&m.checkin).filter(|r| r.venue == s.venue) else { continue };
+        out.push((
+            rank,
+            CoPresence {
+                source: s.visitor.clone(),
+                source_checkin: s.checkin,
+                source_stay: s.stay,
+                venue: s.venue,
+                venue_code: s.code.clone(),
+                venue_name: s.name.clone(),
+                venue_kind: s.kind,
+                venue_path: s.venue_path.clone(),
+                checkin: m.checkin,
+                visitor: row.visitor.clone(),
+                person: row.person,
+                name: row.name.clone(),
+                phone: row.phone.clone(),
+                home_path: row.home_path.clone(),
+                stay: Stay { at: m.at, until: m.until },
+                met,
+            },
+        ));
+    }
+    // Ranked rows come grouped by visit, best first; the visits go by source and stay.
+    out.sort_by(|(ra, a), (rb, b)| {
+        (&a.source, a.source_stay.at, a.source_checkin, ra).cmp(&(&b.source, b.source_stay.at, b.source_checkin, rb))
+    });
+    out.into_iter().map(|(_, row)| row).collect()
 }
 
 /// The outbox event that tells the notifier (and other systems) about a new contact.
@@ -449,6 +576,32 @@ pub(crate) fn identified_event(contact: &Contact) -> crate::testing::plan::NewEv
             "exposure_at": contact.exposure_at.format(&Rfc3339).unwrap_or_default(),
         }),
         at: contact.created_at,
+    }
+}
+
+/// A contact as it was just recorded, built from what was written rather than read back:
+/// times at the stores' microsecond precision, its F1 link as the store found it.
+pub(crate) fn recorded(c: &NewContact, via: Option<ContactId>) -> Contact {
+    let stored = |t: OffsetDateTime| t.replace_nanosecond(t.nanosecond() / 1000 * 1000).unwrap_or(t);
+    Contact {
+        id: c.id,
+        case: c.case,
+        generation: c.generation,
+        via,
+        person: c.person,
+        visitor: c.visitor.clone(),
+        name: c.name.clone(),
+        phone: c.phone.clone(),
+        kind: c.evidence.kind(),
+        evidence: c.evidence.clone(),
+        exposure_at: stored(c.exposure_at),
+        unit_path: c.unit_path.clone(),
+        status: ContactStatus::Identified,
+        note: String::new(),
+        quarantine_until: stored(c.quarantine_until),
+        test_days: c.test_days.clone(),
+        created_at: stored(c.created_at),
+        updated_at: stored(c.created_at),
     }
 }
 
