@@ -18,7 +18,7 @@ use outbreak_services::vaccination::{
     LotInput, OrganisationApplication, OrganisationDecision, SessionInput, SiteInput,
 };
 use outbreak_testkit::browser::Browser;
-use support::pages::{citizen_sign_in, click, fill, goto, screenshot, sign_out, staff_sign_in, text};
+use support::pages::{attr, citizen_sign_in, click, fill, goto, screenshot, sign_out, staff_sign_in, text};
 use support::{TestServer, root};
 
 /// Waits until the element's text satisfies `ok`, for content that scripts fill in.
@@ -149,7 +149,7 @@ async fn a_list_uploaded_a_session_planned_a_dose_recorded_and_seen() {
 
     // On a phone without a hand scanner: camera mode, then the camera opens the QR's URL.
     click(c, "#start-camera-mode").await;
-    assert!(c.find(Locator::Css("#camera-mode-on")).await.is_ok());
+    c.wait().for_element(Locator::Css("#camera-mode-on")).await.unwrap();
     goto(c, &qr).await;
     assert_eq!(text(c, "#vaccinee-name").await, "Nguyễn Thị Thọ");
     click(c, "#record-dose").await;
@@ -188,10 +188,7 @@ async fn a_list_uploaded_a_session_planned_a_dose_recorded_and_seen() {
     goto(c, &format!("{}/verify", server.url)).await;
     fill(c, "#verify-hc1", &hc1).await;
     click(c, "#verify-submit").await;
-    assert_eq!(
-        c.find(Locator::Css("#verdict")).await.unwrap().attr("data-valid").await.unwrap().as_deref(),
-        Some("true")
-    );
+    assert_eq!(attr(c, "#verdict", "data-valid").await, "true");
     assert_eq!(text(c, "#verdict-uvci").await, uvci);
     assert!(text(c, "#verdict-name").await.contains("Nguyễn"));
     screenshot(c, "verify-valid").await;
