@@ -261,13 +261,13 @@ pub fn local_time(at: time::OffsetDateTime) -> String {
     )
 }
 
-/// What a person is told about a failed action: the API's message, which hides internals.
 /// A page with personal data: browsers and proxies must not keep it.
 pub(super) fn private(mut response: Response) -> Response {
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
+/// What a person is told about a failed action: the API's message, which hides internals.
 pub fn user_message(error: outbreak_services::ServiceError) -> String {
     crate::error::ApiError::from(error).detail.message
 }
