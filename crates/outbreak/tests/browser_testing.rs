@@ -10,12 +10,12 @@ mod support;
 
 use std::time::Duration;
 
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 use outbreak_domain::testing::{NewResult, NewSession};
 use outbreak_domain::{NewPerson, PersonId, local_date, now};
 use outbreak_services::checkins::VisitorId;
 use outbreak_testkit::browser::Browser;
-use support::pages::{citizen_sign_in, click, fill, goto, screenshot, sign_out, staff_sign_in, text};
+use support::pages::{citizen_sign_in, click, fill, goto, screenshot, sign_out, staff_sign_in, text, wait_text};
 use support::{TestServer, root};
 
 async fn register(server: &TestServer, name: &str, phone: &str, cccd: &str) -> PersonId {
@@ -30,21 +30,6 @@ async fn register(server: &TestServer, name: &str, phone: &str, cccd: &str) -> P
         ..NewPerson::default()
     };
     server.services.register_person(&root(), &person).await.unwrap().id()
-}
-
-/// Waits until the element's text satisfies `ok`, for pages that change by themselves.
-async fn wait_text(client: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
-    let mut last = String::new();
-    for _ in 0..150 {
-        if let Ok(element) = client.find(Locator::Css(css)).await {
-            last = element.text().await.unwrap_or_default();
-            if ok(&last) {
-                return last;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{css} never showed what was expected; last: {last:?}");
 }
 
 #[tokio::test]

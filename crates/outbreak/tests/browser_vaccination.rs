@@ -9,32 +9,15 @@
 
 mod support;
 
-use std::time::Duration;
-
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 use outbreak_domain::vaccination::{OrganisationStatus, Slot};
 use outbreak_domain::{NewPerson, local_date, now};
 use outbreak_services::vaccination::{
     LotInput, OrganisationApplication, OrganisationDecision, SessionInput, SiteInput,
 };
 use outbreak_testkit::browser::Browser;
-use support::pages::{attr, citizen_sign_in, click, fill, goto, screenshot, sign_out, staff_sign_in, text};
+use support::pages::{attr, citizen_sign_in, click, fill, goto, screenshot, sign_out, staff_sign_in, text, wait_text};
 use support::{TestServer, root};
-
-/// Waits until the element's text satisfies `ok`, for content that scripts fill in.
-async fn wait_text(client: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
-    let mut last = String::new();
-    for _ in 0..150 {
-        if let Ok(element) = client.find(Locator::Css(css)).await {
-            last = element.text().await.unwrap_or_default();
-            if ok(&last) {
-                return last;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{css} never showed what was expected; last: {last:?}");
-}
 
 #[tokio::test]
 async fn a_list_uploaded_a_session_planned_a_dose_recorded_and_seen() {

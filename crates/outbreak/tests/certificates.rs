@@ -25,6 +25,12 @@ async fn verify(server: &TestServer, hc1: &str) -> (StatusCode, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// The server's public trust list.
+async fn trust_list(server: &TestServer) -> Value {
+    let url = format!("{}/api/v1/certificates/trust-list", server.url);
+    TestServer::client().get(url).send().await.unwrap().json().await.unwrap()
+}
+
 #[tokio::test]
 async fn certificates_verify_against_the_trust_list() {
     let server = TestServer::start().await;
@@ -34,14 +40,7 @@ async fn certificates_verify_against_the_trust_list() {
     assert!(issued.uvci.starts_with("URN:UVCI:01:VN:"), "{}", issued.uvci);
 
     // The trust list, public, names the key that signed it.
-    let trust: Value = TestServer::client()
-        .get(format!("{}/api/v1/certificates/trust-list", server.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let trust: Value = trust_list(&server).await;
     let keys = trust["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 1, "{trust}");
 
@@ -120,14 +119,7 @@ async fn issued_certificates_verify_with_an_independent_implementation() {
         ..support::vaccinated(&server, "Trần", "Thị Bích Ngọc", "1990-12-01").await
     };
     let issued = server.services.issue_vaccination_certificate(&root(), &facts).await.unwrap();
-    let trust: Value = TestServer::client()
-        .get(format!("{}/api/v1/certificates/trust-list", server.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let trust: Value = trust_list(&server).await;
 
     let checked = verify_independently(&python, &issued.hc1, &trust);
     assert_eq!(checked["valid"], true, "{checked}");

@@ -64,3 +64,19 @@ pub async fn sign_out(client: &Client, server: &TestServer) {
     click(client, "form[action='/signout'] button").await;
     client.wait().for_url(&format!("{}/", server.url).parse().unwrap()).await.unwrap();
 }
+
+/// Waits until the element's text satisfies `ok`, for pages that change by themselves
+/// (scripts filling in content, live dashboards).
+pub async fn wait_text(client: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
+    let mut last = String::new();
+    for _ in 0..150 {
+        if let Ok(element) = client.find(Locator::Css(css)).await {
+            last = element.text().await.unwrap_or_default();
+            if ok(&last) {
+                return last;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{css} never showed what was expected; last: {last:?}");
+}
