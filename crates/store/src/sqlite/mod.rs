@@ -41,6 +41,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("0009_certificate_subjects.sql")),
     (10, include_str!("0010_venue_stays.sql")),
     (11, include_str!("0011_consumer_leases.sql")),
+    (12, include_str!("0012_people_match.sql")),
 ];
 
 /// Readers kept open between requests; more are opened under load and closed after.

@@ -314,9 +314,11 @@ fn match_or_insert(tx: &Connection, r: &NewRegistration) -> Result<(PersonId, bo
             return Ok((PersonId(uuid_of(&id)?), true));
         }
     } else if let Some((phone, name, birth)) = match_key(&r.person) {
+        // `+name_folded` keeps SQLite on `people_phone`: a phone is shared by a household at
+        // most, a common name by thousands.
         let known: Option<String> = tx
             .prepare_cached(
-                "SELECT id FROM people WHERE phone = ?1 AND name_folded = ?2 AND date_of_birth = ?3
+                "SELECT id FROM people WHERE phone = ?1 AND +name_folded = ?2 AND date_of_birth = ?3
                  ORDER BY created_at LIMIT 1",
             )?
             .query_row(params![phone, name, birth], |row| row.get(0))
