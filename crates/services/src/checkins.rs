@@ -140,16 +140,23 @@ struct Job {
     reply: oneshot::Sender<Result<Vec<CheckinOutcome>>>,
 }
 
-/// The group-commit writer: one task that gathers waiting batches into one transaction.
+/// The group-commit writer: one task gathers the waiting batches into one transaction, with
+/// up to `GROUPS_IN_FLIGHT` transactions between it and the disk.
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
 }
 
+/// Groups committed at once: while one waits for the disk, the next is already written.
+const GROUPS_IN_FLIGHT: usize = 3;
+
 impl Writer {
     fn start(store: std::sync::Arc<dyn outbreak_store::Store>) -> Writer {
         let (jobs, mut waiting) = mpsc::channel::<Job>(4096);
+        let in_flight = std::sync::Arc::new(tokio::sync::Semaphore::new(GROUPS_IN_FLIGHT));
         tokio::spawn(async move {
             while let Some(first) = waiting.recv().await {
+                // Gathering waits for a free slot, so that a group grows while the store is busy.
+                let Ok(slot) = in_flight.clone().acquire_owned().await else { return };
                 let mut gathered = vec![first];
                 let mut count = gathered[0].checkins.len();
                 while count < MAX_COMMIT {
@@ -161,7 +168,11 @@ impl Writer {
                         Err(_) => break,
                     }
                 }
-                commit(&*store, gathered).await;
+                let store = store.clone();
+                tokio::spawn(async move {
+                    commit(&*store, gathered).await;
+                    drop(slot);
+                });
             }
         });
         Writer { jobs }

@@ -35,6 +35,8 @@ use crate::{Caller, Result, ServiceError, Services, audit_entry};
 /// Registrations written per store transaction: large enough that a province's file is a
 /// few hundred commits, small enough that one transaction never holds the writer long.
 pub const REGISTRATIONS_PER_TRANSACTION: usize = 5_000;
+/// Batches of one upload in the store at a time.
+const BATCHES_IN_FLIGHT: usize = 2;
 /// Candidates read from the store per round of the allocator.
 const CANDIDATE_PAGE: u32 = 500;
 
@@ -445,7 +447,8 @@ impl Services {
 
     /// Stores the valid rows in batches and reports on all of them in file order. Rows are
     /// validated as they are drawn from `rows`, so a file's next batch is checked while
-    /// the store writes the previous one.
+    /// the store writes the previous ones; two batches are in the store at a time, so that
+    /// one is written while the other waits for the disk.
     pub async fn register_rows(
         &self,
         caller: &Caller,
@@ -454,7 +457,7 @@ impl Services {
     ) -> Result<RegistrationReport> {
         let mut items = Vec::new();
         let mut batch: Vec<(usize, String, NewRegistration)> = Vec::new();
-        let mut writing: Option<WrittenBatch> = None;
+        let mut writing: std::collections::VecDeque<WrittenBatch> = std::collections::VecDeque::new();
         let mut rows = rows.into_iter().peekable();
         while let Some((line, name, row)) = rows.next() {
             match row {
@@ -470,22 +473,23 @@ impl Services {
                 }),
             }
             if batch.len() >= REGISTRATIONS_PER_TRANSACTION || (rows.peek().is_none() && !batch.is_empty()) {
-                // One batch in the store at a time, in file order.
-                if let Some(previous) = writing.take() {
-                    items.extend(previous.report().await?);
+                if writing.len() == BATCHES_IN_FLIGHT
+                    && let Some(oldest) = writing.pop_front()
+                {
+                    items.extend(oldest.report().await?);
                 }
                 let (meta, registrations): (Vec<(usize, String)>, Vec<NewRegistration>) =
                     std::mem::take(&mut batch).into_iter().map(|(line, name, r)| ((line, name), r)).unzip();
                 let audit = vec![audit_entry(caller, "registration.create", "registration", "", detail)];
                 let store = self.store.clone();
-                writing = Some(WrittenBatch {
+                writing.push_back(WrittenBatch {
                     meta,
                     write: tokio::spawn(async move { store.register(registrations, audit).await }),
                 });
             }
         }
-        if let Some(last) = writing {
-            items.extend(last.report().await?);
+        for batch in writing {
+            items.extend(batch.report().await?);
         }
         items.sort_by_key(|i| i.line);
         let counted = |status: &str| items.iter().filter(|i| i.status == status).count();

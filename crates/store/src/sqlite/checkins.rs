@@ -282,6 +282,7 @@ impl CheckinStore for SqliteStore {
             let built = indexes.iter().try_for_each(|(_, sql)| conn.execute_batch(sql));
             let loaded = loaded?;
             built?;
+            inner.durability.flush_now(&inner.path)?;
             Ok(loaded)
         })
         .await
