@@ -214,11 +214,29 @@ fn unit_path(tx: &Connection, code: &UnitCode, field: &'static str) -> Result<St
         .ok_or(StoreError::NotFound(field))
 }
 
+/// Units' paths as one transaction has read them: a batch of people or registrations names
+/// the same few units again and again.
+#[derive(Default)]
+struct UnitPaths(std::collections::HashMap<String, Option<String>>);
+
+impl UnitPaths {
+    fn path(&mut self, tx: &Connection, code: &UnitCode, field: &'static str) -> Result<String> {
+        if !self.0.contains_key(code.as_str()) {
+            let path = unit_path(tx, code, field).map(Some).or_else(|e| match e {
+                StoreError::NotFound(_) => Ok(None),
+                e => Err(e),
+            })?;
+            self.0.insert(code.as_str().to_owned(), path);
+        }
+        self.0.get(code.as_str()).cloned().flatten().ok_or(StoreError::NotFound(field))
+    }
+}
+
 /// Writes a person (insert or replace), mapping collisions to the field and existing record.
-fn put_person(tx: &Connection, person: &Person, replace: bool) -> Result<()> {
-    let address_path = unit_path(tx, &person.address_unit, "address_unit")?;
+fn put_person(tx: &Connection, paths: &mut UnitPaths, person: &Person, replace: bool) -> Result<()> {
+    let address_path = paths.path(tx, &person.address_unit, "address_unit")?;
     if let Some(household) = &person.household {
-        unit_path(tx, household, "household")?;
+        paths.path(tx, household, "household")?;
     }
     let sql = if replace {
         "UPDATE people SET full_name = ?2, name_folded = ?3, date_of_birth = ?4, birth_year = ?5, sex = ?6,
@@ -391,17 +409,21 @@ fn push_scope(sql: &mut String, values: &mut Vec<String>, column: &str, scope: &
 impl PersonStore for SqliteStore {
     async fn insert_person(&self, person: &Person) -> Result<()> {
         let person = person.clone();
-        self.write(move |tx| put_person(tx, &person, false)).await
+        self.write(move |tx| put_person(tx, &mut UnitPaths::default(), &person, false)).await
     }
 
     async fn insert_people(&self, people: &[Person]) -> Result<()> {
         let people = people.to_vec();
-        self.write(move |tx| people.iter().try_for_each(|p| put_person(tx, p, false))).await
+        self.write(move |tx| {
+            let mut paths = UnitPaths::default();
+            people.iter().try_for_each(|p| put_person(tx, &mut paths, p, false))
+        })
+        .await
     }
 
     async fn update_person(&self, person: &Person) -> Result<()> {
         let person = person.clone();
-        self.write(move |tx| put_person(tx, &person, true)).await
+        self.write(move |tx| put_person(tx, &mut UnitPaths::default(), &person, true)).await
     }
 
     async fn person(&self, id: PersonId) -> Result<Option<PersonRecord>> {

@@ -12,7 +12,7 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use super::rows::{from_micros, micros, parse_uuid};
-use super::{SqliteStore, insert_audit, push_scope, unique_violation, unit_path};
+use super::{SqliteStore, UnitPaths, insert_audit, push_scope, unique_violation, unit_path};
 use crate::records::NewAuditEntry;
 use crate::testing::columns::{day, word};
 use crate::testing::plan::NewEvent;
@@ -300,7 +300,7 @@ fn count_dose(tx: &Connection, dose: &Dose, sign: i64) -> Result<()> {
 
 /// Finds the person a registration names, or stores them: by id (a person already known),
 /// by CCCD, else by phone, folded name and date of birth together. Returns the id and whether they were already known.
-fn match_or_insert(tx: &Connection, r: &NewRegistration) -> Result<(PersonId, bool)> {
+fn match_or_insert(tx: &Connection, paths: &mut UnitPaths, r: &NewRegistration) -> Result<(PersonId, bool)> {
     let id = r.person.id.to_string();
     if tx.prepare_cached("SELECT 1 FROM people WHERE id = ?1")?.query_row([&id], |_| Ok(())).optional()?.is_some() {
         return Ok((r.person.id, true));
@@ -327,29 +327,46 @@ fn match_or_insert(tx: &Connection, r: &NewRegistration) -> Result<(PersonId, bo
             return Ok((PersonId(uuid_of(&id)?), true));
         }
     }
-    super::put_person(tx, &r.person, false)?;
+    super::put_person(tx, paths, &r.person, false)?;
     Ok((r.person.id, false))
 }
 
-fn register_one(tx: &Connection, r: &NewRegistration) -> Result<RegistrationOutcome> {
+/// What one registration transaction has read of the reference tables.
+#[derive(Default)]
+struct ReferenceReads {
+    units: UnitPaths,
+    groups: std::collections::HashMap<String, bool>,
+}
+
+impl ReferenceReads {
+    fn group(&mut self, tx: &Connection, code: &str) -> Result<bool> {
+        if let Some(known) = self.groups.get(code) {
+            return Ok(*known);
+        }
+        let known = tx
+            .prepare_cached("SELECT 1 FROM priority_groups WHERE code = ?1")?
+            .query_row([code], |_| Ok(()))
+            .optional()?
+            .is_some();
+        self.groups.insert(code.to_owned(), known);
+        Ok(known)
+    }
+}
+
+fn register_one(tx: &Connection, reads: &mut ReferenceReads, r: &NewRegistration) -> Result<RegistrationOutcome> {
     let refuse = |field: &str, code: &str, message: String| {
         Ok(RegistrationOutcome::Refused { field: field.into(), code: code.into(), message })
     };
-    let group_known = tx
-        .prepare_cached("SELECT 1 FROM priority_groups WHERE code = ?1")?
-        .query_row([&r.priority_group], |_| Ok(()))
-        .optional()?
-        .is_some();
-    if !group_known {
+    if !reads.group(tx, &r.priority_group)? {
         return refuse("priority_group", "unknown_group", format!("{:?} is not a priority group", r.priority_group));
     }
-    let Ok(preferred_path) = unit_path(tx, &r.preferred_unit, "preferred_unit") else {
+    let Ok(preferred_path) = reads.units.path(tx, &r.preferred_unit, "preferred_unit") else {
         return refuse("preferred_unit", "unknown_unit", format!("{} is not a known unit", r.preferred_unit));
     };
     // A refused person (an unknown address unit, an identifier taken) leaves nothing behind
     // while the rows around it are stored: `match_or_insert` writes with one statement, and
     // SQLite backs out a failed statement alone, so no savepoint is needed per row.
-    let matched = match match_or_insert(tx, r) {
+    let matched = match match_or_insert(tx, &mut reads.units, r) {
         Ok(m) => m,
         Err(StoreError::NotFound(field)) => {
             return refuse(field, "unknown_unit", format!("{field} is not a known unit"));
@@ -530,7 +547,9 @@ impl VaccinationStore for SqliteStore {
         audit: Vec<NewAuditEntry>,
     ) -> Result<Vec<RegistrationOutcome>> {
         self.write(move |tx| {
-            let outcomes = registrations.iter().map(|r| register_one(tx, r)).collect::<Result<Vec<_>>>()?;
+            let mut reads = ReferenceReads::default();
+            let outcomes =
+                registrations.iter().map(|r| register_one(tx, &mut reads, r)).collect::<Result<Vec<_>>>()?;
             for entry in &audit {
                 insert_audit(tx, entry)?;
             }
