@@ -57,6 +57,17 @@ fn code(rng: &mut ChaCha8Rng) -> String {
     (0..8).map(|_| VENUE_CODE_ALPHABET[rng.gen_range(0..VENUE_CODE_ALPHABET.len())] as char).collect()
 }
 
+/// How many venues of a kind a commune of `people` gets.
+pub(crate) fn count(kind: VenueKind, people: u64) -> usize {
+    let everyday = (people / PEOPLE_PER_VENUE).max(1) as usize;
+    match kind {
+        VenueKind::Shop | VenueKind::Restaurant => everyday,
+        VenueKind::Office | VenueKind::Factory => everyday.div_ceil(3),
+        VenueKind::Bus => everyday.div_ceil(20),
+        _ => 1,
+    }
+}
+
 /// The venues of each commune, keyed by commune code: one of every kind, and more of the
 /// everyday kinds as the commune grows.
 pub(crate) async fn create(
@@ -68,16 +79,9 @@ pub(crate) async fn create(
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7665_6e75_6573);
     let mut by_commune = HashMap::new();
     for (commune, people) in communes {
-        let everyday = (people / PEOPLE_PER_VENUE).max(1) as usize;
         let mut venues = Vec::new();
         for kind in VenueKind::ALL {
-            let count = match kind {
-                VenueKind::Shop | VenueKind::Restaurant => everyday,
-                VenueKind::Office | VenueKind::Factory => everyday.div_ceil(3),
-                VenueKind::Bus => everyday.div_ceil(20),
-                _ => 1,
-            };
-            for n in 1..=count {
+            for n in 1..=count(kind, *people) {
                 let plate = kind.is_vehicle().then(|| {
                     format!("{}B-{:03}.{:02}", &commune.path[4..6], rng.gen_range(100..999), rng.gen_range(10..99))
                 });

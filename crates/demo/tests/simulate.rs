@@ -82,7 +82,7 @@ async fn a_small_outbreak_is_recorded_traced_and_repeatable() {
     assert_eq!(again.sensitivity, report.sensitivity);
 }
 
-/// The full-size outbreak (100,000 people, to its end or 60 days), with its figures printed:
+/// The full-size outbreak (100,000 people, to its end or 120 days), with its figures printed:
 /// minutes of work, so run on request with `--ignored --nocapture`. `outbreak simulate`
 /// runs the same with a progress bar.
 #[tokio::test]

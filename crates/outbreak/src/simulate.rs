@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use outbreak_demo::simulate::{Setting, SimOptions, SimProgress, SimReport};
+use outbreak_demo::simulate::{BySetting, Reproduction, SimOptions, SimProgress, SimReport};
 use outbreak_services::sms::LogGateway;
 use outbreak_services::{Config, Services};
 
@@ -19,7 +19,7 @@ pub struct SimulateArgs {
     pub people: u64,
     /// The longest the outbreak is followed, in days ending yesterday; it stops earlier
     /// when infections die out.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 120)]
     pub days: u32,
     /// Everything random follows from it: the same seed gives the same outbreak.
     #[arg(long, default_value_t = 2021)]
@@ -80,22 +80,42 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
 fn print_report(args: &SimulateArgs, r: &SimReport, database: &str, sms_log: &std::path::Path, elapsed: Duration) {
     let ms = |d: Duration| format!("{:.0} ms", d.as_secs_f64() * 1000.0);
     let ended = if r.died_out { "infections died out" } else { "day cap reached" };
-    let by_setting = |setting: fn(&Setting) -> bool| r.infections.iter().filter(|i| setting(&i.setting)).count();
+    let r0 = |c: &Reproduction| {
+        format!(
+            "{:.2} = {:.2} + {:.2} + {:.2} + {:.2}",
+            c.r0(),
+            c.per_case(c.infected.household),
+            c.per_case(c.infected.work),
+            c.per_case(c.infected.errands),
+            c.per_case(c.infected.street)
+        )
+    };
+    let by_setting: BySetting = r.infections.iter().map(|i| i.setting).collect();
+    let mut weekly = vec![0; r.days.div_ceil(7) as usize];
+    for i in &r.infections {
+        weekly[(i.day / 7) as usize] += 1;
+    }
+    let weekly: Vec<String> = weekly.iter().map(u64::to_string).collect();
     let rows: Vec<(&str, String)> = vec![
         ("people", r.people.to_string()),
         ("seed, initial cases", format!("{}, {}", args.seed, args.initial_cases)),
+        (
+            "R0 (estimate): all = household + work + errands + street",
+            format!("{} over {} index cases", r0(&r.without_measures), r.without_measures.index_cases),
+        ),
+        ("  household secondary attack rate", r.without_measures.household.to_string()),
+        ("  R under distancing alone, no tracing", r0(&r.under_distancing)),
         ("days simulated", format!("{} of at most {} ({ended})", r.days, args.days)),
+        ("commune-days under distancing", r.distancing_days.to_string()),
         ("infections (ground truth)", r.infections.len().to_string()),
         (
-            "  by household / venue / street / seed",
+            "  by household / work / errands / street / seed",
             format!(
-                "{} / {} / {} / {}",
-                by_setting(|s| *s == Setting::Household),
-                by_setting(|s| matches!(s, Setting::Venue(_))),
-                by_setting(|s| *s == Setting::Street),
-                by_setting(|s| *s == Setting::Seed)
+                "{} / {} / {} / {} / {}",
+                by_setting.household, by_setting.work, by_setting.errands, by_setting.street, by_setting.seed
             ),
         ),
+        ("  by week", weekly.join(", ")),
         ("check-ins recorded", r.checkins.to_string()),
         ("specimens", r.specimens.to_string()),
         ("cases confirmed (F0)", r.cases.to_string()),

@@ -6,7 +6,8 @@
 //! visits that overlap, with a chance that grows with the overlap and with how close people
 //! get at that kind of venue (a bus packs people, a market spreads them); within a
 //! household; and now and then in the street, where no check-in sees it. Schools are closed,
-//! as they were in Vietnam's 2021 lockdowns.
+//! as they were in Vietnam's 2021 lockdowns. A commune under social distancing stays in but
+//! for essential errands and the factories that keep running.
 
 use std::collections::HashMap;
 
@@ -40,27 +41,57 @@ const ERRAND_KINDS: &[(VenueKind, u32); 9] = &[
 const FAVOURITES: usize = 2;
 /// Errands to a shop or restaurant that go to a favourite.
 const LOYAL: f64 = 0.75;
-/// Per day of infectiousness, the chance of infecting each member of one's household.
-const HOUSEHOLD_RATE: f64 = 0.06;
-/// Per day of infectiousness, the chance of infecting someone met in the street: contact
-/// that no check-in records.
-const STREET_RATE: f64 = 0.04;
+/// Per day of infectiousness, the chance of infecting each member of one's household. Over
+/// an infection it reaches about a quarter of them (see `reproduction`), Delta's household
+/// secondary attack rate: 22 % in Singapore (26 % of the unvaccinated; Ng et al., Lancet
+/// Regional Health – Western Pacific, 2021), 27 % in a Chinese cohort (PMC10959284).
+const HOUSEHOLD_RATE: f64 = 0.05;
+/// Per day of infectiousness out of doors, the chance of infecting someone met in the
+/// street, at the tea stall, in the alley: contact that no check-in records. It makes about
+/// a fifth of R0 (1.2 of 5.5), for the clusters "of unknown source" that WHO's Viet Nam
+/// situation reports of June to August 2021 kept finding beside the traced chains.
+const STREET_RATE: f64 = 0.21;
 /// A symptomatic person still out and about, on a day after onset, this often.
 const OUT_WHEN_ILL: f64 = 0.4;
+/// Social distancing as Directive 16 ordered it in 2021: stay at home, go out only for
+/// food and medicine, keep only essential production going. Workers of a factory that
+/// keeps running with its staff living on site ("3 tại chỗ") go in this often; offices
+/// close.
+const DISTANCED_AT_WORK: f64 = 0.3;
+/// The errands that go on under distancing, for food and medicine (and the fruit harvest);
+/// restaurants, buses, pagodas and the rest close.
+const ESSENTIAL: [VenueKind; 4] =
+    [VenueKind::Shop, VenueKind::Market, VenueKind::Hospital, VenueKind::FruitWeighingPoint];
+/// The share of those errands still run: a trip to the market every few days, as the
+/// market vouchers of Ho Chi Minh City's lockdown allowed.
+const DISTANCED_ERRANDS: f64 = 0.3;
+/// Street contact under distancing, relative to a normal day: no gathering of more than
+/// two in public, alleys fenced off.
+const DISTANCED_STREET: f64 = 0.1;
 
 /// How close visitors get at a kind of venue: the number of people one is in close contact
 /// with there, and the rate of passing the virus per hour of close contact.
+///
+/// Delta's rates: with them a case infects about 1.5 people at work and 2.1 on errands over
+/// an infection (see `reproduction`), most at restaurants, on buses and at the market — in
+/// Guangzhou's Delta outbreak of May 2021 meals caused some 29 % of the infections. An
+/// errand's hourly rate is high because it overlaps only the few people there at the same
+/// time; at work one spends the whole shift near the same people, close to each now and
+/// then, so the hourly rate is low and a shift's chance (a fifth for each of the nearest) is
+/// not.
 fn closeness(kind: VenueKind) -> (f64, f64) {
     match kind {
-        VenueKind::Office => (8.0, 0.006),
-        VenueKind::Factory => (10.0, 0.006),
-        VenueKind::School => (20.0, 0.01),
-        VenueKind::Shop => (2.0, 0.05),
-        VenueKind::Restaurant => (4.0, 0.05),
-        VenueKind::Market => (10.0, 0.03),
-        VenueKind::Bus | VenueKind::Vehicle => (8.0, 0.05),
-        VenueKind::Hospital => (4.0, 0.04),
-        VenueKind::FruitWeighingPoint | VenueKind::PlaceOfWorship | VenueKind::Other => (8.0, 0.03),
+        VenueKind::Office => (8.0, 0.025),
+        VenueKind::Factory => (10.0, 0.025),
+        // Nobody goes: schools are closed.
+        VenueKind::School => (20.0, 0.03),
+        VenueKind::Shop => (2.0, 0.35),
+        VenueKind::Restaurant => (4.0, 0.65),
+        VenueKind::Market => (10.0, 0.25),
+        VenueKind::Bus => (8.0, 0.45),
+        VenueKind::Vehicle => (8.0, 0.35),
+        VenueKind::Hospital => (4.0, 0.35),
+        VenueKind::FruitWeighingPoint | VenueKind::PlaceOfWorship | VenueKind::Other => (8.0, 0.25),
     }
 }
 
@@ -110,10 +141,48 @@ pub enum Setting {
     /// One of the outbreak's first cases, infected outside the population.
     Seed,
     Household,
-    /// At a venue (its id).
+    /// At work: the office or factory (its id).
+    Work(VenueId),
+    /// On an errand: a shop, a restaurant, the market, a bus… (the venue's id).
     Venue(VenueId),
     /// In the street, at the roadside tea stall: nothing records it.
     Street,
+}
+
+/// Infections counted by where they happened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BySetting {
+    pub seed: u64,
+    pub household: u64,
+    pub work: u64,
+    pub errands: u64,
+    pub street: u64,
+}
+
+impl BySetting {
+    pub fn total(&self) -> u64 {
+        self.seed + self.household + self.work + self.errands + self.street
+    }
+
+    pub(crate) fn add(&mut self, setting: Setting) {
+        match setting {
+            Setting::Seed => self.seed += 1,
+            Setting::Household => self.household += 1,
+            Setting::Work(_) => self.work += 1,
+            Setting::Venue(_) => self.errands += 1,
+            Setting::Street => self.street += 1,
+        }
+    }
+}
+
+impl FromIterator<Setting> for BySetting {
+    fn from_iter<I: IntoIterator<Item = Setting>>(settings: I) -> BySetting {
+        let mut counts = BySetting::default();
+        for setting in settings {
+            counts.add(setting);
+        }
+        counts
+    }
 }
 
 /// An infection passed on today, before it is applied.
@@ -122,6 +191,25 @@ pub(crate) struct Transmission {
     pub infectee: u32,
     pub infector: u32,
     pub setting: Setting,
+}
+
+/// How things stand today, person by person and commune by commune, as daily life and the
+/// spread of the virus see them.
+pub(crate) struct Today<'a> {
+    /// Monday to Friday: the employed go to work.
+    pub weekday: bool,
+    /// Per commune: under social distancing.
+    pub distanced: &'a [bool],
+    /// Whether p may leave home (neither isolated nor in quarantine).
+    pub out: &'a dyn Fn(u32) -> bool,
+    /// Whether p has symptoms (and so often stays in).
+    pub ill: &'a dyn Fn(u32) -> bool,
+    /// Whether p is at home (not isolated in a facility).
+    pub home: &'a dyn Fn(u32) -> bool,
+    /// How infectious p is: 0 when not.
+    pub infectious: &'a dyn Fn(u32) -> f64,
+    /// Whether p can still be infected.
+    pub susceptible: &'a dyn Fn(u32) -> bool,
 }
 
 /// The population, its venues and who belongs where.
@@ -202,30 +290,41 @@ impl World {
         World { residents, places, households, commune_people, commune_places, index }
     }
 
-    /// The day's visits of everyone `out` lets out, in person order. `weekday` sends the
-    /// employed to work; `ill(p)` says whether p has symptoms today (and so often stays in).
-    pub(crate) fn visits(
-        &self,
-        rng: &mut impl Rng,
-        weekday: bool,
-        out: &dyn Fn(u32) -> bool,
-        ill: &dyn Fn(u32) -> bool,
-    ) -> Vec<Visit> {
+    pub(crate) fn communes(&self) -> usize {
+        self.commune_people.len()
+    }
+
+    pub(crate) fn people_in(&self, commune: usize) -> usize {
+        self.commune_people[commune].len()
+    }
+
+    /// The day's visits of everyone who goes out, in person order.
+    pub(crate) fn visits(&self, rng: &mut impl Rng, today: &Today) -> Vec<Visit> {
         let errands = Weighted::new(ERRANDS);
         let kinds = Weighted::new(ERRAND_KINDS);
         let mut visits = Vec::with_capacity(self.residents.len() * 2);
         for (i, resident) in self.residents.iter().enumerate() {
             let person = i as u32;
-            if !out(person) || (ill(person) && !chance(rng, OUT_WHEN_ILL)) {
+            if !(today.out)(person) || ((today.ill)(person) && !chance(rng, OUT_WHEN_ILL)) {
                 continue;
             }
-            if let Some(work) = resident.workplace.filter(|_| weekday && chance(rng, AT_WORK)) {
+            let distanced = today.distanced[resident.commune as usize];
+            let at_work = resident.workplace.filter(|&work| {
+                today.weekday
+                    && chance(rng, AT_WORK)
+                    && (!distanced
+                        || (self.places[work as usize].kind == VenueKind::Factory && chance(rng, DISTANCED_AT_WORK)))
+            });
+            if let Some(work) = at_work {
                 // 07:30 to 08:30, for eight to nine hours.
                 let at = rng.gen_range(450..=510);
                 visits.push(Visit { venue: work, at, until: at + rng.gen_range(480..=540), person });
             }
             for _ in 0..errands.pick(rng) {
                 let kind = kinds.pick(rng);
+                if distanced && !(ESSENTIAL.contains(&kind) && chance(rng, DISTANCED_ERRANDS)) {
+                    continue;
+                }
                 let venue = match kind {
                     VenueKind::Shop | VenueKind::Restaurant if chance(rng, LOYAL) => {
                         let base = if kind == VenueKind::Shop { 0 } else { FAVOURITES };
@@ -246,18 +345,9 @@ impl World {
         visits
     }
 
-    /// The infections the day's visits, households and streets pass on. `infectious(p)` is
-    /// how infectious p is today (0 when not); `susceptible(p)` whether p can still be
-    /// infected; `home(p)` whether p is at home (not isolated in a facility).
-    pub(crate) fn spread(
-        &self,
-        rng: &mut impl Rng,
-        visits: &mut [Visit],
-        infectious: &dyn Fn(u32) -> f64,
-        susceptible: &dyn Fn(u32) -> bool,
-        home: &dyn Fn(u32) -> bool,
-        out: &dyn Fn(u32) -> bool,
-    ) -> Vec<Transmission> {
+    /// The infections the day's visits, households and streets pass on.
+    pub(crate) fn spread(&self, rng: &mut impl Rng, visits: &mut [Visit], today: &Today) -> Vec<Transmission> {
+        let Today { infectious, susceptible, home, out, .. } = *today;
         let mut found: Vec<Transmission> = Vec::new();
         let mut taken = std::collections::HashSet::new();
         let mut pass = |found: &mut Vec<Transmission>, infectee: u32, infector: u32, setting| {
@@ -267,8 +357,12 @@ impl World {
         };
         visits.sort_unstable();
         for at_venue in visits.chunk_by(|a, b| a.venue == b.venue) {
-            let (contacts, rate) = closeness(self.places[at_venue[0].venue as usize].kind);
-            let setting = Setting::Venue(self.places[at_venue[0].venue as usize].id);
+            let place = &self.places[at_venue[0].venue as usize];
+            let (contacts, rate) = closeness(place.kind);
+            let setting = match place.kind {
+                VenueKind::Office | VenueKind::Factory => Setting::Work(place.id),
+                _ => Setting::Venue(place.id),
+            };
             for source in at_venue {
                 let strength = infectious(source.person);
                 if strength == 0.0 {
@@ -308,9 +402,12 @@ impl World {
                 continue;
             }
             let neighbours = &self.commune_people[resident.commune as usize];
-            if !neighbours.is_empty() && chance(rng, transmission(STREET_RATE, 1.0, strength)) {
+            let rate =
+                if today.distanced[resident.commune as usize] { STREET_RATE * DISTANCED_STREET } else { STREET_RATE };
+            if !neighbours.is_empty() && chance(rng, transmission(rate, 1.0, strength)) {
+                // Someone kept in (quarantined, isolated) is not met in the street.
                 let other = neighbours[rng.gen_range(0..neighbours.len())];
-                if other != source {
+                if other != source && out(other) {
                     pass(&mut found, other, source, Setting::Street);
                 }
             }
@@ -320,13 +417,13 @@ impl World {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
-    /// 3,000 people in one commune with a few venues of every errand kind and some offices.
-    fn world() -> World {
+    /// 3,000 people in one commune with the venues the demo gives a commune of that size.
+    pub(crate) fn world() -> World {
         let units = outbreak_domain::unit::national_units();
         let commune = units.iter().find(|u| u.code.as_str() == "00070").unwrap().clone();
         let today = time::macros::date!(2026 - 05 - 01);
@@ -337,9 +434,9 @@ mod tests {
         while let Some(chunk) = generator.next_chunk(1_000).unwrap() {
             people.extend(chunk.people);
         }
-        let kinds = ERRAND_KINDS.iter().map(|(k, _)| *k).chain([VenueKind::Office, VenueKind::Factory]);
-        let venues: Vec<Venue> = kinds
-            .flat_map(|kind| std::iter::repeat_n(kind, 3))
+        let venues: Vec<Venue> = VenueKind::ALL
+            .into_iter()
+            .flat_map(|kind| std::iter::repeat_n(kind, crate::venues::count(kind, 3_000)))
             .enumerate()
             .map(|(n, kind)| Venue {
                 id: VenueId(uuid::Uuid::from_u64_pair(0, n as u64)),
@@ -361,30 +458,57 @@ mod tests {
         World::new(&mut rng, &people, std::slice::from_ref(&code), &HashMap::from([(code.clone(), venues)]), today)
     }
 
+    /// A weekday with nobody kept in, ill, infectious or distanced.
+    fn ordinary(distanced: &[bool]) -> Today<'_> {
+        Today {
+            weekday: true,
+            distanced,
+            out: &|_| true,
+            ill: &|_| false,
+            home: &|_| true,
+            infectious: &|_| 0.0,
+            susceptible: &|_| true,
+        }
+    }
+
     #[test]
     fn days_are_spent_in_daytime_at_the_communes_venues() {
         let world = world();
         let mut rng = ChaCha8Rng::seed_from_u64(2);
-        let visits = world.visits(&mut rng, true, &|_| true, &|_| false);
+        let visits = world.visits(&mut rng, &ordinary(&[false]));
         assert!(visits.len() > world.residents.len(), "{} visits", visits.len());
         for v in &visits {
             assert!(v.at >= 360 && v.until > v.at && v.until <= 21 * 60 + 180, "{v:?}");
             assert!((v.venue as usize) < world.places.len());
         }
         // Nobody kept in goes out.
-        let none = world.visits(&mut rng, true, &|_| false, &|_| false);
+        let none = world.visits(&mut rng, &Today { out: &|_| false, ..ordinary(&[false]) });
         assert!(none.is_empty());
+    }
+
+    #[test]
+    fn distancing_keeps_most_people_in_and_closes_all_but_essentials() {
+        let world = world();
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let normal = world.visits(&mut rng, &ordinary(&[false]));
+        let distanced = world.visits(&mut rng, &ordinary(&[true]));
+        assert!(distanced.len() * 4 < normal.len(), "{} of {} visits", distanced.len(), normal.len());
+        for v in &distanced {
+            let kind = world.places[v.venue as usize].kind;
+            assert!(kind == VenueKind::Factory || ESSENTIAL.contains(&kind), "{kind:?}");
+        }
     }
 
     #[test]
     fn only_the_infectious_infect_and_only_the_susceptible_are_infected() {
         let world = world();
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let mut visits = world.visits(&mut rng, true, &|_| true, &|_| false);
+        let mut visits = world.visits(&mut rng, &ordinary(&[false]));
         let sources: std::collections::HashSet<u32> = (0..world.residents.len() as u32).step_by(10).collect();
         let infectious = |p: u32| if sources.contains(&p) { 1.0 } else { 0.0 };
         let susceptible = |p: u32| !sources.contains(&p) && p % 2 == 1;
-        let passed = world.spread(&mut rng, &mut visits, &infectious, &susceptible, &|_| true, &|_| true);
+        let today = Today { infectious: &infectious, susceptible: &susceptible, ..ordinary(&[false]) };
+        let passed = world.spread(&mut rng, &mut visits, &today);
         assert!(!passed.is_empty());
         let mut seen = std::collections::HashSet::new();
         for t in &passed {
@@ -394,7 +518,7 @@ mod tests {
                 assert!(home.contains(&t.infectee));
             }
         }
-        let none = world.spread(&mut rng, &mut visits, &|_| 0.0, &susceptible, &|_| true, &|_| true);
+        let none = world.spread(&mut rng, &mut visits, &Today { susceptible: &susceptible, ..ordinary(&[false]) });
         assert!(none.is_empty());
     }
 }

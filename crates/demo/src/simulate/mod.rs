@@ -7,21 +7,25 @@
 //! - `mixing`: daily life (households, work, errands) and the infections it passes on.
 //! - `platform`: the writes through the store and the services, in simulated time.
 //! - `figures`: sensitivity, false alarms and notification delays from the ground truth.
+//! - `reproduction`: the calibration's check, R0 and the household attack rate.
 //!
 //! Time: the simulated days end yesterday (day 0 is `days` days before today, in Vietnam),
 //! because the platform refuses check-ins from the future. Every day is simulated in the
 //! same order: who goes where, who infects whom, check-ins, tests and their results, then
 //! the notifier's rounds (tracing the new cases, telling their contacts), then the listed
-//! contacts quarantine and are tested on their test days. Everything random follows from
+//! contacts quarantine and are tested on their test days, and communes with many cases
+//! that week go under social distancing from the next day. Everything random follows from
 //! the seed, so the same seed gives the same epidemic.
 
 mod figures;
 mod mixing;
 mod model;
 mod platform;
+mod reproduction;
 
 pub use figures::{Share, Spread};
-pub use mixing::Setting;
+pub use mixing::{BySetting, Setting};
+pub use reproduction::Reproduction;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -33,7 +37,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use self::figures::Fate;
-use self::mixing::World;
+use self::mixing::{Today, World};
 use self::model::{Course, PCR_SENSITIVITY};
 use self::platform::{Platform, Sample};
 use crate::population::Generator;
@@ -49,6 +53,18 @@ const SEEKS_TEST: f64 = 0.3;
 const RETEST_AFTER: u32 = 2;
 /// Share of the healthy who get tested on a given day (a cough, a job that asks for it).
 const BACKGROUND_TESTS: f64 = 0.0003;
+/// Confirmed cases over a week, per 100,000 people, that put a commune under social
+/// distancing: where the Ministry of Health's measure of Resolution 128/NQ-CP's levels
+/// (Decision 4800/QĐ-BYT, 2021), assessed commune by commune, starts level 3 ("high risk")
+/// on new cases alone. Before that resolution, provinces met Delta's first community cases
+/// with Directive 16 at once; this waits for a few.
+const DISTANCING_FROM: f64 = 50.0;
+/// Days without a new case after which a commune's distancing is lifted, as 2021's
+/// lockdowns were.
+const DISTANCING_LIFTED_AFTER: u32 = 14;
+/// Index cases the calibration check follows (see `reproduction`): enough to put R0 within
+/// about ±0.3 whatever the population's size.
+const CALIBRATION_CASES: u64 = 500;
 
 /// What to simulate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +82,7 @@ pub struct SimOptions {
 
 impl Default for SimOptions {
     fn default() -> Self {
-        SimOptions { seed: 2021, people: 100_000, days: 60, initial_cases: 10, communes: crate::default_communes() }
+        SimOptions { seed: 2021, people: 100_000, days: 120, initial_cases: 10, communes: crate::default_communes() }
     }
 }
 
@@ -96,6 +112,12 @@ pub struct Infection {
 #[derive(Debug, Clone)]
 pub struct SimReport {
     pub people: u64,
+    /// The disease in this population when nothing is done about it, estimated before the
+    /// run (R0 by setting and the household attack rate), and under distancing alone.
+    pub without_measures: Reproduction,
+    pub under_distancing: Reproduction,
+    /// Days communes spent under social distancing, added up.
+    pub distancing_days: u64,
     /// Days simulated, and whether the outbreak was over by then (else the day cap ended it).
     pub days: u32,
     pub died_out: bool,
@@ -180,6 +202,11 @@ pub async fn simulate(
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed ^ 0x0073_696d_756c_6174);
     let world = World::new(&mut rng, &people, &communes, &venues, today);
     drop(people);
+    let calibration = |distanced| {
+        let mut rng = ChaCha8Rng::seed_from_u64(options.seed ^ 0x0063_616c_6962);
+        reproduction::estimate(&world, &mut rng, CALIBRATION_CASES, distanced)
+    };
+    let (without_measures, under_distancing) = (calibration(false), calibration(true));
 
     let start = today - time::Duration::days(i64::from(options.days));
     let units = plans.iter().map(|c| c.unit.clone()).collect();
@@ -198,6 +225,9 @@ pub async fn simulate(
 
     let mut report = SimReport {
         people: world.residents.len() as u64,
+        without_measures,
+        under_distancing,
+        distancing_days: 0,
         days: 0,
         died_out: false,
         infections: Vec::new(),
@@ -242,8 +272,11 @@ pub async fn simulate(
         for case in &confirmed {
             if let Some(&p) = world.index.get(&case.person) {
                 run.fates[p as usize].confirmed = Some(day);
+                run.case_days[world.residents[p as usize].commune as usize].push(day);
             }
         }
+        run.respond(&world, day);
+        report.distancing_days += run.distancing.iter().filter(|&&d| d).count() as u64;
         report.cases += confirmed.len() as u64;
         for case in &confirmed {
             for contact in platform.contacts(case.case).await? {
@@ -297,6 +330,9 @@ struct Run {
     infections: Vec<Infection>,
     /// Today's visits, kept for the check-ins.
     visits: Vec<mixing::Visit>,
+    /// Per commune: the days its cases were confirmed, and whether it is under distancing.
+    case_days: Vec<Vec<u32>>,
+    distancing: Vec<bool>,
 }
 
 impl Run {
@@ -310,6 +346,8 @@ impl Run {
             test_on: HashMap::new(),
             infections: Vec::new(),
             visits: Vec::new(),
+            case_days: vec![Vec::new(); world.communes()],
+            distancing: vec![false; world.communes()],
         }
     }
 
@@ -331,21 +369,37 @@ impl Run {
         self.fates[p as usize].confirmed.is_some_and(|c| c < day)
     }
 
+    /// The health authorities' answer to the week's cases, commune by commune, from
+    /// tomorrow: distancing when they reach the line, lifted after long enough without one.
+    fn respond(&mut self, world: &World, day: u32) {
+        for (commune, days) in self.case_days.iter().enumerate() {
+            let week = days.iter().filter(|&&d| d + 7 > day).count();
+            let per_100k = week as f64 * 100_000.0 / world.people_in(commune).max(1) as f64;
+            let quiet = days.last().is_none_or(|&last| day >= last + DISTANCING_LIFTED_AFTER);
+            let distancing = &mut self.distancing[commune];
+            *distancing = per_100k >= DISTANCING_FROM || (*distancing && !quiet);
+        }
+    }
+
     /// One day of life: who goes where, and who infects whom.
     fn live_day(&mut self, world: &World, day: u32, midnight: time::OffsetDateTime, rng: &mut ChaCha8Rng) {
         let weekday = !matches!(
             midnight.to_offset(outbreak_domain::VIETNAM).weekday(),
             time::Weekday::Saturday | time::Weekday::Sunday
         );
-        let out = |p: u32| !self.isolated(p, day) && self.quarantine_until[p as usize] <= day;
-        let ill = |p: u32| self.course[p as usize].is_some_and(|c| c.onset.is_some_and(|o| o <= day) && !c.over(day));
-        let infectious = |p: u32| {
-            if self.isolated(p, day) { 0.0 } else { self.course[p as usize].map_or(0.0, |c| c.infectiousness(day)) }
+        let today = Today {
+            weekday,
+            distanced: &self.distancing,
+            out: &|p| !self.isolated(p, day) && self.quarantine_until[p as usize] <= day,
+            ill: &|p| self.course[p as usize].is_some_and(|c| c.ill(day)),
+            home: &|p| !self.isolated(p, day),
+            infectious: &|p| {
+                if self.isolated(p, day) { 0.0 } else { self.course[p as usize].map_or(0.0, |c| c.infectiousness(day)) }
+            },
+            susceptible: &|p| self.course[p as usize].is_none(),
         };
-        let susceptible = |p: u32| self.course[p as usize].is_none();
-        let home = |p: u32| !self.isolated(p, day);
-        let mut visits = world.visits(rng, weekday, &out, &ill);
-        let passed = world.spread(rng, &mut visits, &infectious, &susceptible, &home, &out);
+        let mut visits = world.visits(rng, &today);
+        let passed = world.spread(rng, &mut visits, &today);
         for t in passed {
             self.infect(world, rng, t.infectee, Some(t.infector), day, t.setting);
         }
@@ -363,7 +417,7 @@ impl Run {
                 continue;
             }
             let course = self.course[i];
-            let ill = course.is_some_and(|c| c.onset.is_some_and(|o| o <= day) && !c.over(day));
+            let ill = course.is_some_and(|c| c.ill(day));
             let rested = self.last_test[i].is_none_or(|t| day >= t + RETEST_AFTER);
             let tested = (due.contains(&p) && rng.gen_bool(TESTS_KEPT))
                 || (ill && rested && rng.gen_bool(SEEKS_TEST))

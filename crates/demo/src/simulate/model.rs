@@ -8,8 +8,9 @@ use rand::Rng;
 const SYMPTOMATIC: f64 = 0.6;
 /// Infectiousness of someone without symptoms, relative to someone with them.
 const ASYMPTOMATIC_FACTOR: f64 = 0.5;
-/// Days from infection to symptoms.
-const INCUBATION: std::ops::RangeInclusive<u32> = 3..=7;
+/// Days from infection to symptoms: 4 on average, as Delta's (3.7 days in Japan, Ogata et
+/// al., IJERPH 2022; 4.2 in Guangzhou's May 2021 outbreak), shorter than the first strain's.
+const INCUBATION: std::ops::RangeInclusive<u32> = 2..=6;
 /// Infectious from this many days before onset (or the day an asymptomatic case would have
 /// had it)...
 const PRESYMPTOMATIC: u32 = 2;
@@ -61,6 +62,11 @@ impl Course {
     /// Whether a PCR specimen taken on `day` could find the virus.
     pub(crate) fn detectable(&self, day: u32) -> bool {
         day >= self.infected + DETECTABLE_FROM && day <= self.infected + DETECTABLE_UNTIL
+    }
+
+    /// Whether `day` falls between the onset of symptoms and the end of the infection.
+    pub(crate) fn ill(&self, day: u32) -> bool {
+        self.onset.is_some_and(|o| o <= day) && !self.over(day)
     }
 
     /// Whether the infection is over (no longer infectious) by `day`.

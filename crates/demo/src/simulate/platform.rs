@@ -210,8 +210,13 @@ impl<'a> Platform<'a> {
     pub(crate) async fn trace_and_notify(&mut self) -> Result<(), DemoError> {
         let services = self.services;
         let store = &services.store;
+        let mut tracing = true;
         loop {
-            let traced = services.trace_pending().await?;
+            // Only a confirmed case gives tracing work, and none is confirmed while the
+            // notifier runs: once tracing finds nothing, asking again would only read the
+            // outbox past every contact's event in search of the next case.
+            let traced = if tracing { services.trace_pending().await? } else { 0 };
+            tracing = traced > 0;
             let before = store.event_cursor(NOTIFIER).await?;
             let sent = services.notify_pending().await?;
             let done = Instant::now();
