@@ -54,9 +54,10 @@ const RETEST_AFTER: u32 = 2;
 /// Share of the healthy who get tested on a given day (a cough, a job that asks for it).
 const BACKGROUND_TESTS: f64 = 0.0003;
 /// Confirmed cases over a week, per 100,000 people, that put a commune under social
-/// distancing: where the Ministry of Health's measure of Resolution 128/NQ-CP's levels
-/// (Decision 4800/QĐ-BYT, 2021), assessed commune by commune, starts level 3 ("high risk")
-/// on new cases alone. Before that resolution, provinces met Delta's first community cases
+/// distancing: about where the Ministry of Health's measure of Resolution 128/NQ-CP's
+/// levels (Decision 4800/QĐ-BYT, 2021), assessed commune by commune, starts level 3 ("high
+/// risk") on new cases alone — as remembered, not checked against the decision's text.
+/// Before that resolution, provinces met Delta's first community cases
 /// with Directive 16 at once; this waits for a few.
 const DISTANCING_FROM: f64 = 50.0;
 /// Days without a new case after which a commune's distancing is lifted, as 2021's
