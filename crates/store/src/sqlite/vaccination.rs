@@ -548,8 +548,7 @@ impl VaccinationStore for SqliteStore {
     ) -> Result<Vec<RegistrationOutcome>> {
         self.write(move |tx| {
             let mut reads = ReferenceReads::default();
-            let outcomes =
-                registrations.iter().map(|r| register_one(tx, &mut reads, r)).collect::<Result<Vec<_>>>()?;
+            let outcomes = registrations.iter().map(|r| register_one(tx, &mut reads, r)).collect::<Result<Vec<_>>>()?;
             for entry in &audit {
                 insert_audit(tx, entry)?;
             }
