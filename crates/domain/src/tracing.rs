@@ -39,6 +39,9 @@ pub struct TracingRules {
     pub test_days: [i64; 2],
     /// Contacts listed per venue visit of the case, at most: a case at a market or on a bus
     /// line meets thousands; the longest co-presences are listed and the rest only counted.
+    /// Tracers call a few hundred people from one visit, not thousands: everyone at a hub
+    /// is reached by declaring the venue exposed for the case's stay (narrow zoning), which
+    /// the trace report offers for each visit with more visitors than it listed.
     pub hub_cap: u32,
     /// The same for each venue visit of an F1: F2s are many more and matter less.
     pub f2_cap: u32,
@@ -50,7 +53,7 @@ impl Default for TracingRules {
             lead: Duration::days(2),
             quarantine: Duration::days(14),
             test_days: [1, 7],
-            hub_cap: 5_000,
+            hub_cap: 200,
             f2_cap: 200,
         }
     }

@@ -86,6 +86,12 @@ async fn a_tracer_zones_a_market_and_a_neighbourhood() {
     c.wait().for_element(Locator::Css("#zoning-note")).await.unwrap();
     assert_eq!(attr(c, &format!("#{first}"), "data-status").await, "notified");
 
+    // A trace report's hub visit links here with the venue and the case's stay filled in.
+    goto(c, &format!("{}/zoning?venue={}&from=2026-05-10T08:00&until=2026-05-10T09:30", server.url, market.code)).await;
+    assert_eq!(attr(c, "#exposure-venue", "value").await, market.code);
+    assert_eq!(attr(c, "#exposure-from", "value").await, "2026-05-10T08:00");
+    assert_eq!(attr(c, "#exposure-until", "value").await, "2026-05-10T09:30");
+
     // A neighbourhood under restriction: its resident and its shop, nobody else.
     goto(c, &format!("{}/zoning", server.url)).await;
     fill(c, "#restriction-unit", "00070.TDP7").await;

@@ -65,6 +65,11 @@ pub(super) const TEXTS: Texts = &[
     ("trace_venue_visits", "Những nơi ca bệnh đã đến", "Where the case went"),
     ("trace_visitors", "Số người gặp", "People met"),
     ("trace_listed", "Đã liệt kê", "Listed"),
+    (
+        "trace_declare_exposed",
+        "Công bố địa điểm có nguy cơ để liệt kê tất cả",
+        "Declare the venue exposed to list everyone",
+    ),
     ("trace_f2_truncated", "Danh sách F2 dừng ở giới hạn.", "The F2 list stopped at its limit."),
     ("trace_case_status", "Đổi trạng thái ca bệnh", "Change the case's status"),
     ("trace_onset", "Ngày khởi phát", "Onset"),
@@ -485,6 +490,19 @@ pub struct CountRow {
     pub f2: u64,
 }
 
+/// A venue visit of the case in the tracing report.
+pub struct VisitRow {
+    pub name: String,
+    pub code: String,
+    pub stay: String,
+    /// Everyone whose stay met the case's, and how many of them the trace listed.
+    pub visitors: String,
+    pub listed: String,
+    /// At a hub (more visitors than listed): the zoning page, proposing the venue exposed
+    /// for the case's stay so that everyone there becomes a contact.
+    pub declare: Option<String>,
+}
+
 /// The tracing report as the case page shows it.
 pub struct ReportView {
     pub summary: String,
@@ -496,8 +514,7 @@ pub struct ReportView {
     pub new_f2: String,
     pub unlisted: String,
     pub f2_truncated: bool,
-    /// `(venue, code, stay, visitors, listed)`.
-    pub venues: Vec<(String, String, String, String, String)>,
+    pub venues: Vec<VisitRow>,
 }
 
 impl ReportView {
@@ -516,14 +533,20 @@ impl ReportView {
             venues: report
                 .venues
                 .iter()
-                .map(|v| {
-                    (
-                        v.name.clone(),
-                        v.code.clone(),
-                        format!("{} – {}", local_time(v.stay.at), local_time(v.stay.until)),
-                        n(v.visitors),
-                        n(v.listed),
-                    )
+                .map(|v| VisitRow {
+                    name: v.name.clone(),
+                    code: v.code.clone(),
+                    stay: format!("{} – {}", local_time(v.stay.at), local_time(v.stay.until)),
+                    visitors: n(v.visitors),
+                    listed: n(v.listed),
+                    declare: (v.visitors > v.listed).then(|| {
+                        format!(
+                            "/zoning?venue={}&from={}&until={}#exposure-form",
+                            v.code,
+                            super::zoning::input_value(v.stay.at),
+                            super::zoning::input_value(v.stay.until)
+                        )
+                    }),
                 })
                 .collect(),
         }
@@ -1248,6 +1271,40 @@ mod tests {
         assert!(svg.contains(">Chợ Hàng Da</text>") && svg.contains(">hộ gia đình</text>"), "edges say how");
         assert!(svg.contains("href=\"/cases/00000000-0000-0000-0000-000000000009/chain\""));
         assert_eq!(svg.matches("class=\"edge\"").count(), 3);
+    }
+
+    #[test]
+    fn a_hub_visit_offers_to_declare_the_venue_exposed() {
+        let stay = Stay { at: datetime!(2026-05-10 01:00 UTC), until: datetime!(2026-05-10 02:30 UTC) };
+        let visit = |code: &str, visitors: u64, listed: u64| outbreak_services::tracing::VisitReport {
+            venue: VenueId(Uuid::nil()),
+            code: code.into(),
+            name: "Chợ".into(),
+            stay,
+            visitors,
+            listed,
+        };
+        let report = TraceReport {
+            case: CaseId(Uuid::nil()),
+            window: outbreak_domain::tracing::InfectiousWindow { from: stay.at, until: stay.until },
+            checkins: 2,
+            f1: 212,
+            f2: 0,
+            new_f1: 212,
+            new_f2: 0,
+            venues: vec![visit("MARKET01", 3400, 200), visit("SHOP0001", 12, 12)],
+            unlisted_f1: 3200,
+            unlisted_f2: 0,
+            f2_truncated: false,
+            summary: String::new(),
+        };
+        let view = ReportView::new(Lang::Vi, &report);
+        // The case's stay, in Vietnam's time, as the zoning form's fields take it.
+        assert_eq!(
+            view.venues[0].declare.as_deref(),
+            Some("/zoning?venue=MARKET01&from=2026-05-10T08:00&until=2026-05-10T09:30#exposure-form")
+        );
+        assert_eq!(view.venues[1].declare, None, "everyone at the shop was listed");
     }
 
     #[test]

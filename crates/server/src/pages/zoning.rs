@@ -6,7 +6,7 @@
 //! services.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use outbreak_domain::tracing::{ContactId, ExposureEvidence, ExposureId, RestrictionId};
@@ -84,7 +84,7 @@ fn local_input(field: &str, text: &str) -> Result<OffsetDateTime, Invalid> {
 }
 
 /// What a `datetime-local` field shows for an instant.
-fn input_value(at: OffsetDateTime) -> String {
+pub(super) fn input_value(at: OffsetDateTime) -> String {
     let local = at.to_offset(VIETNAM);
     format!(
         "{}-{:02}-{:02}T{:02}:{:02}",
@@ -212,15 +212,26 @@ async fn zoning_page(
     Ok((status, render(&page)).into_response())
 }
 
+/// A venue exposure to propose on the zoning page, as the trace report links it: a hub
+/// visit of a case whose visitors were more than the trace listed.
+#[derive(Default, Deserialize)]
+pub struct ProposedExposure {
+    venue: Option<String>,
+    from: Option<String>,
+    until: Option<String>,
+}
+
 pub async fn home(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
+    Query(proposed): Query<ProposedExposure>,
 ) -> Result<Response, PageError> {
     let now = outbreak_domain::now();
     let exposure = ExposureForm {
-        from: input_value(now - time::Duration::hours(3)),
-        until: input_value(now),
+        venue: proposed.venue.unwrap_or_default(),
+        from: proposed.from.unwrap_or_else(|| input_value(now - time::Duration::hours(3))),
+        until: proposed.until.unwrap_or_else(|| input_value(now)),
         ..ExposureForm::default()
     };
     let restriction = RestrictionForm {

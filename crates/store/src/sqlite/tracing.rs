@@ -186,14 +186,82 @@ fn contact_row(r: &Row) -> rusqlite::Result<Result<Contact>> {
     })())
 }
 
+/// The outbox events of new contacts, in one statement.
 fn insert_events(tx: &Connection, contacts: &[Contact]) -> Result<()> {
-    let mut insert =
-        tx.prepare_cached("INSERT INTO events (kind, subject, unit_path, payload, at) VALUES (?1, ?2, ?3, ?4, ?5)")?;
-    for contact in contacts {
-        let e = identified_event(contact);
-        insert.execute(params![e.kind, e.subject, e.unit_path, e.payload.to_string(), micros(e.at)])?;
+    if contacts.is_empty() {
+        return Ok(());
     }
+    let events: Vec<serde_json::Value> = contacts
+        .iter()
+        .map(|c| {
+            let e = identified_event(c);
+            serde_json::json!([e.kind, e.subject, e.unit_path, e.payload.to_string(), micros(e.at)])
+        })
+        .collect();
+    tx.prepare_cached(
+        "INSERT INTO events (kind, subject, unit_path, payload, at)
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(?1) ORDER BY key",
+    )?
+    .execute([serde_json::Value::Array(events).to_string()])?;
     Ok(())
+}
+
+/// Writes one generation of contacts in one statement (an F2's link is looked up among the
+/// contacts already written, so F1s go first) and returns those that were new, in the
+/// order given. One statement instead of one per contact: SQLite journals each page it
+/// changes once per statement, and a hub's hundreds of contacts share their pages.
+fn insert_generation(tx: &Connection, contacts: &[NewContact]) -> Result<Vec<Contact>> {
+    if contacts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = contacts
+        .iter()
+        .map(|c| {
+            let evidence = serde_json::to_string(&c.evidence)
+                .map_err(|e| StoreError::Backend(format!("evidence does not serialise: {e}")))?;
+            Ok(serde_json::json!([
+                c.id.to_string(),
+                c.case.to_string(),
+                c.generation,
+                c.via_visitor,
+                c.person.map(|p| p.0.to_string()),
+                c.visitor,
+                c.name,
+                c.phone.as_ref().map(Phone::as_str),
+                c.evidence.kind().as_str(),
+                evidence,
+                micros(c.exposure_at),
+                c.unit_path,
+                micros(c.quarantine_until),
+                days_text(&c.test_days),
+                micros(c.created_at),
+            ]))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // `WHERE true` tells SQLite's parser that `ON CONFLICT` is the upsert, not a join.
+    let mut insert = tx.prepare_cached(&format!(
+        "INSERT INTO contacts ({CONTACT_COLUMNS})
+         SELECT value ->> 0, value ->> 1, value ->> 2,
+                (SELECT id FROM contacts WHERE case_id = value ->> 1 AND visitor = value ->> 3),
+                value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10,
+                value ->> 11, '{}', '', value ->> 12, value ->> 13, value ->> 14, value ->> 14
+         FROM json_each(?1) WHERE true ORDER BY key
+         ON CONFLICT (case_id, visitor) DO NOTHING
+         RETURNING id, via",
+        ContactStatus::Identified.as_str()
+    ))?;
+    let links: HashMap<String, Option<String>> = insert
+        .query_map([serde_json::Value::Array(rows).to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    // The rows are not read back: each contact is what was written, with its F1 link.
+    contacts
+        .iter()
+        .filter_map(|c| {
+            links
+                .get(&c.id.to_string())
+                .map(|via| Ok(recorded(c, via.as_deref().map(parse_uuid).transpose()?.map(ContactId))))
+        })
+        .collect()
 }
 
 fn exposure_contact_row(r: &Row) -> rusqlite::Result<Result<ExposureContact>> {
@@ -337,45 +405,9 @@ impl TracingStore for SqliteStore {
                     return Err(StoreError::NotFound("case"));
                 }
             }
-            // The row is not read back: the contact is what was written, with its F1 link.
-            let mut insert = tx.prepare_cached(&format!(
-                "INSERT INTO contacts ({CONTACT_COLUMNS})
-                 VALUES (?1, ?2, ?3, (SELECT id FROM contacts WHERE case_id = ?2 AND visitor = ?4), ?5, ?6, ?7, ?8,
-                   ?9, ?10, ?11, ?12, ?13, '', ?14, ?15, ?16, ?16)
-                 ON CONFLICT (case_id, visitor) DO NOTHING
-                 RETURNING via"
-            ))?;
-            let mut added = Vec::new();
-            for c in &contacts {
-                let evidence = serde_json::to_string(&c.evidence)
-                    .map_err(|e| StoreError::Backend(format!("evidence does not serialise: {e}")))?;
-                let via: Option<Option<String>> = insert
-                    .query_row(
-                        params![
-                            c.id.to_string(),
-                            c.case.to_string(),
-                            c.generation,
-                            c.via_visitor,
-                            c.person.map(|p| p.0.to_string()),
-                            c.visitor,
-                            c.name,
-                            c.phone.as_ref().map(Phone::as_str),
-                            c.evidence.kind().as_str(),
-                            evidence,
-                            micros(c.exposure_at),
-                            c.unit_path,
-                            ContactStatus::Identified.as_str(),
-                            micros(c.quarantine_until),
-                            days_text(&c.test_days),
-                            micros(c.created_at),
-                        ],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                if let Some(via) = via {
-                    added.push(recorded(c, via.as_deref().map(parse_uuid).transpose()?.map(ContactId)));
-                }
-            }
+            let split = contacts.partition_point(|c| c.generation < 2);
+            let mut added = insert_generation(tx, &contacts[..split])?;
+            added.extend(insert_generation(tx, &contacts[split..])?);
             insert_events(tx, &added)?;
             for entry in &audit {
                 insert_audit(tx, entry)?;
