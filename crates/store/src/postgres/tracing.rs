@@ -344,14 +344,14 @@ impl TracingStore for PostgresStore {
             })
             .collect::<Result<_>>()?;
         let stays: Vec<Stay> = visits.iter().map(|v| v.stay).collect();
-        let mut ranked = rank_meetings(visits.len(), &mut meetings, &stays, cap);
+        let mut ranked = rank_meetings(visits.len(), &meetings, &stays, cap);
         let mut rows = met_visitors(&txn, ranked.iter().map(|(m, _)| (m.checkin, m.at))).await?;
         let collided = collided(&visits, &ranked, &rows);
         if !collided.is_empty() {
             let of_collided = meetings.iter().filter(|m| collided.contains(&m.visit)).map(|m| (m.checkin, m.at));
             let venues = met_visitors(&txn, of_collided).await?;
             without_strangers(&visits, &mut meetings, &collided, &venues);
-            ranked = rank_meetings(visits.len(), &mut meetings, &stays, cap);
+            ranked = rank_meetings(visits.len(), &meetings, &stays, cap);
             rows = met_visitors(&txn, ranked.iter().map(|(m, _)| (m.checkin, m.at))).await?;
         }
         txn.commit().await?;

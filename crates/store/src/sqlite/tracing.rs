@@ -7,6 +7,7 @@ use outbreak_domain::testing::CaseId;
 use outbreak_domain::tracing::{ContactId, ContactStatus, ExposureId, LONGEST_STAY, Stay};
 use outbreak_domain::venue::VenueKind;
 use outbreak_domain::{PersonId, Phone, UnitCode};
+use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use time::{Duration, OffsetDateTime};
 
@@ -135,13 +136,13 @@ fn copresence_in(c: &Connection, sources: &str, cap: u32) -> Result<Vec<CoPresen
         })?
         .collect::<rusqlite::Result<_>>()?;
     let stays: Vec<Stay> = visits.iter().map(|v| v.stay).collect();
-    let mut ranked = rank_meetings(visits.len(), &mut meetings, &stays, cap);
+    let mut ranked = rank_meetings(visits.len(), &meetings, &stays, cap);
     let mut rows = met_visitors(&tx, ranked.iter().map(|(m, _)| m.checkin))?;
     let collided = collided(&visits, &ranked, &rows);
     if !collided.is_empty() {
         let venues = met_visitors(&tx, meetings.iter().filter(|m| collided.contains(&m.visit)).map(|m| m.checkin))?;
         without_strangers(&visits, &mut meetings, &collided, &venues);
-        ranked = rank_meetings(visits.len(), &mut meetings, &stays, cap);
+        ranked = rank_meetings(visits.len(), &meetings, &stays, cap);
         rows = met_visitors(&tx, ranked.iter().map(|(m, _)| m.checkin))?;
     }
     Ok(copresence_rows(&visits, ranked, &rows))
@@ -186,73 +187,106 @@ fn contact_row(r: &Row) -> rusqlite::Result<Result<Contact>> {
     })())
 }
 
-/// The outbox events of new contacts, in one statement.
+/// Rows one multi-row `INSERT` writes. Binding each value directly costs less than passing
+/// the rows as JSON (SQLite would turn every row back into text to read each field), and a
+/// statement of many rows journals each page it changes once rather than once per row.
+const ROWS_PER_INSERT: usize = 200;
+
+/// `(…), (…), …` for `rows` rows of `width` parameters; `row` writes one row from the
+/// number of its first parameter.
+fn values_list(rows: usize, width: usize, row: impl Fn(usize) -> String) -> String {
+    (0..rows).map(|i| row(i * width + 1)).collect::<Vec<_>>().join(", ")
+}
+
+/// The outbox events of new contacts, in order.
 fn insert_events(tx: &Connection, contacts: &[Contact]) -> Result<()> {
-    if contacts.is_empty() {
-        return Ok(());
+    for chunk in contacts.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO events (kind, subject, unit_path, payload, at) VALUES {}",
+            values_list(chunk.len(), 5, |p| format!("(?{}, ?{}, ?{}, ?{}, ?{})", p, p + 1, p + 2, p + 3, p + 4))
+        );
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 5);
+        for contact in chunk {
+            let e = identified_event(contact);
+            values.extend([
+                Value::from(e.kind.to_owned()),
+                Value::from(e.subject),
+                Value::from(e.unit_path),
+                Value::from(e.payload.to_string()),
+                Value::from(micros(e.at)),
+            ]);
+        }
+        tx.prepare_cached(&sql)?.execute(params_from_iter(values))?;
     }
-    let events: Vec<serde_json::Value> = contacts
-        .iter()
-        .map(|c| {
-            let e = identified_event(c);
-            serde_json::json!([e.kind, e.subject, e.unit_path, e.payload.to_string(), micros(e.at)])
-        })
-        .collect();
-    tx.prepare_cached(
-        "INSERT INTO events (kind, subject, unit_path, payload, at)
-         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(?1) ORDER BY key",
-    )?
-    .execute([serde_json::Value::Array(events).to_string()])?;
     Ok(())
 }
 
-/// Writes one generation of contacts in one statement (an F2's link is looked up among the
-/// contacts already written, so F1s go first) and returns those that were new, in the
-/// order given. One statement instead of one per contact: SQLite journals each page it
-/// changes once per statement, and a hub's hundreds of contacts share their pages.
+/// Writes one generation of contacts (an F2's link is looked up among the contacts already
+/// written, so F1s go first) and returns those that were new, in the order given.
 fn insert_generation(tx: &Connection, contacts: &[NewContact]) -> Result<Vec<Contact>> {
-    if contacts.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rows = contacts
-        .iter()
-        .map(|c| {
+    const WIDTH: usize = 15;
+    let mut links: HashMap<String, Option<String>> = HashMap::with_capacity(contacts.len());
+    for chunk in contacts.chunks(ROWS_PER_INSERT) {
+        // In the order of CONTACT_COLUMNS; the F2's link is the F1 contact of the same case.
+        let rows = values_list(chunk.len(), WIDTH, |p| {
+            let q = |i: usize| format!("?{}", p + i);
+            let via = format!("(SELECT id FROM contacts WHERE case_id = {} AND visitor = {})", q(1), q(3));
+            let identified = format!("'{}'", ContactStatus::Identified.as_str());
+            let columns = [
+                q(0),
+                q(1),
+                q(2),
+                via,
+                q(4),
+                q(5),
+                q(6),
+                q(7),
+                q(8),
+                q(9),
+                q(10),
+                q(11),
+                identified,
+                "''".to_owned(),
+                q(12),
+                q(13),
+                q(14),
+                q(14),
+            ];
+            format!("({})", columns.join(", "))
+        });
+        let sql = format!(
+            "INSERT INTO contacts ({CONTACT_COLUMNS}) VALUES {rows}
+             ON CONFLICT (case_id, visitor) DO NOTHING RETURNING id, via"
+        );
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * WIDTH);
+        for c in chunk {
             let evidence = serde_json::to_string(&c.evidence)
                 .map_err(|e| StoreError::Backend(format!("evidence does not serialise: {e}")))?;
-            Ok(serde_json::json!([
-                c.id.to_string(),
-                c.case.to_string(),
-                c.generation,
-                c.via_visitor,
-                c.person.map(|p| p.0.to_string()),
-                c.visitor,
-                c.name,
-                c.phone.as_ref().map(Phone::as_str),
-                c.evidence.kind().as_str(),
-                evidence,
-                micros(c.exposure_at),
-                c.unit_path,
-                micros(c.quarantine_until),
-                days_text(&c.test_days),
-                micros(c.created_at),
-            ]))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    // `WHERE true` tells SQLite's parser that `ON CONFLICT` is the upsert, not a join.
-    let mut insert = tx.prepare_cached(&format!(
-        "INSERT INTO contacts ({CONTACT_COLUMNS})
-         SELECT value ->> 0, value ->> 1, value ->> 2,
-                (SELECT id FROM contacts WHERE case_id = value ->> 1 AND visitor = value ->> 3),
-                value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10,
-                value ->> 11, '{}', '', value ->> 12, value ->> 13, value ->> 14, value ->> 14
-         FROM json_each(?1) WHERE true ORDER BY key
-         ON CONFLICT (case_id, visitor) DO NOTHING
-         RETURNING id, via",
-        ContactStatus::Identified.as_str()
-    ))?;
-    let links: HashMap<String, Option<String>> = insert
-        .query_map([serde_json::Value::Array(rows).to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+            let text = |t: Option<&str>| t.map_or(Value::Null, |t| Value::from(t.to_owned()));
+            values.extend([
+                Value::from(c.id.to_string()),
+                Value::from(c.case.to_string()),
+                Value::from(i64::from(c.generation)),
+                text(c.via_visitor.as_deref()),
+                c.person.map_or(Value::Null, |p| Value::from(p.0.to_string())),
+                Value::from(c.visitor.clone()),
+                Value::from(c.name.clone()),
+                text(c.phone.as_ref().map(Phone::as_str)),
+                Value::from(c.evidence.kind().as_str().to_owned()),
+                Value::from(evidence),
+                Value::from(micros(c.exposure_at)),
+                Value::from(c.unit_path.clone()),
+                Value::from(micros(c.quarantine_until)),
+                Value::from(days_text(&c.test_days)),
+                Value::from(micros(c.created_at)),
+            ]);
+        }
+        let mut insert = tx.prepare_cached(&sql)?;
+        let mut returned = insert.query(params_from_iter(values))?;
+        while let Some(row) = returned.next()? {
+            links.insert(row.get(0)?, row.get(1)?);
+        }
+    }
     // The rows are not read back: each contact is what was written, with its F1 link.
     contacts
         .iter()

@@ -470,23 +470,26 @@ pub(crate) struct MetVisitor {
 
 /// Per source visit, the `cap` meetings that lasted longest (then the earliest arrival, then
 /// the lowest id), each with how many met that visit in all: one ranking for both stores.
-/// Sorts `meetings` in place.
-pub(crate) fn rank_meetings(visits: usize, meetings: &mut [Meeting], stays: &[Stay], cap: u32) -> Vec<(Meeting, u64)> {
-    let together = |m: &Meeting| {
+/// A hub visit meets thousands and the F2 search reads hundreds of thousands of meetings:
+/// each visit's best are selected, and only they are sorted.
+pub(crate) fn rank_meetings(visits: usize, meetings: &[Meeting], stays: &[Stay], cap: u32) -> Vec<(Meeting, u64)> {
+    type Rank = (std::cmp::Reverse<Duration>, OffsetDateTime, i64);
+    let mut by_visit: Vec<Vec<(Rank, Meeting)>> = vec![Vec::new(); visits];
+    for m in meetings {
         let s = &stays[m.visit];
-        s.until.min(m.until) - s.at.max(m.at)
-    };
-    meetings.sort_unstable_by(|a, b| {
-        a.visit.cmp(&b.visit).then(together(b).cmp(&together(a))).then(a.at.cmp(&b.at)).then(a.checkin.cmp(&b.checkin))
-    });
-    let mut met = vec![0u64; visits];
-    for m in meetings.iter() {
-        met[m.visit] += 1;
+        let together = s.until.min(m.until) - s.at.max(m.at);
+        by_visit[m.visit].push(((std::cmp::Reverse(together), m.at, m.checkin), *m));
     }
     let mut listed = Vec::new();
-    for group in meetings.chunk_by(|a, b| a.visit == b.visit) {
-        let all = met[group[0].visit];
-        listed.extend(group.iter().take(cap as usize).map(|m| (*m, all)));
+    for group in &mut by_visit {
+        let all = group.len() as u64;
+        let keep = (cap as usize).min(group.len());
+        if keep < group.len() {
+            group.select_nth_unstable_by_key(keep, |(rank, _)| *rank);
+            group.truncate(keep);
+        }
+        group.sort_unstable_by_key(|(rank, _)| *rank);
+        listed.extend(group.iter().map(|(_, m)| (*m, all)));
     }
     listed
 }
