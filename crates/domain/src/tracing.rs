@@ -43,7 +43,8 @@ pub struct TracingRules {
     /// is reached by declaring the venue exposed for the case's stay (narrow zoning), which
     /// the trace report offers for each visit with more visitors than it listed.
     pub hub_cap: u32,
-    /// The same for each venue visit of an F1: F2s are many more and matter less.
+    /// The same for each venue visit of an F1: F2s are many more and matter less, and the
+    /// F2 search reads every listed one's check-in.
     pub f2_cap: u32,
 }
 
@@ -54,7 +55,7 @@ impl Default for TracingRules {
             quarantine: Duration::days(14),
             test_days: [1, 7],
             hub_cap: 200,
-            f2_cap: 200,
+            f2_cap: 50,
         }
     }
 }

@@ -41,14 +41,15 @@ const TRACE_ROUND: u32 = 50;
 const FIRST_SOURCES: usize = 8;
 /// F1s whose co-presence one store query looks up, at most.
 const SOURCES_PER_QUERY: usize = 200;
-/// F2s found per case, at most; the report says when the search stopped there.
-const MAX_F2: usize = 20_000;
+/// F2s found per case, at most; the report says when the search stopped there. Ten
+/// thousand people asked to watch their health is already a district's work for a week.
+const MAX_F2: usize = 10_000;
 /// Other visitors' stays the F2 search reads, at most, before it stops (and says so). A
-/// case at a market has thousands of F1s, most of whom were at that market too, and each
-/// of their visits meets thousands again: without a bound the search reads the commune's
-/// fortnight many times over to find the same people. Each stay is an index entry, a
-/// fraction of a microsecond.
-const F2_STAYS: u64 = 300_000;
+/// case at a market has hundreds of F1s, many of whom shop there every day, and each of
+/// their visits meets thousands again: without a bound the search reads the commune's
+/// fortnight many times over to find the same people. The closest F1s are searched first,
+/// so the bound leaves out the F2s of the most distant ones.
+const F2_STAYS: u64 = 150_000;
 /// Contacts a case's list shows; the counts cover them all.
 const LIST_LIMIT: u32 = 10_000;
 /// Contacts of a case read when tracing it again.

@@ -156,16 +156,28 @@ impl SqliteStore {
     /// Runs `f` in one write transaction: all of it is committed or none of it.
     async fn write<T: Send + 'static>(&self, f: impl FnOnce(&Transaction) -> Result<T> + Send + 'static) -> Result<T> {
         let inner = self.inner.clone();
-        let (value, commit) = tokio::task::spawn_blocking(move || {
+        let asked = std::time::Instant::now();
+        let (value, commit, [locked, worked, committed]) = tokio::task::spawn_blocking(move || {
             let mut conn = inner.writer.lock().map_err(poisoned)?;
+            let locked = asked.elapsed();
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let value = f(&tx)?;
+            let worked = asked.elapsed();
             tx.commit()?;
-            Ok::<_, StoreError>((value, inner.durability.committed()))
+            Ok::<_, StoreError>((value, inner.durability.committed(), [locked, worked, asked.elapsed()]))
         })
         .await
         .map_err(|e| StoreError::Backend(e.to_string()))??;
         self.inner.durability.on_disk(commit).await?;
+        // Where a write's time goes, for the trace log: waiting for the writer, the work,
+        // writing the WAL, then waiting for the flush.
+        ::tracing::trace!(
+            lock_us = locked.as_micros() as u64,
+            work_us = (worked - locked).as_micros() as u64,
+            commit_us = (committed - worked).as_micros() as u64,
+            disk_us = (asked.elapsed() - committed).as_micros() as u64,
+            "sqlite write"
+        );
         Ok(value)
     }
 }

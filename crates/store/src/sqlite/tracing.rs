@@ -1,6 +1,6 @@
 //! Co-presence, households and contacts in SQLite.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use outbreak_domain::testing::CaseId;
@@ -221,22 +221,45 @@ fn insert_events(tx: &Connection, contacts: &[Contact]) -> Result<()> {
     Ok(())
 }
 
-/// Writes one generation of contacts (an F2's link is looked up among the contacts already
-/// written, so F1s go first) and returns those that were new, in the order given.
-fn insert_generation(tx: &Connection, contacts: &[NewContact]) -> Result<Vec<Contact>> {
-    const WIDTH: usize = 15;
-    let mut links: HashMap<String, Option<String>> = HashMap::with_capacity(contacts.len());
+/// The F1 contacts the F2s were found through, by case and visitor, whichever run of
+/// tracing recorded them: read before the F2s are written, so that their insert opens no
+/// cursor of its own per row.
+fn f1_links(tx: &Connection, f2: &[NewContact]) -> Result<HashMap<(CaseId, String), String>> {
+    let mut find = tx.prepare_cached("SELECT id FROM contacts WHERE case_id = ?1 AND visitor = ?2")?;
+    let mut links = HashMap::new();
+    for c in f2 {
+        let Some(via) = &c.via_visitor else { continue };
+        if links.contains_key(&(c.case, via.clone())) {
+            continue;
+        }
+        if let Some(id) = find.query_row(params![c.case.to_string(), via], |r| r.get(0)).optional()? {
+            links.insert((c.case, via.clone()), id);
+        }
+    }
+    Ok(links)
+}
+
+/// Writes one generation of contacts, F2s linked through `links` to their F1s, and returns
+/// those that were new, in the order given.
+fn insert_generation(
+    tx: &Connection,
+    contacts: &[NewContact],
+    links: &HashMap<(CaseId, String), String>,
+) -> Result<Vec<Contact>> {
+    const WIDTH: usize = 16;
+    let identified = format!("'{}'", ContactStatus::Identified.as_str());
+    let mut written: HashSet<String> = HashSet::with_capacity(contacts.len());
+    let mut new = Vec::new();
     for chunk in contacts.chunks(ROWS_PER_INSERT) {
-        // In the order of CONTACT_COLUMNS; the F2's link is the F1 contact of the same case.
+        // In the order of CONTACT_COLUMNS.
         let rows = values_list(chunk.len(), WIDTH, |p| {
             let q = |i: usize| format!("?{}", p + i);
-            let via = format!("(SELECT id FROM contacts WHERE case_id = {} AND visitor = {})", q(1), q(3));
-            let identified = format!("'{}'", ContactStatus::Identified.as_str());
+            let (status, note) = (identified.clone(), "''".to_owned());
             let columns = [
                 q(0),
                 q(1),
                 q(2),
-                via,
+                q(3),
                 q(4),
                 q(5),
                 q(6),
@@ -245,29 +268,30 @@ fn insert_generation(tx: &Connection, contacts: &[NewContact]) -> Result<Vec<Con
                 q(9),
                 q(10),
                 q(11),
-                identified,
-                "''".to_owned(),
+                status,
+                note,
                 q(12),
                 q(13),
                 q(14),
-                q(14),
+                q(15),
             ];
             format!("({})", columns.join(", "))
         });
         let sql = format!(
             "INSERT INTO contacts ({CONTACT_COLUMNS}) VALUES {rows}
-             ON CONFLICT (case_id, visitor) DO NOTHING RETURNING id, via"
+             ON CONFLICT (case_id, visitor) DO NOTHING RETURNING id"
         );
         let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * WIDTH);
         for c in chunk {
             let evidence = serde_json::to_string(&c.evidence)
                 .map_err(|e| StoreError::Backend(format!("evidence does not serialise: {e}")))?;
             let text = |t: Option<&str>| t.map_or(Value::Null, |t| Value::from(t.to_owned()));
+            let via = c.via_visitor.as_ref().and_then(|v| links.get(&(c.case, v.clone())));
             values.extend([
                 Value::from(c.id.to_string()),
                 Value::from(c.case.to_string()),
                 Value::from(i64::from(c.generation)),
-                text(c.via_visitor.as_deref()),
+                text(via.map(String::as_str)),
                 c.person.map_or(Value::Null, |p| Value::from(p.0.to_string())),
                 Value::from(c.visitor.clone()),
                 Value::from(c.name.clone()),
@@ -279,23 +303,21 @@ fn insert_generation(tx: &Connection, contacts: &[NewContact]) -> Result<Vec<Con
                 Value::from(micros(c.quarantine_until)),
                 Value::from(days_text(&c.test_days)),
                 Value::from(micros(c.created_at)),
+                Value::from(micros(c.created_at)),
             ]);
         }
         let mut insert = tx.prepare_cached(&sql)?;
         let mut returned = insert.query(params_from_iter(values))?;
         while let Some(row) = returned.next()? {
-            links.insert(row.get(0)?, row.get(1)?);
+            written.insert(row.get(0)?);
         }
     }
     // The rows are not read back: each contact is what was written, with its F1 link.
-    contacts
-        .iter()
-        .filter_map(|c| {
-            links
-                .get(&c.id.to_string())
-                .map(|via| Ok(recorded(c, via.as_deref().map(parse_uuid).transpose()?.map(ContactId))))
-        })
-        .collect()
+    for c in contacts.iter().filter(|c| written.contains(&c.id.to_string())) {
+        let via = c.via_visitor.as_ref().and_then(|v| links.get(&(c.case, v.clone())));
+        new.push(recorded(c, via.map(|id| parse_uuid(id)).transpose()?.map(ContactId)));
+    }
+    Ok(new)
 }
 
 fn exposure_contact_row(r: &Row) -> rusqlite::Result<Result<ExposureContact>> {
@@ -440,8 +462,9 @@ impl TracingStore for SqliteStore {
                 }
             }
             let split = contacts.partition_point(|c| c.generation < 2);
-            let mut added = insert_generation(tx, &contacts[..split])?;
-            added.extend(insert_generation(tx, &contacts[split..])?);
+            let (f1, f2) = contacts.split_at(split);
+            let mut added = insert_generation(tx, f1, &HashMap::new())?;
+            added.extend(insert_generation(tx, f2, &f1_links(tx, f2)?)?);
             insert_events(tx, &added)?;
             for entry in &audit {
                 insert_audit(tx, entry)?;
