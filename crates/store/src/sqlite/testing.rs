@@ -259,54 +259,13 @@ fn apply_totals(
     Ok(())
 }
 
-/// Rows per multi-row INSERT. One statement per row pays a statement's run each time (and
-/// for `events`, whose keys are AUTOINCREMENT, a read and a write of the table's sequence
-/// number); a hundred rows share them, well within SQLite's 32,766 parameters.
-const ROWS_PER_INSERT: usize = 100;
-
-/// Inserts `rows` with statements of `head` followed by up to [`ROWS_PER_INSERT`] groups of
-/// `width` parameters; `bind` binds one row's parameters from the 1-based index it gets.
-/// Rows are inserted in order, so AUTOINCREMENT keys follow it.
-fn insert_rows<T>(
-    tx: &Connection,
-    head: &str,
-    width: usize,
-    rows: &[T],
-    bind: impl Fn(&mut rusqlite::Statement, usize, &T) -> rusqlite::Result<()>,
-) -> Result<()> {
-    let sql = |count: usize| {
-        let group = format!("({})", vec!["?"; width].join(", "));
-        format!("{head} VALUES {}", vec![group; count].join(", "))
-    };
-    let run = |statement: &mut rusqlite::Statement, chunk: &[T]| -> Result<()> {
-        for (i, row) in chunk.iter().enumerate() {
-            bind(statement, i * width + 1, row)?;
-        }
-        statement.raw_execute()?;
-        Ok(())
-    };
-    let mut chunks = rows.chunks_exact(ROWS_PER_INSERT);
-    if rows.len() >= ROWS_PER_INSERT {
-        let mut full = tx.prepare_cached(&sql(ROWS_PER_INSERT))?;
-        for chunk in chunks.by_ref() {
-            run(&mut full, chunk)?;
-        }
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        run(&mut tx.prepare(&sql(rest.len()))?, rest)?;
+fn insert_events(tx: &Connection, events: &[NewEvent]) -> Result<()> {
+    let mut insert =
+        tx.prepare_cached("INSERT INTO events (kind, subject, unit_path, payload, at) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+    for e in events {
+        insert.execute(params![e.kind, e.subject, e.unit_path, e.payload.to_string(), micros(e.at)])?;
     }
     Ok(())
-}
-
-fn insert_events(tx: &Connection, events: &[NewEvent]) -> Result<()> {
-    insert_rows(tx, "INSERT INTO events (kind, subject, unit_path, payload, at)", 5, events, |s, at, e| {
-        s.raw_bind_parameter(at, e.kind)?;
-        s.raw_bind_parameter(at + 1, &e.subject)?;
-        s.raw_bind_parameter(at + 2, &e.unit_path)?;
-        s.raw_bind_parameter(at + 3, e.payload.to_string())?;
-        s.raw_bind_parameter(at + 4, micros(e.at))
-    })
 }
 
 fn insert_case(tx: &Connection, case: &Case) -> Result<()> {
@@ -409,22 +368,22 @@ fn apply_result_plan(tx: &Connection, state: &ResultState, rowids: &Rowids, plan
             ])?;
         }
     }
-    insert_rows(
-        tx,
-        "INSERT INTO results (tube_id, barcode, outcome, ct, resulted_at, recorded_at, recorded_by, correction)",
-        8,
-        &plan.history,
-        |s, at, h| {
-            s.raw_bind_parameter(at, h.tube.to_string())?;
-            s.raw_bind_parameter(at + 1, &h.barcode)?;
-            s.raw_bind_parameter(at + 2, h.outcome.as_str())?;
-            s.raw_bind_parameter(at + 3, h.ct)?;
-            s.raw_bind_parameter(at + 4, micros(h.resulted_at))?;
-            s.raw_bind_parameter(at + 5, micros(h.recorded_at))?;
-            s.raw_bind_parameter(at + 6, &h.recorded_by)?;
-            s.raw_bind_parameter(at + 7, &h.correction)
-        },
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO results (tube_id, barcode, outcome, ct, resulted_at, recorded_at, recorded_by, correction)
+         VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
+    for h in &plan.history {
+        insert.execute(params![
+            h.barcode,
+            h.outcome.as_str(),
+            h.ct,
+            micros(h.resulted_at),
+            micros(h.recorded_at),
+            h.recorded_by,
+            h.correction,
+            h.tube.to_string()
+        ])?;
+    }
     for case in &plan.new_cases {
         insert_case(tx, case)?;
     }
@@ -1104,33 +1063,4 @@ impl TestingStore for SqliteStore {
 fn next_status(barcode: &Barcode, status: &str, step: &TubeStep) -> Result<SpecimenStatus> {
     let status = word(SpecimenStatus::parse, status)?;
     crate::testing::next_status(barcode, status, step)
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rows_go_in_whole_statements_and_in_order() {
-        let c = Connection::open_in_memory().unwrap();
-        c.execute_batch("CREATE TABLE t (seq INTEGER PRIMARY KEY AUTOINCREMENT, v INTEGER NOT NULL, w TEXT)").unwrap();
-        for count in [0, 1, ROWS_PER_INSERT, 2 * ROWS_PER_INSERT + 37] {
-            c.execute("DELETE FROM t", []).unwrap();
-            let rows: Vec<i64> = (0..count as i64).collect();
-            insert_rows(&c, "INSERT INTO t (v, w)", 2, &rows, |s, at, v| {
-                s.raw_bind_parameter(at, v)?;
-                s.raw_bind_parameter(at + 1, v.to_string())
-            })
-            .unwrap();
-            let stored: Vec<(i64, String)> = c
-                .prepare("SELECT v, w FROM t ORDER BY seq")
-                .unwrap()
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-                .unwrap()
-                .collect::<rusqlite::Result<_>>()
-                .unwrap();
-            assert_eq!(stored, rows.iter().map(|v| (*v, v.to_string())).collect::<Vec<_>>(), "{count} rows");
-        }
-    }
 }
