@@ -76,6 +76,9 @@ fn connect(path: &Path) -> Result<Connection> {
          PRAGMA temp_store = MEMORY;
          PRAGMA wal_autocheckpoint = 262144;",
     )?;
+    // Recording a batch of results alone uses more statements than rusqlite keeps by
+    // default (16); each one pushed out is compiled again the next time.
+    conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
 

@@ -293,6 +293,9 @@ fn insert_case(tx: &Connection, case: &Case) -> Result<()> {
 /// their people.
 fn load_result_state(tx: &Connection, results: &[RecordResult]) -> Result<(ResultState, Rowids)> {
     let mut state = ResultState::default();
+    // Room for a result per tube at first, so that the maps grow by few rehashes.
+    state.specimens.reserve(results.len());
+    state.specimen_barcodes.reserve(results.len());
     let mut rowids = Rowids::with_capacity(results.len());
     for r in results {
         let barcode = r.result.barcode.as_str();
@@ -337,8 +340,12 @@ fn apply_result_plan(tx: &Connection, state: &ResultState, rowids: &Rowids, plan
     let mut update = tx.prepare_cached(
         "UPDATE specimens SET status = ?2, conclusion = ?3, ct = ?4, resulted_at = ?5 WHERE rowid = ?1",
     )?;
-    for id in &plan.specimens {
-        if let (Some(s), Some(rowid)) = (state.specimens.get(id), rowids.get(id)) {
+    // In the table's order, so neighbouring rows share the pages the updates dirty.
+    let mut changed: Vec<(i64, &SpecimenId)> =
+        plan.specimens.iter().filter_map(|id| Some((*rowids.get(id)?, id))).collect();
+    changed.sort_unstable_by_key(|(rowid, _)| *rowid);
+    for (rowid, id) in changed {
+        if let Some(s) = state.specimens.get(id) {
             update.execute(params![
                 rowid,
                 s.status.as_str(),

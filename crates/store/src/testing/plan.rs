@@ -338,7 +338,7 @@ fn specimen_result(
     let corrected = current.is_some();
     plan.count(&specimen, specimen.conclusion, -1);
     let conclusion = r.outcome.conclusion();
-    let mut updated = specimen.clone();
+    let mut updated = specimen;
     updated.status = SpecimenStatus::Resulted;
     updated.conclusion = Some(conclusion);
     updated.ct = r.ct;
@@ -429,7 +429,7 @@ fn pool_result(state: &mut ResultState, plan: &mut ResultPlan, id: PoolId, input
             continue;
         }
         plan.count(&member, member.conclusion, -1);
-        let mut updated = member.clone();
+        let mut updated = member;
         updated.status = SpecimenStatus::Resulted;
         updated.conclusion = Some(new_conclusion);
         updated.resulted_at = Some(r.resulted_at);
@@ -438,8 +438,8 @@ fn pool_result(state: &mut ResultState, plan: &mut ResultPlan, id: PoolId, input
             plan.time(&updated, r.resulted_at);
         }
         plan.events.push(result_event(&updated, corrected, input.recorded_at));
-        plan.touch_specimen(member.id);
-        state.specimens.insert(member.id, updated);
+        plan.touch_specimen(updated.id);
+        state.specimens.insert(updated.id, updated);
     }
     let mut updated = pool;
     updated.status = SpecimenStatus::Resulted;
