@@ -149,7 +149,10 @@ pub(crate) async fn sample(
             Some(_) => continue,
             None => (specimen.barcode.clone(), 0.03),
         };
-        let positive = rng.gen_bool(positive_rate);
+        // The first pool of each batch is positive, so that the demo always has members
+        // waiting for their retest; the rest follow the rates.
+        let first_pool = specimen.pool.is_some() && pools_done.len() == 1;
+        let positive = rng.gen_bool(positive_rate) || first_pool;
         let resulted_at =
             (specimen.collected_at + Duration::hours(rng.gen_range(6..30))).min(now - Duration::minutes(5));
         let input = NewResult {

@@ -19,7 +19,7 @@ use time::macros::date;
 const TODAY: time::Date = date!(2026 - 03 - 15);
 
 fn temp_dir() -> PathBuf {
-    std::env::temp_dir().join(format!("outbreak-demo-{}", uuid::Uuid::new_v4().simple()))
+    outbreak_testkit::scratch_dir("demo")
 }
 
 async fn services() -> Services {

@@ -13,7 +13,7 @@ use outbreak_services::{Config, Services};
 use outbreak_store::CaseFilter;
 
 async fn services(name: &str, days: u32) -> Services {
-    let dir = std::env::temp_dir().join(format!("outbreak-simulate-{name}-{}", uuid::Uuid::new_v4().simple()));
+    let dir = outbreak_testkit::scratch_dir(&format!("simulate-{name}"));
     let store = outbreak_store::open(dir.join("store.sqlite").to_str().unwrap()).await.unwrap();
     let sms = dir.join("sms.log");
     let config =

@@ -14,7 +14,7 @@ use outbreak_store::CaseFilter;
 
 #[tokio::test]
 async fn days_of_sampling_with_pools_results_and_cases() {
-    let dir = std::env::temp_dir().join(format!("outbreak-demo-testing-{}", uuid::Uuid::new_v4().simple()));
+    let dir = outbreak_testkit::scratch_dir("demo-testing");
     let store = outbreak_store::open(dir.join("store.sqlite").to_str().unwrap()).await.unwrap();
     let sms = dir.join("sms.log");
     let services = Services::new(store, Arc::new(LogGateway::new(sms.clone())), Config::new("http://localhost", &sms));

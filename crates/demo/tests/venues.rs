@@ -12,7 +12,7 @@ use outbreak_services::sms::LogGateway;
 use outbreak_services::{Config, Services};
 
 async fn fresh() -> Services {
-    let dir = std::env::temp_dir().join(format!("outbreak-demo-venues-{}", uuid::Uuid::new_v4().simple()));
+    let dir = outbreak_testkit::scratch_dir("demo-venues");
     let store = outbreak_store::open(dir.join("store.sqlite").to_str().unwrap()).await.unwrap();
     Services::new(
         store,

@@ -381,7 +381,7 @@ async fn retention_deletes_what_is_older_than_the_period() {
 /// and after a restart every acknowledged check-in is there.
 #[tokio::test]
 async fn acknowledged_check_ins_survive_sigkill() {
-    let dir = std::env::temp_dir().join(format!("outbreak-kill-{}", uuid::Uuid::new_v4().simple()));
+    let dir = outbreak_testkit::scratch_dir("kill");
     std::fs::create_dir_all(&dir).unwrap();
     let database = dir.join("store.sqlite").to_string_lossy().into_owned();
     let (token, code) = {

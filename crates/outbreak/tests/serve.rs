@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 #[tokio::test]
 async fn serves_from_environment_settings_and_stops_on_sigterm() {
-    let dir = std::env::temp_dir().join(format!("outbreak-serve-{}", uuid::Uuid::new_v4().simple()));
+    let dir = outbreak_testkit::scratch_dir("serve");
     let database = dir.join("nested/folder/outbreak.sqlite");
     let port = outbreak_testkit::free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_outbreak"))

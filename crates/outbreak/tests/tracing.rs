@@ -355,7 +355,7 @@ async fn a_case_names_its_contacts_once() {
 #[tokio::test]
 async fn a_hub_lists_the_longest_co_presences_and_counts_the_rest() {
     // Services of their own, with a small cap and no notifier tracing on its own.
-    let dir = std::env::temp_dir().join(format!("outbreak-hub-{}", Uuid::new_v4().simple()));
+    let dir = outbreak_testkit::scratch_dir("hub");
     let store = outbreak_store::open(dir.join("store.sqlite").to_str().unwrap()).await.unwrap();
     store.seed_units(&outbreak_domain::unit::national_units()).await.unwrap();
     let sms = dir.join("sms.log");

@@ -17,7 +17,7 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 async fn sqlite() -> Arc<dyn Store> {
-    let dir = std::env::temp_dir().join(format!("outbreak-conformance-{}", Uuid::new_v4().simple()));
+    let dir = outbreak_testkit::scratch_dir("conformance");
     open(dir.join("store.sqlite").to_str().unwrap()).await.unwrap()
 }
 

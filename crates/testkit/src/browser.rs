@@ -42,7 +42,7 @@ impl Browser {
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start chromedriver: {e}"));
-        let profile = std::env::temp_dir().join(format!("outbreak-chromium-{}", uuid::Uuid::new_v4().simple()));
+        let profile = crate::scratch_dir("chromium");
         let capabilities = serde_json::json!({
             "goog:chromeOptions": {
                 "binary": CHROMIUM,

@@ -39,14 +39,14 @@ pub fn root() -> Caller {
 impl TestServer {
     /// A server on a new SQLite store.
     pub async fn start() -> TestServer {
-        let dir = std::env::temp_dir().join(format!("outbreak-test-{}", uuid::Uuid::new_v4().simple()));
+        let dir = outbreak_testkit::scratch_dir("server");
         let database = dir.join("store.sqlite").to_string_lossy().into_owned();
         TestServer::start_on(&database, dir).await
     }
 
     /// A server on a new PostgreSQL database.
     pub async fn start_postgres() -> TestServer {
-        let dir = std::env::temp_dir().join(format!("outbreak-test-{}", uuid::Uuid::new_v4().simple()));
+        let dir = outbreak_testkit::scratch_dir("server");
         TestServer::start_on(&outbreak_testkit::postgres::database().await, dir).await
     }
 
