@@ -249,7 +249,6 @@ fn insert_generation(
     const WIDTH: usize = 16;
     let identified = format!("'{}'", ContactStatus::Identified.as_str());
     let mut written: HashSet<String> = HashSet::with_capacity(contacts.len());
-    let mut new = Vec::new();
     for chunk in contacts.chunks(ROWS_PER_INSERT) {
         // In the order of CONTACT_COLUMNS.
         let rows = values_list(chunk.len(), WIDTH, |p| {
@@ -313,11 +312,14 @@ fn insert_generation(
         }
     }
     // The rows are not read back: each contact is what was written, with its F1 link.
-    for c in contacts.iter().filter(|c| written.contains(&c.id.to_string())) {
-        let via = c.via_visitor.as_ref().and_then(|v| links.get(&(c.case, v.clone())));
-        new.push(recorded(c, via.map(|id| parse_uuid(id)).transpose()?.map(ContactId)));
-    }
-    Ok(new)
+    contacts
+        .iter()
+        .filter(|c| written.contains(&c.id.to_string()))
+        .map(|c| {
+            let via = c.via_visitor.as_ref().and_then(|v| links.get(&(c.case, v.clone())));
+            Ok(recorded(c, via.map(|id| parse_uuid(id)).transpose()?.map(ContactId)))
+        })
+        .collect()
 }
 
 fn exposure_contact_row(r: &Row) -> rusqlite::Result<Result<ExposureContact>> {
