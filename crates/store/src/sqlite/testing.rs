@@ -13,7 +13,7 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use super::rows::{from_micros, micros, parse_uuid};
-use super::{SqliteStore, insert_audit, push_scope, unique_violation, unit_path};
+use super::{SqliteStore, insert_audit, insert_events, push_scope, unique_violation, unit_path};
 use crate::records::NewAuditEntry;
 use crate::testing::columns::{CaseColumns, PoolColumns, SessionColumns, SpecimenColumns, day, word};
 use crate::testing::plan::{NewEvent, OpenCase, ResultPlan, ResultState, plan_results};
@@ -255,15 +255,6 @@ fn apply_totals(
     )?;
     for ((path, day, hours), n) in turnaround {
         upsert.execute(params![path, day.to_string(), hours, n])?;
-    }
-    Ok(())
-}
-
-fn insert_events(tx: &Connection, events: &[NewEvent]) -> Result<()> {
-    let mut insert =
-        tx.prepare_cached("INSERT INTO events (kind, subject, unit_path, payload, at) VALUES (?1, ?2, ?3, ?4, ?5)")?;
-    for e in events {
-        insert.execute(params![e.kind, e.subject, e.unit_path, e.payload.to_string(), micros(e.at)])?;
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use time::{Duration, OffsetDateTime};
 
 use super::rows::{from_micros, micros, parse_uuid};
-use super::{SqliteStore, insert_audit, push_scope};
+use super::{ROWS_PER_INSERT, SqliteStore, insert_audit, insert_events, push_scope, values_list};
 use crate::records::NewAuditEntry;
 use crate::testing::columns::word;
 use crate::tracing::*;
@@ -187,40 +187,6 @@ fn contact_row(r: &Row) -> rusqlite::Result<Result<Contact>> {
     })())
 }
 
-/// Rows one multi-row `INSERT` writes. Binding each value directly costs less than passing
-/// the rows as JSON (SQLite would turn every row back into text to read each field), and a
-/// statement of many rows journals each page it changes once rather than once per row.
-const ROWS_PER_INSERT: usize = 200;
-
-/// `(…), (…), …` for `rows` rows of `width` parameters; `row` writes one row from the
-/// number of its first parameter.
-fn values_list(rows: usize, width: usize, row: impl Fn(usize) -> String) -> String {
-    (0..rows).map(|i| row(i * width + 1)).collect::<Vec<_>>().join(", ")
-}
-
-/// The outbox events of new contacts, in order.
-fn insert_events(tx: &Connection, contacts: &[Contact]) -> Result<()> {
-    for chunk in contacts.chunks(ROWS_PER_INSERT) {
-        let sql = format!(
-            "INSERT INTO events (kind, subject, unit_path, payload, at) VALUES {}",
-            values_list(chunk.len(), 5, |p| format!("(?{}, ?{}, ?{}, ?{}, ?{})", p, p + 1, p + 2, p + 3, p + 4))
-        );
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 5);
-        for contact in chunk {
-            let e = identified_event(contact);
-            values.extend([
-                Value::from(e.kind.to_owned()),
-                Value::from(e.subject),
-                Value::from(e.unit_path),
-                Value::from(e.payload.to_string()),
-                Value::from(micros(e.at)),
-            ]);
-        }
-        tx.prepare_cached(&sql)?.execute(params_from_iter(values))?;
-    }
-    Ok(())
-}
-
 /// The F1 contacts the F2s were found through, by case and visitor, whichever run of
 /// tracing recorded them: read before the F2s are written, so that their insert opens no
 /// cursor of its own per row.
@@ -250,30 +216,12 @@ fn insert_generation(
     let identified = format!("'{}'", ContactStatus::Identified.as_str());
     let mut written: HashSet<String> = HashSet::with_capacity(contacts.len());
     for chunk in contacts.chunks(ROWS_PER_INSERT) {
-        // In the order of CONTACT_COLUMNS.
+        // In the order of CONTACT_COLUMNS: every contact starts identified, without a note.
         let rows = values_list(chunk.len(), WIDTH, |p| {
             let q = |i: usize| format!("?{}", p + i);
-            let (status, note) = (identified.clone(), "''".to_owned());
-            let columns = [
-                q(0),
-                q(1),
-                q(2),
-                q(3),
-                q(4),
-                q(5),
-                q(6),
-                q(7),
-                q(8),
-                q(9),
-                q(10),
-                q(11),
-                status,
-                note,
-                q(12),
-                q(13),
-                q(14),
-                q(15),
-            ];
+            let mut columns: Vec<String> = (0..12).map(q).collect();
+            columns.extend([identified.clone(), "''".to_owned()]);
+            columns.extend((12..16).map(q));
             format!("({})", columns.join(", "))
         });
         let sql = format!(
@@ -467,7 +415,7 @@ impl TracingStore for SqliteStore {
             let (f1, f2) = contacts.split_at(split);
             let mut added = insert_generation(tx, f1, &HashMap::new())?;
             added.extend(insert_generation(tx, f2, &f1_links(tx, f2)?)?);
-            insert_events(tx, &added)?;
+            insert_events(tx, &added.iter().map(identified_event).collect::<Vec<_>>())?;
             for entry in &audit {
                 insert_audit(tx, entry)?;
             }
@@ -617,12 +565,7 @@ impl TracingStore for SqliteStore {
                     added.push(contact?);
                 }
             }
-            let mut event =
-                tx.prepare_cached("INSERT INTO events (kind, subject, unit_path, payload, at) VALUES (?1, ?2, ?3, ?4, ?5)")?;
-            for contact in &added {
-                let e = exposure_identified_event(contact);
-                event.execute(params![e.kind, e.subject, e.unit_path, e.payload.to_string(), micros(e.at)])?;
-            }
+            insert_events(tx, &added.iter().map(exposure_identified_event).collect::<Vec<_>>())?;
             for entry in &audit {
                 insert_audit(tx, entry)?;
             }

@@ -12,10 +12,9 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use super::rows::{from_micros, micros, parse_uuid};
-use super::{SqliteStore, UnitPaths, insert_audit, push_scope, unique_violation, unit_path};
+use super::{SqliteStore, UnitPaths, insert_audit, insert_events, push_scope, unique_violation, unit_path};
 use crate::records::NewAuditEntry;
 use crate::testing::columns::{day, word};
-use crate::testing::plan::NewEvent;
 use crate::testing::rollup_paths;
 use crate::vaccination::*;
 use crate::{Result, StoreError};
@@ -193,15 +192,6 @@ fn lot(c: &Connection, number: &str) -> Result<Option<Lot>> {
         .optional()?;
     row.map(|(lot, product, expires, unit)| Ok(Lot { lot, product, expires_on: day(&expires)?, unit: unit_of(&unit)? }))
         .transpose()
-}
-
-fn insert_events(tx: &Connection, events: &[NewEvent]) -> Result<()> {
-    let mut insert =
-        tx.prepare_cached("INSERT INTO events (kind, subject, unit_path, payload, at) VALUES (?1, ?2, ?3, ?4, ?5)")?;
-    for e in events {
-        insert.execute(params![e.kind, e.subject, e.unit_path, e.payload.to_string(), micros(e.at)])?;
-    }
-    Ok(())
 }
 
 /// Recounts a person in coverage from their valid doses: takes out what their stored
