@@ -14,7 +14,9 @@ use crate::error::{Invalid, ValidationErrors, text_field};
 use crate::text;
 use crate::unit::UnitCode;
 
-/// A person's identifier in Outbreak: random, so it reveals nothing about the person.
+/// A person's identifier in Outbreak: when the record was made and random bits (UUIDv7), so it
+/// reveals nothing about the person, and new people land at the end of the store's indexes
+/// rather than on a scattered page each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(transparent)]
 pub struct PersonId(pub Uuid);

@@ -323,7 +323,7 @@ impl Services {
     /// An organisation applies for an account; anyone may apply, the unit's staff decide.
     pub async fn apply_organisation(&self, application: &OrganisationApplication) -> Result<Organisation> {
         let organisation = Organisation {
-            id: OrganisationId(Uuid::new_v4()),
+            id: OrganisationId(Uuid::now_v7()),
             name: text_field("name", &application.name, 200, true)?,
             kind: OrganisationKind::parse("kind", &application.kind)?,
             unit: unit_code("unit", &application.unit)?,
@@ -526,7 +526,7 @@ impl Services {
         .validate(local_date(now()))?
         .into_person(PersonId::new(), now());
         let registration = NewRegistration {
-            id: outbreak_domain::vaccination::RegistrationId(Uuid::new_v4()),
+            id: outbreak_domain::vaccination::RegistrationId(Uuid::now_v7()),
             preferred_unit: person.address_unit.clone(),
             person,
             organisation: None,
@@ -577,7 +577,7 @@ impl Services {
         let path = self.unit_path_of(&unit).await?;
         self.authorize_unit(caller, Permission::PlanVaccination, &path)?;
         let site = Site {
-            id: SiteId(Uuid::new_v4()),
+            id: SiteId(Uuid::now_v7()),
             name: text_field("name", &input.name, 200, true)?,
             unit,
             unit_path: path,
@@ -613,7 +613,7 @@ impl Services {
         }
         check_slots(&input.slots)?;
         let session = VaccinationSession {
-            id: VaccinationSessionId(Uuid::new_v4()),
+            id: VaccinationSessionId(Uuid::now_v7()),
             site: site.id,
             site_name: site.name.clone(),
             unit_path: site.unit_path.clone(),
@@ -720,7 +720,7 @@ impl Services {
                 let Some(slot) = free.iter().position(|f| *f > 0) else { break 'pages };
                 free[slot] -= 1;
                 offers.push(NewInvitation {
-                    id: InvitationId(Uuid::new_v4()),
+                    id: InvitationId(Uuid::now_v7()),
                     session: session.id,
                     person: c.person,
                     slot,
@@ -847,7 +847,7 @@ impl Services {
             return Err(invalid("given_at", "in_the_future", "a dose is recorded once it has been given"));
         }
         let dose = NewDose {
-            id: DoseId(Uuid::new_v4()),
+            id: DoseId(Uuid::now_v7()),
             person: input.person,
             product: product.code.to_owned(),
             lot,
@@ -920,7 +920,7 @@ impl Services {
             return Err(invalid("onset_at", "out_of_range", "the onset is after the dose and not in the future"));
         }
         let event = AdverseEvent {
-            id: AdverseEventId(Uuid::new_v4()),
+            id: AdverseEventId(Uuid::now_v7()),
             dose: dose.id,
             person: dose.person,
             severity: Severity::parse("severity", &input.severity)?,
@@ -1175,7 +1175,7 @@ pub fn registration_row(
     }
     let person = person.into_person(PersonId::new(), now());
     Ok(NewRegistration {
-        id: outbreak_domain::vaccination::RegistrationId(Uuid::new_v4()),
+        id: outbreak_domain::vaccination::RegistrationId(Uuid::now_v7()),
         preferred_unit: person.address_unit.clone(),
         person,
         organisation: Some(organisation.id),
