@@ -478,19 +478,20 @@ impl Services {
 
 /// The checks of [`Services::verify_certificate`], on a given copy of the trust and clock.
 pub(crate) fn verify_with_trust(trust: &Trust, text: &str, now: i64) -> Result<Verification> {
-    let decoded = hcert::decode(text.trim()).map_err(|error| {
+    let mut decoded = hcert::decode(text.trim()).map_err(|error| {
         Invalid::new("hc1", "malformed_certificate", format!("this is not a readable HC1 certificate: {error}"))
     })?;
-    let claims = &decoded.claims;
+    let claims = &mut decoded.claims;
     let mut verification = Verification {
         valid: false,
         reasons: Vec::new(),
         kid: decoded.cose.kid().map(|kid| BASE64.encode(kid)),
-        issuer: claims.issuer.clone(),
+        issuer: claims.issuer.take(),
         issued_at: claims.issued_at.and_then(instant),
         expires_at: claims.expires_at.and_then(instant),
-        content: claims.hcert.clone(),
+        content: std::mem::take(&mut claims.hcert),
     };
+    let claims = &decoded.claims;
     let reasons = &mut verification.reasons;
     let key = match decoded.cose.kid() {
         None => {

@@ -64,35 +64,32 @@ pub fn encode(bytes: &[u8]) -> String {
 
 /// Decodes Base45 text into bytes.
 pub fn decode(text: &str) -> Result<Vec<u8>, Base45Error> {
-    let values = text
-        .chars()
-        .enumerate()
-        .map(|(position, character)| {
-            u8::try_from(character)
-                .ok()
-                .map(|byte| VALUES[usize::from(byte)])
-                .filter(|&value| value != NOT_BASE45)
-                .map(usize::from)
-                .ok_or(Base45Error::InvalidCharacter { character, position })
-        })
-        .collect::<Result<Vec<usize>, _>>()?;
-    if values.len() % 3 == 1 {
-        return Err(Base45Error::InvalidLength(values.len()));
+    let bytes = text.as_bytes();
+    // Bytes of characters beyond ASCII are all outside the alphabet, so the first byte
+    // refused starts a character.
+    if let Some(index) = bytes.iter().position(|&byte| VALUES[usize::from(byte)] == NOT_BASE45) {
+        let (before, after) = text.split_at_checked(index).unwrap_or((text, ""));
+        let character = after.chars().next().unwrap_or(char::REPLACEMENT_CHARACTER);
+        return Err(Base45Error::InvalidCharacter { character, position: before.chars().count() });
     }
-    let mut out = Vec::with_capacity(values.len() / 3 * 2 + 1);
-    for (index, group) in values.chunks(3).enumerate() {
+    if bytes.len() % 3 == 1 {
+        return Err(Base45Error::InvalidLength(bytes.len()));
+    }
+    let value = |byte: u8| usize::from(VALUES[usize::from(byte)]);
+    let mut out = Vec::with_capacity(bytes.len() / 3 * 2 + 1);
+    for (index, group) in bytes.chunks(3).enumerate() {
         let position = index * 3;
         match *group {
             [c, d, e] => {
-                let n = c + d * 45 + e * 45 * 45;
+                let n = value(c) + value(d) * 45 + value(e) * 45 * 45;
                 let pair = u16::try_from(n).map_err(|_| Base45Error::OutOfRange(position))?;
                 out.extend_from_slice(&pair.to_be_bytes());
             }
             [c, d] => {
-                let n = c + d * 45;
+                let n = value(c) + value(d) * 45;
                 out.push(u8::try_from(n).map_err(|_| Base45Error::OutOfRange(position))?);
             }
-            _ => return Err(Base45Error::InvalidLength(values.len())),
+            _ => return Err(Base45Error::InvalidLength(bytes.len())),
         }
     }
     Ok(out)

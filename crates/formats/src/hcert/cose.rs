@@ -140,20 +140,23 @@ impl CoseSign1 {
         if !rest.is_empty() {
             return Err(CoseError::TrailingBytes(rest.len()));
         }
-        let mut value = &value;
+        // Taken apart by value: the payload and signature move out rather than being copied.
+        let mut value = value;
         while let Value::Tag(tag, inner) = value {
-            if *tag != TAG_COSE_SIGN1 && *tag != TAG_CWT {
-                return Err(CoseError::UnexpectedTag(*tag));
+            if tag != TAG_COSE_SIGN1 && tag != TAG_CWT {
+                return Err(CoseError::UnexpectedTag(tag));
             }
-            value = inner;
+            value = *inner;
         }
-        let [protected, unprotected, payload, signature] =
-            value.as_array().map(Vec::as_slice).ok_or(CoseError::NotSign1)?
-        else {
+        let Value::Array(items) = value else {
             return Err(CoseError::NotSign1);
         };
-        let protected_bytes =
-            protected.as_bytes().ok_or(CoseError::InvalidItem("the protected header must be a byte string"))?.clone();
+        let Ok([protected, unprotected, payload, signature]) = <[Value; 4]>::try_from(items) else {
+            return Err(CoseError::NotSign1);
+        };
+        let Value::Bytes(protected_bytes) = protected else {
+            return Err(CoseError::InvalidItem("the protected header must be a byte string"));
+        };
         let protected = if protected_bytes.is_empty() {
             Header::default()
         } else {
@@ -162,13 +165,15 @@ impl CoseSign1 {
             Header::from_map(&map)?
         };
         let payload = match payload {
-            Value::Bytes(bytes) => bytes.clone(),
+            Value::Bytes(bytes) => bytes,
             Value::Null => return Err(CoseError::DetachedPayload),
             _ => return Err(CoseError::InvalidItem("the payload must be a byte string")),
         };
-        let signature =
-            signature.as_bytes().ok_or(CoseError::InvalidItem("the signature must be a byte string"))?.clone();
-        Ok(Self { protected_bytes, protected, unprotected: Header::from_map(unprotected)?, payload, signature })
+        let Value::Bytes(signature) = signature else {
+            return Err(CoseError::InvalidItem("the signature must be a byte string"));
+        };
+        let unprotected = Header::from_map(&unprotected)?;
+        Ok(Self { protected_bytes, protected, unprotected, payload, signature })
     }
 
     /// Signs a payload with ES256 under the protected header `{1: -7, 4: kid}`.

@@ -4,8 +4,13 @@
 //! HCERT uses four claims: `iss` (1, the issuing country), `exp` (4), `iat` (6) and `hcert`
 //! (-260), a map whose key 1 holds the EU health certificate. The certificate is defined
 //! as JSON (and validated against a JSON schema) but travels as CBOR, so it is converted.
+//!
+//! Claims are read by a small CBOR reader of their own, straight into JSON: a verifier
+//! reads thousands a second, and building ciborium's value tree first and converting it
+//! cost a tenth of a verification. Writing goes through ciborium ([`CwtClaims::to_value`]).
 
 use ciborium::Value;
+use serde_json::Value as Json;
 
 /// Claim key of the issuer.
 const CLAIM_ISS: i128 = 1;
@@ -57,42 +62,52 @@ pub struct CwtClaims {
 }
 
 impl CwtClaims {
-    /// Decodes the claims from a COSE payload.
+    /// Decodes the claims from a COSE payload (bytes after the claims' map are ignored).
     pub fn from_slice(payload: &[u8]) -> Result<Self, CwtError> {
-        let value: Value = ciborium::from_reader(payload).map_err(|error| CwtError::Cbor(error.to_string()))?;
-        Self::from_value(&value)
-    }
-
-    /// Reads the claims from decoded CBOR.
-    pub fn from_value(value: &Value) -> Result<Self, CwtError> {
-        let claims = value.as_map().ok_or(CwtError::NotAMap)?;
-        let mut result = Self { issuer: None, issued_at: None, expires_at: None, hcert: serde_json::Value::Null };
+        let mut reader = Reader { rest: payload };
+        let Head::Map(mut claims) = reader.head()? else {
+            return Err(CwtError::NotAMap);
+        };
+        let mut result = Self { issuer: None, issued_at: None, expires_at: None, hcert: Json::Null };
         let mut found_hcert = false;
-        for (key, claim) in claims {
-            let Some(key) = key.as_integer().map(i128::from) else {
-                continue; // text keys are private claims
+        while reader.more(&mut claims)? {
+            let key = match reader.head()? {
+                Head::Unsigned(n) => i128::from(n),
+                Head::Negative(n) => -1 - i128::from(n),
+                // Text keys are private claims; other keys are no claims at all.
+                other => {
+                    reader.skip_rest(other, 0)?;
+                    reader.skip(0)?;
+                    continue;
+                }
             };
             match key {
-                CLAIM_ISS => {
-                    let issuer = claim
-                        .as_text()
-                        .ok_or(CwtError::InvalidClaim { claim: "iss", reason: "must be a text string" })?;
-                    result.issuer = Some(issuer.to_owned());
-                }
-                CLAIM_EXP => result.expires_at = Some(numeric_date(claim, "exp")?),
-                CLAIM_IAT => result.issued_at = Some(numeric_date(claim, "iat")?),
+                CLAIM_ISS => match reader.head()? {
+                    Head::Text(length) => result.issuer = Some(reader.text(length)?),
+                    _ => return Err(CwtError::InvalidClaim { claim: "iss", reason: "must be a text string" }),
+                },
+                CLAIM_EXP => result.expires_at = Some(numeric_date(reader.head()?, "exp")?),
+                CLAIM_IAT => result.issued_at = Some(numeric_date(reader.head()?, "iat")?),
                 CLAIM_HCERT => {
-                    let container =
-                        claim.as_map().ok_or(CwtError::InvalidClaim { claim: "hcert", reason: "must be a map" })?;
-                    let certificate = container
-                        .iter()
-                        .find(|(key, _)| key.as_integer().map(i128::from) == Some(HCERT_EU_DCC_V1))
-                        .map(|(_, certificate)| certificate)
-                        .ok_or(CwtError::MissingHcert)?;
-                    result.hcert = cbor_to_json(certificate)?;
+                    let Head::Map(mut certificates) = reader.head()? else {
+                        return Err(CwtError::InvalidClaim { claim: "hcert", reason: "must be a map" });
+                    };
+                    let mut certificate = None;
+                    while reader.more(&mut certificates)? {
+                        let head = reader.head()?;
+                        if certificate.is_none()
+                            && matches!(head, Head::Unsigned(n) if i128::from(n) == HCERT_EU_DCC_V1)
+                        {
+                            certificate = Some(reader.json(1)?);
+                        } else {
+                            reader.skip_rest(head, 1)?;
+                            reader.skip(1)?;
+                        }
+                    }
+                    result.hcert = certificate.ok_or(CwtError::MissingHcert)?;
                     found_hcert = true;
                 }
-                _ => {}
+                _ => reader.skip(0)?,
             }
         }
         if found_hcert { Ok(result) } else { Err(CwtError::MissingHcert) }
@@ -117,48 +132,226 @@ impl CwtClaims {
 }
 
 /// A NumericDate: an integer or a floating-point number of seconds (the fraction dropped).
-fn numeric_date(value: &Value, claim: &'static str) -> Result<i64, CwtError> {
-    let reason = "must be a number of seconds";
-    match value {
-        Value::Integer(seconds) => i64::try_from(*seconds).map_err(|_| CwtError::InvalidClaim { claim, reason }),
+fn numeric_date(head: Head, claim: &'static str) -> Result<i64, CwtError> {
+    let invalid = CwtError::InvalidClaim { claim, reason: "must be a number of seconds" };
+    match head {
+        Head::Unsigned(seconds) => i64::try_from(seconds).map_err(|_| invalid),
+        Head::Negative(n) => i64::try_from(n).map(|n| -1 - n).map_err(|_| invalid),
         // `as` saturates; the range check refuses NaN and values beyond i64.
-        Value::Float(seconds) if seconds.is_finite() && seconds.abs() < 9.2e18 => Ok(seconds.floor() as i64),
-        _ => Err(CwtError::InvalidClaim { claim, reason }),
+        Head::Float(seconds) if seconds.is_finite() && seconds.abs() < 9.2e18 => Ok(seconds.floor() as i64),
+        _ => Err(invalid),
     }
 }
 
-/// Converts the CBOR of a health certificate into JSON. Tags are looked through (a date
-/// under tag 0 or 1004 is still its text) and map keys must be text.
-pub fn cbor_to_json(value: &Value) -> Result<serde_json::Value, CwtError> {
-    use serde_json::Value as Json;
-    Ok(match value {
-        Value::Null => Json::Null,
-        Value::Bool(flag) => Json::Bool(*flag),
-        Value::Text(text) => Json::String(text.clone()),
-        Value::Integer(integer) => {
-            let integer = i128::from(*integer);
-            if let Ok(signed) = i64::try_from(integer) {
-                Json::from(signed)
-            } else {
-                Json::from(u64::try_from(integer).map_err(|_| CwtError::NotJson("integer out of range"))?)
+/// Reads one CBOR item — a health certificate without its claims around it — as JSON.
+pub fn json_from_cbor(bytes: &[u8]) -> Result<Json, CwtError> {
+    Reader { rest: bytes }.json(0)
+}
+
+/// Deepest nesting read; a health certificate is four levels deep.
+const MAX_DEPTH: usize = 64;
+
+/// The head of a CBOR item (RFC 8949 §3): its major type and argument. A length is
+/// `None` for an indefinite-length item, which ends at [`Head::Break`].
+#[derive(Debug, Clone, Copy)]
+enum Head {
+    Unsigned(u64),
+    /// The value is -1 - n.
+    Negative(u64),
+    Bytes(Option<u64>),
+    Text(Option<u64>),
+    Array(Option<u64>),
+    Map(Option<u64>),
+    Tag,
+    Simple(u8),
+    Float(f64),
+    Break,
+}
+
+fn malformed(what: &str) -> CwtError {
+    CwtError::Cbor(what.to_owned())
+}
+
+/// A CBOR reader over the bytes left to read.
+struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, count: u64) -> Result<&'a [u8], CwtError> {
+        let count = usize::try_from(count).map_err(|_| malformed("length beyond the input"))?;
+        let (taken, rest) = self.rest.split_at_checked(count).ok_or_else(|| malformed("unexpected end of input"))?;
+        self.rest = rest;
+        Ok(taken)
+    }
+
+    fn number<const N: usize>(&mut self) -> Result<[u8; N], CwtError> {
+        self.take(N as u64)?.try_into().map_err(|_| malformed("unexpected end of input"))
+    }
+
+    fn head(&mut self) -> Result<Head, CwtError> {
+        let [initial] = self.number::<1>()?;
+        let (major, info) = (initial >> 5, initial & 0x1f);
+        if major == 7 {
+            return Ok(match info {
+                0..=23 => Head::Simple(info),
+                24 => Head::Simple(self.number::<1>()?[0]),
+                25 => Head::Float(half(u16::from_be_bytes(self.number()?))),
+                26 => Head::Float(f64::from(f32::from_be_bytes(self.number()?))),
+                27 => Head::Float(f64::from_be_bytes(self.number()?)),
+                31 => Head::Break,
+                _ => return Err(malformed("reserved simple value")),
+            });
+        }
+        let argument = match info {
+            0..=23 => Some(u64::from(info)),
+            24 => Some(u64::from(self.number::<1>()?[0])),
+            25 => Some(u64::from(u16::from_be_bytes(self.number()?))),
+            26 => Some(u64::from(u32::from_be_bytes(self.number()?))),
+            27 => Some(u64::from_be_bytes(self.number()?)),
+            31 => None,
+            _ => return Err(malformed("reserved additional information")),
+        };
+        let definite =
+            |argument: Option<u64>| argument.ok_or_else(|| malformed("indefinite length on a number or tag"));
+        Ok(match major {
+            0 => Head::Unsigned(definite(argument)?),
+            1 => Head::Negative(definite(argument)?),
+            2 => Head::Bytes(argument),
+            3 => Head::Text(argument),
+            4 => Head::Array(argument),
+            5 => Head::Map(argument),
+            _ => {
+                definite(argument)?;
+                Head::Tag
             }
-        }
-        Value::Float(float) => {
-            serde_json::Number::from_f64(*float).map(Json::Number).ok_or(CwtError::NotJson("non-finite number"))?
-        }
-        Value::Tag(_, inner) => cbor_to_json(inner)?,
-        Value::Array(items) => Json::Array(items.iter().map(cbor_to_json).collect::<Result<_, _>>()?),
-        Value::Map(entries) => {
-            let mut object = serde_json::Map::with_capacity(entries.len());
-            for (key, item) in entries {
-                let key = key.as_text().ok_or(CwtError::NotJson("map key is not text"))?;
-                object.insert(key.to_owned(), cbor_to_json(item)?);
+        })
+    }
+
+    /// Whether another element (or map entry) follows, counting it off what `remaining`
+    /// of a definite length, or looking for the break that ends an indefinite one.
+    fn more(&mut self, remaining: &mut Option<u64>) -> Result<bool, CwtError> {
+        match remaining {
+            Some(0) => Ok(false),
+            Some(n) => {
+                *n -= 1;
+                Ok(true)
             }
-            Json::Object(object)
+            None if self.rest.first() == Some(&0xff) => {
+                self.rest = self.rest.get(1..).unwrap_or_default();
+                Ok(false)
+            }
+            None => Ok(true),
         }
-        Value::Bytes(_) => return Err(CwtError::NotJson("byte string")),
-        _ => return Err(CwtError::NotJson("unsupported CBOR item")),
-    })
+    }
+
+    /// The content of a byte or text string, chunk by chunk when of indefinite length.
+    fn string(&mut self, length: Option<u64>, text: bool) -> Result<Vec<u8>, CwtError> {
+        let Some(length) = length else {
+            let mut joined = Vec::new();
+            loop {
+                match self.head()? {
+                    Head::Break => return Ok(joined),
+                    Head::Text(Some(length)) if text => joined.extend_from_slice(self.take(length)?),
+                    Head::Bytes(Some(length)) if !text => joined.extend_from_slice(self.take(length)?),
+                    _ => return Err(malformed("a chunk of an indefinite string is not a definite string of its kind")),
+                }
+            }
+        };
+        Ok(self.take(length)?.to_vec())
+    }
+
+    fn text(&mut self, length: Option<u64>) -> Result<String, CwtError> {
+        String::from_utf8(self.string(length, true)?).map_err(|_| malformed("text is not UTF-8"))
+    }
+
+    /// Reads one item as JSON: tags are looked through (a date under tag 0 or 1004 is
+    /// still its text) and map keys must be text.
+    fn json(&mut self, depth: usize) -> Result<Json, CwtError> {
+        if depth > MAX_DEPTH {
+            return Err(malformed("nested too deeply"));
+        }
+        Ok(match self.head()? {
+            Head::Unsigned(n) => Json::from(n),
+            Head::Negative(n) => {
+                Json::from(i64::try_from(n).map(|n| -1 - n).map_err(|_| CwtError::NotJson("integer out of range"))?)
+            }
+            Head::Text(length) => Json::String(self.text(length)?),
+            Head::Float(float) => {
+                serde_json::Number::from_f64(float).map(Json::Number).ok_or(CwtError::NotJson("non-finite number"))?
+            }
+            Head::Simple(20) => Json::Bool(false),
+            Head::Simple(21) => Json::Bool(true),
+            Head::Simple(22) => Json::Null,
+            Head::Tag => self.json(depth + 1)?,
+            Head::Array(mut remaining) => {
+                let mut items = Vec::new();
+                while self.more(&mut remaining)? {
+                    items.push(self.json(depth + 1)?);
+                }
+                Json::Array(items)
+            }
+            Head::Map(mut remaining) => {
+                let mut object = serde_json::Map::new();
+                while self.more(&mut remaining)? {
+                    let Head::Text(length) = self.head()? else {
+                        return Err(CwtError::NotJson("map key is not text"));
+                    };
+                    let key = self.text(length)?;
+                    object.insert(key, self.json(depth + 1)?);
+                }
+                Json::Object(object)
+            }
+            Head::Bytes(_) => return Err(CwtError::NotJson("byte string")),
+            Head::Simple(_) => return Err(CwtError::NotJson("unsupported CBOR item")),
+            Head::Break => return Err(malformed("unexpected break")),
+        })
+    }
+
+    /// Skips one item.
+    fn skip(&mut self, depth: usize) -> Result<(), CwtError> {
+        let head = self.head()?;
+        self.skip_rest(head, depth)
+    }
+
+    /// Skips what follows an item's head.
+    fn skip_rest(&mut self, head: Head, depth: usize) -> Result<(), CwtError> {
+        if depth > MAX_DEPTH {
+            return Err(malformed("nested too deeply"));
+        }
+        match head {
+            Head::Bytes(length) => drop(self.string(length, false)?),
+            Head::Text(length) => drop(self.text(length)?),
+            Head::Tag => self.skip(depth + 1)?,
+            Head::Array(mut remaining) => {
+                while self.more(&mut remaining)? {
+                    self.skip(depth + 1)?;
+                }
+            }
+            Head::Map(mut remaining) => {
+                while self.more(&mut remaining)? {
+                    self.skip(depth + 1)?;
+                    self.skip(depth + 1)?;
+                }
+            }
+            Head::Break => return Err(malformed("unexpected break")),
+            Head::Unsigned(_) | Head::Negative(_) | Head::Simple(_) | Head::Float(_) => {}
+        }
+        Ok(())
+    }
+}
+
+/// An IEEE 754 half-precision float (RFC 8949 Appendix D).
+fn half(bits: u16) -> f64 {
+    let exponent = i32::from((bits >> 10) & 0x1f);
+    let mantissa = f64::from(bits & 0x3ff);
+    let magnitude = match exponent {
+        0 => mantissa * 2_f64.powi(-24),
+        31 if mantissa == 0.0 => f64::INFINITY,
+        31 => f64::NAN,
+        _ => (mantissa + 1024.0) * 2_f64.powi(exponent - 25),
+    };
+    if bits & 0x8000 != 0 { -magnitude } else { magnitude }
 }
 
 /// Converts JSON into CBOR: whole numbers become integers, others floats.
@@ -211,6 +404,10 @@ mod tests {
         let value = Value::Map(vec![
             (Value::from(6), Value::Float(1_620_000_000.75)),
             (
+                Value::from("private"),
+                Value::Array(vec![Value::Bytes(vec![1, 2]), Value::Tag(7, Box::new(Value::Null))]),
+            ),
+            (
                 Value::from(-260),
                 Value::Map(vec![(
                     Value::from(1),
@@ -218,22 +415,63 @@ mod tests {
                 )]),
             ),
         ]);
-        let claims = CwtClaims::from_value(&value).unwrap();
+        let claims = CwtClaims::from_slice(&cbor(&value)).unwrap();
         assert_eq!(claims.issued_at, Some(1_620_000_000));
         assert_eq!(claims.expires_at, None);
         assert_eq!(claims.hcert, json!({"sc": "2021-05-03T10:00:00Z"}));
     }
 
     #[test]
+    fn reads_every_json_like_item_as_ciborium_writes_it() {
+        let value = Value::Map(vec![
+            (Value::from("small"), Value::from(23)),
+            (Value::from("large"), Value::from(u64::MAX)),
+            (Value::from("negative"), Value::from(-1_000_000_i64)),
+            (Value::from("lowest"), Value::from(i64::MIN)),
+            (Value::from("float"), Value::Float(-2.5)),
+            (Value::from("list"), Value::Array(vec![Value::Bool(true), Value::Bool(false), Value::Null])),
+            (Value::from("name"), Value::from("Nguyễn Văn An")),
+        ]);
+        assert_eq!(
+            json_from_cbor(&cbor(&value)).unwrap(),
+            json!({"small": 23, "large": u64::MAX, "negative": -1_000_000, "lowest": i64::MIN, "float": -2.5,
+                   "list": [true, false, null], "name": "Nguyễn Văn An"})
+        );
+    }
+
+    #[test]
+    fn reads_indefinite_lengths_and_half_floats() {
+        // {_ "a": [_ 1, 2], "b": (_ "x", "y"), "c": 1.5 as a half float}
+        let bytes = [
+            0xbf, 0x61, b'a', 0x9f, 0x01, 0x02, 0xff, 0x61, b'b', 0x7f, 0x61, b'x', 0x61, b'y', 0xff, 0x61, b'c', 0xf9,
+            0x3e, 0x00, 0xff,
+        ];
+        assert_eq!(json_from_cbor(&bytes).unwrap(), json!({"a": [1, 2], "b": "xy", "c": 1.5}));
+        assert_eq!(half(0x7bff), 65504.0);
+        assert_eq!(half(0x0001), 2_f64.powi(-24));
+        assert_eq!(half(0xc400), -4.0);
+        assert!(half(0x7e00).is_nan());
+    }
+
+    #[test]
     fn rejects_bad_claims() {
-        assert_eq!(CwtClaims::from_value(&Value::Array(vec![])), Err(CwtError::NotAMap));
-        assert_eq!(CwtClaims::from_value(&Value::Map(vec![])), Err(CwtError::MissingHcert));
+        assert_eq!(CwtClaims::from_slice(&cbor(&Value::Array(vec![]))), Err(CwtError::NotAMap));
+        assert_eq!(CwtClaims::from_slice(&cbor(&Value::Map(vec![]))), Err(CwtError::MissingHcert));
         let text_exp = Value::Map(vec![(Value::from(4), Value::from("soon"))]);
-        assert!(matches!(CwtClaims::from_value(&text_exp), Err(CwtError::InvalidClaim { claim: "exp", .. })));
+        assert!(matches!(CwtClaims::from_slice(&cbor(&text_exp)), Err(CwtError::InvalidClaim { claim: "exp", .. })));
         let no_eu_dcc = Value::Map(vec![(Value::from(-260), Value::Map(vec![(Value::from(2), Value::Null)]))]);
-        assert_eq!(CwtClaims::from_value(&no_eu_dcc), Err(CwtError::MissingHcert));
+        assert_eq!(CwtClaims::from_slice(&cbor(&no_eu_dcc)), Err(CwtError::MissingHcert));
         let int_keys = Value::Map(vec![(Value::from(1), Value::from(2))]);
-        assert_eq!(cbor_to_json(&int_keys), Err(CwtError::NotJson("map key is not text")));
-        assert!(CwtClaims::from_slice(&[0xbf]).is_err());
+        assert_eq!(json_from_cbor(&cbor(&int_keys)), Err(CwtError::NotJson("map key is not text")));
+        assert_eq!(json_from_cbor(&cbor(&Value::Bytes(vec![1]))), Err(CwtError::NotJson("byte string")));
+        assert_eq!(json_from_cbor(&cbor(&Value::Float(f64::NAN))), Err(CwtError::NotJson("non-finite number")));
+        assert!(CwtClaims::from_slice(&[0xbf]).is_err(), "an indefinite map that never ends");
+        assert!(json_from_cbor(&[0x62, 0xff, 0xfe]).is_err(), "text that is not UTF-8");
+        assert!(json_from_cbor(&[0x1c]).is_err(), "reserved additional information");
+        assert!(
+            json_from_cbor(&[0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).is_err(),
+            "a length beyond the input"
+        );
+        assert!(json_from_cbor(&[0x81; 200]).is_err(), "nested too deeply");
     }
 }

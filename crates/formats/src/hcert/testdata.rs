@@ -272,14 +272,13 @@ fn parse_clock(text: &str) -> Option<i64> {
 
 /// The `CBOR` field holds either the health certificate or the whole CWT.
 fn hcert_from_cbor(bytes: &[u8]) -> Result<Value, String> {
-    let value: ciborium::Value = ciborium::from_reader(bytes).map_err(|e| e.to_string())?;
-    let is_cwt = value
-        .as_map()
-        .is_some_and(|entries| entries.iter().any(|(key, _)| key.as_integer().map(i128::from) == Some(-260)));
-    if is_cwt {
-        cwt::CwtClaims::from_value(&value).map(|claims| claims.hcert).map_err(|e| e.to_string())
-    } else {
-        cwt::cbor_to_json(&value).map_err(|e| e.to_string())
+    match cwt::CwtClaims::from_slice(bytes) {
+        Ok(claims) => Ok(claims.hcert),
+        // No claims around a certificate: the certificate itself.
+        Err(cwt::CwtError::MissingHcert | cwt::CwtError::NotAMap) => {
+            cwt::json_from_cbor(bytes).map_err(|e| e.to_string())
+        }
+        Err(e) => Err(e.to_string()),
     }
 }
 

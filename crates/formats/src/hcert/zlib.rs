@@ -37,22 +37,30 @@ pub fn inflate(compressed: &[u8]) -> Result<Vec<u8>, InflateError> {
 /// Inflates a zlib stream, refusing to produce more than `limit` bytes.
 pub fn inflate_with_limit(compressed: &[u8], limit: usize) -> Result<Vec<u8>, InflateError> {
     let mut inflater = Decompress::new(true);
-    let mut out = Vec::new();
-    let mut chunk = [0_u8; 4096];
+    // A certificate inflates to two or three times its size; the buffer grows if needed.
+    let mut out = Vec::with_capacity(compressed.len().saturating_mul(4).min(limit));
     loop {
         let consumed = usize::try_from(inflater.total_in()).unwrap_or(usize::MAX);
         let input = compressed.get(consumed..).unwrap_or_default();
-        let before_out = inflater.total_out();
-        let status = inflater.decompress(input, &mut chunk, FlushDecompress::None).map_err(InflateError::Corrupt)?;
-        let produced = usize::try_from(inflater.total_out() - before_out).unwrap_or(usize::MAX);
-        if out.len().saturating_add(produced) > limit {
+        if out.len() == out.capacity() {
+            if out.len() >= limit {
+                // Full at the cap: one byte more than allowed tells a stream that ends here
+                // from one that goes on.
+                out.reserve_exact(1);
+            } else {
+                out.reserve(out.len().max(1024).min(limit - out.len()));
+            }
+        }
+        let before_out = out.len();
+        let status = inflater.decompress_vec(input, &mut out, FlushDecompress::None).map_err(InflateError::Corrupt)?;
+        if out.len() > limit {
             return Err(InflateError::TooLarge { limit });
         }
-        out.extend_from_slice(chunk.get(..produced).unwrap_or_default());
         match status {
             Status::StreamEnd => return Ok(out),
             Status::Ok | Status::BufError => {
-                let progressed = produced > 0 || usize::try_from(inflater.total_in()).unwrap_or(usize::MAX) != consumed;
+                let progressed =
+                    out.len() > before_out || usize::try_from(inflater.total_in()).unwrap_or(usize::MAX) != consumed;
                 if !progressed {
                     return Err(InflateError::Truncated);
                 }
