@@ -2867,3 +2867,33 @@ mod vaccination {
         assert_eq!((listed[0].status, listed[0].note.as_str()), (AdverseStatus::FollowingUp, "đã gọi điện"));
     }
 }
+
+/// PostgreSQL indexes each day's partition of the check-ins. A bulk load drops the indexes
+/// and builds them again from their definitions, and the definition PostgreSQL gives back
+/// for a partitioned index says `ON ONLY`, which builds an invalid index on the parent and
+/// none on the partitions: every look-up then scans whole days.
+#[tokio::test]
+async fn on_postgres_a_bulk_load_indexes_every_day_again() {
+    let url = outbreak_testkit::postgres::database().await;
+    let store = open(&url).await.unwrap();
+    bulk_loaded_checkins_are_found_like_recorded_ones(&*store).await;
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let invalid: i64 = client
+        .query_one("SELECT count(*) FROM pg_index WHERE indrelid = 'checkins'::regclass AND NOT indisvalid", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(invalid, 0, "every index of the check-ins covers every partition");
+    let unindexed: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_inherits p WHERE p.inhparent = 'checkins'::regclass
+               AND (SELECT count(*) FROM pg_index x WHERE x.indrelid = p.inhrelid)
+                 < (SELECT count(*) FROM pg_index x WHERE x.indrelid = 'checkins'::regclass)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(unindexed, 0, "every day's partition has every index");
+}

@@ -300,7 +300,10 @@ impl CheckinStore for PostgresStore {
         let mut client = self.pool.get().await?;
         // The indexes as the migrations made them (not those backing the primary key),
         // read back so that nothing here can drift from the schema. Dropping an index of
-        // the partitioned table drops it on every partition; making it again builds them all.
+        // the partitioned table drops it on every partition; making it again builds them all
+        // — but the definition PostgreSQL gives back says `ON ONLY checkins`, which would
+        // make an empty, invalid index on the parent and none on the days, so that is
+        // taken out.
         let indexes: Vec<(String, String)> = client
             .query(
                 "SELECT i.relname::text, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
@@ -309,7 +312,7 @@ impl CheckinStore for PostgresStore {
             )
             .await?
             .iter()
-            .map(|r| (r.get(0), r.get(1)))
+            .map(|r| (r.get(0), r.get::<_, String>(1).replacen(" ON ONLY ", " ON ", 1)))
             .collect();
         for (name, _) in &indexes {
             client.batch_execute(&format!("DROP INDEX \"{name}\"")).await?;
@@ -325,7 +328,9 @@ impl CheckinStore for PostgresStore {
         }
         let loaded = loaded?;
         built?;
-        client.batch_execute("ANALYZE checkins").await?;
+        // VACUUM as well as ANALYZE: a bulk load leaves the visibility map empty, and until
+        // autovacuum comes by every index scan would visit the table to check each row.
+        client.batch_execute("VACUUM (ANALYZE) checkins").await?;
         Ok(loaded)
     }
 
