@@ -228,8 +228,8 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// Whether another element (or map entry) follows, counting it off what `remaining`
-    /// of a definite length, or looking for the break that ends an indefinite one.
+    /// Whether another element (or map entry) follows: counted off `remaining` for a
+    /// definite length, or up to the break that ends an indefinite one.
     fn more(&mut self, remaining: &mut Option<u64>) -> Result<bool, CwtError> {
         match remaining {
             Some(0) => Ok(false),
