@@ -214,6 +214,7 @@ fn insert_generation(
 ) -> Result<Vec<Contact>> {
     const WIDTH: usize = 16;
     let identified = format!("'{}'", ContactStatus::Identified.as_str());
+    let via_of = |c: &NewContact| c.via_visitor.as_ref().and_then(|v| links.get(&(c.case, v.clone())));
     let mut written: HashSet<String> = HashSet::with_capacity(contacts.len());
     for chunk in contacts.chunks(ROWS_PER_INSERT) {
         // In the order of CONTACT_COLUMNS: every contact starts identified, without a note.
@@ -233,7 +234,7 @@ fn insert_generation(
             let evidence = serde_json::to_string(&c.evidence)
                 .map_err(|e| StoreError::Backend(format!("evidence does not serialise: {e}")))?;
             let text = |t: Option<&str>| t.map_or(Value::Null, |t| Value::from(t.to_owned()));
-            let via = c.via_visitor.as_ref().and_then(|v| links.get(&(c.case, v.clone())));
+            let via = via_of(c);
             values.extend([
                 Value::from(c.id.to_string()),
                 Value::from(c.case.to_string()),
@@ -263,10 +264,7 @@ fn insert_generation(
     contacts
         .iter()
         .filter(|c| written.contains(&c.id.to_string()))
-        .map(|c| {
-            let via = c.via_visitor.as_ref().and_then(|v| links.get(&(c.case, v.clone())));
-            Ok(recorded(c, via.map(|id| parse_uuid(id)).transpose()?.map(ContactId)))
-        })
+        .map(|c| Ok(recorded(c, via_of(c).map(|id| parse_uuid(id)).transpose()?.map(ContactId))))
         .collect()
 }
 
