@@ -393,7 +393,7 @@ impl Services {
         self.record_valid(caller, valid, None).await
     }
 
-    /// Records results, some of which failed validation already, in chunks.
+    /// Records results, some of which failed validation already.
     async fn record_valid(
         &self,
         caller: &Caller,
@@ -404,12 +404,11 @@ impl Services {
         let recorded_by = caller.principal.actor();
         let mut items = Vec::with_capacity(rows.len());
         let mut pending: Vec<(usize, String)> = Vec::new();
-        let mut batch: Vec<RecordResult> = Vec::new();
-        let mut rows = rows.into_iter().peekable();
-        while let Some((index, barcode, valid)) = rows.next() {
-            match valid {
+        let mut valid: Vec<RecordResult> = Vec::new();
+        for (index, barcode, checked) in rows {
+            match checked {
                 Ok(result) => {
-                    batch.push(RecordResult {
+                    valid.push(RecordResult {
                         result,
                         recorded_by: recorded_by.clone(),
                         recorded_at: now(),
@@ -419,29 +418,19 @@ impl Services {
                 }
                 Err(invalid) => items.push(refused_item(index, &barcode, &invalid)),
             }
-            // A file of a million rows commits in chunks of the size the store prefers.
-            if batch.len() >= self.store.results_per_transaction() || (rows.peek().is_none() && !batch.is_empty()) {
-                let chunk = std::mem::take(&mut batch);
-                let detail = format!("{} results", chunk.len());
-                let audit = audit_entry(caller, "result.record", "tube", "", &detail);
-                let started = std::time::Instant::now();
-                let size = chunk.len();
-                let outcomes = self.store.record_results(chunk, scope.paths.clone(), vec![audit]).await?;
-                tracing::debug!(
-                    results = size,
-                    ms = started.elapsed().as_millis() as u64,
-                    "recorded a chunk of results"
-                );
-                let mut homes = Vec::new();
-                for ((index, barcode), outcome) in std::mem::take(&mut pending).into_iter().zip(outcomes) {
-                    if let ResultOutcome::Recorded { .. } = &outcome {
-                        homes.push(barcode.clone());
-                    }
-                    items.push(item(index, &barcode, outcome));
+        }
+        if !valid.is_empty() {
+            let audit = audit_entry(caller, "result.record", "tube", "", &format!("{} results", valid.len()));
+            let outcomes = self.store.record_results(valid, scope.paths, vec![audit]).await?;
+            let mut recorded = Vec::new();
+            for ((index, barcode), outcome) in pending.into_iter().zip(outcomes) {
+                if let ResultOutcome::Recorded { .. } = &outcome {
+                    recorded.push(barcode.clone());
                 }
-                if !homes.is_empty() {
-                    self.announce_tubes(&homes).await;
-                }
+                items.push(item(index, &barcode, outcome));
+            }
+            if !recorded.is_empty() {
+                self.announce_tubes(&recorded).await;
             }
         }
         items.sort_by_key(|i| i.index);

@@ -16,9 +16,11 @@ use outbreak_store::*;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
+/// A SQLite store recording results three to a transaction, so that every batch of more
+/// than three is planned on a reader while the writer records the chunk before.
 async fn sqlite() -> Arc<dyn Store> {
     let dir = outbreak_testkit::scratch_dir("conformance");
-    open(dir.join("store.sqlite").to_str().unwrap()).await.unwrap()
+    Arc::new(SqliteStore::open(dir.join("store.sqlite")).await.unwrap().with_results_per_transaction(3))
 }
 
 async fn postgres() -> Arc<dyn Store> {
@@ -66,6 +68,7 @@ conformance!(
     cases_filter_and_staff_entries,
     imported_tests_count_without_events,
     concurrent_writers_keep_the_rules,
+    a_long_file_is_recorded_row_after_row,
 );
 
 fn code(text: &str) -> UnitCode {
@@ -1687,6 +1690,63 @@ async fn imported_tests_count_without_events(store: &dyn Store) {
     assert!(matches!(store.import_tests(lost).await, Err(StoreError::NotFound("unit"))));
     assert!(store.sampling_session(other.id).await.unwrap().is_none());
     assert_eq!(store.testing_totals_all("/VN/").await.unwrap().collected, 3);
+}
+
+/// A file longer than a transaction: each row sees what the rows before it did, in
+/// whichever transaction they were.
+async fn a_long_file_is_recorded_row_after_row(store: &dyn Store) {
+    seeded(store).await;
+    let people = people_in(store, &["00070"; 6]).await;
+    let single = new_session("00070", "/VN/01/00070/", None, TestType::RtPcr);
+    let later = new_session("00070", "/VN/01/00070/", None, TestType::RtPcr);
+    let pooled = new_session("00070", "/VN/01/00070/", Some(3), TestType::RtPcr);
+    for session in [&single, &later, &pooled] {
+        store.insert_sampling_session(session).await.unwrap();
+    }
+    let (_, t) = yesterday_noon();
+    let (s1, s2, s3, s4) = (
+        swab(&single, &people[0], 1, t),
+        swab(&single, &people[1], 2, t),
+        swab(&later, &people[1], 3, t + Duration::minutes(5)),
+        swab(&single, &people[2], 4, t),
+    );
+    let members: Vec<NewSpecimen> =
+        people[3..].iter().enumerate().map(|(i, p)| swab(&pooled, p, 11 + i as u64, t)).collect();
+    let pool = members[0].new_pool.clone().unwrap().1;
+    let mut all = vec![s1.clone(), s2.clone(), s3.clone(), s4.clone()];
+    all.extend(members.clone());
+    store.take_specimens(all, vec![]).await.unwrap();
+    let read = t + Duration::hours(2);
+
+    let outcomes = record(
+        store,
+        vec![
+            lab_result(&s1.barcode, Outcome::Negative, None, read),
+            lab_result(&s2.barcode, Outcome::Positive, Some(20.0), read),
+            lab_result(&pool, Outcome::Negative, None, read),
+            // Each again in a later transaction, and the same person's second positive.
+            lab_result(&s1.barcode, Outcome::Negative, None, read),
+            lab_result(&s3.barcode, Outcome::Positive, Some(24.0), read),
+            lab_result(&pool, Outcome::Negative, None, read),
+            lab_result(&s1.barcode, Outcome::Positive, None, read),
+            lab_result(&members[0].barcode, Outcome::Positive, None, read),
+            lab_result(&s4.barcode, Outcome::Negative, None, read),
+        ],
+    )
+    .await;
+    assert_eq!(recorded(&outcomes[1]).1.len(), 1, "the first positive confirms a case");
+    assert_eq!(recorded(&outcomes[2]).0.len(), 3);
+    assert_eq!((&outcomes[3], &outcomes[5]), (&ResultOutcome::Unchanged, &ResultOutcome::Unchanged));
+    assert_eq!(recorded(&outcomes[4]), (vec![people[1].id], vec![]), "one case per person per episode");
+    assert_eq!(refusal(&outcomes[6]), "already_resulted");
+    assert_eq!(refusal(&outcomes[7]), "pooled_specimen");
+    assert_eq!(recorded(&outcomes[8]).0, vec![people[2].id]);
+    assert_eq!(store.cases(&all_cases(Some(people[1].id))).await.unwrap().len(), 1);
+    assert_eq!(store.result_history(&s1.barcode).await.unwrap().len(), 1);
+    assert_eq!(store.result_history(&pool).await.unwrap().len(), 1);
+    assert_eq!(specimen_of(store, &s1.barcode).await.conclusion, Some(Conclusion::Negative));
+    let totals = store.testing_totals_all("/VN/").await.unwrap();
+    assert_eq!((totals.collected, totals.positive, totals.negative, totals.pending()), (7, 2, 5, 0));
 }
 
 async fn concurrent_writers_keep_the_rules(store: &dyn Store) {

@@ -52,6 +52,8 @@ const IDLE_READERS: usize = 8;
 #[derive(Clone)]
 pub struct SqliteStore {
     inner: Arc<Inner>,
+    /// How many results one transaction records (see `record_results`).
+    results_per_transaction: usize,
 }
 
 struct Inner {
@@ -131,10 +133,16 @@ impl SqliteStore {
                 durability,
             });
             start_checkpointer(Arc::downgrade(&inner), path);
-            Ok(SqliteStore { inner })
+            Ok(SqliteStore { inner, results_per_transaction: testing::RESULTS_PER_TRANSACTION })
         })
         .await
         .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+
+    /// The store recording results in transactions of `size` rather than the default
+    /// (tests use a few, to see a file commit in several).
+    pub fn with_results_per_transaction(self, size: usize) -> SqliteStore {
+        SqliteStore { results_per_transaction: size.max(1), ..self }
     }
 
     async fn read<T: Send + 'static>(&self, f: impl FnOnce(&Connection) -> Result<T> + Send + 'static) -> Result<T> {
@@ -158,19 +166,21 @@ impl SqliteStore {
 
     /// Runs `f` in one write transaction: all of it is committed or none of it.
     async fn write<T: Send + 'static>(&self, f: impl FnOnce(&Transaction) -> Result<T> + Send + 'static) -> Result<T> {
-        let inner = self.inner.clone();
+        let kept = self.write_if(move |tx| f(tx).map(Ok::<T, std::convert::Infallible>)).await?;
+        Ok(kept.unwrap_or_else(|never| match never {}))
+    }
+
+    /// Runs `f` in one write transaction, committed if `f` answers `Ok` and rolled back if
+    /// it answers `Err` (it found the store other than it expected).
+    async fn write_if<T: Send + 'static, U: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Transaction) -> Result<std::result::Result<T, U>> + Send + 'static,
+    ) -> Result<std::result::Result<T, U>> {
         let asked = std::time::Instant::now();
-        let (value, commit, [locked, worked, committed]) = tokio::task::spawn_blocking(move || {
-            let mut conn = inner.writer.lock().map_err(poisoned)?;
-            let locked = asked.elapsed();
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let value = f(&tx)?;
-            let worked = asked.elapsed();
-            tx.commit()?;
-            Ok::<_, StoreError>((value, inner.durability.committed(), [locked, worked, asked.elapsed()]))
-        })
-        .await
-        .map_err(|e| StoreError::Backend(e.to_string()))??;
+        let (value, commit, [locked, worked, committed]) = match self.commit_if(f).await? {
+            Ok(done) => done,
+            Err(undone) => return Ok(Err(undone)),
+        };
         self.inner.durability.on_disk(commit).await?;
         // Where a write's time goes, for the trace log: waiting for the writer, the work,
         // writing the WAL, then waiting for the flush.
@@ -181,7 +191,36 @@ impl SqliteStore {
             disk_us = (asked.elapsed() - committed).as_micros() as u64,
             "sqlite write"
         );
-        Ok(value)
+        Ok(Ok(value))
+    }
+
+    /// `write_if` without waiting for the disk: the commit's number, for a caller that
+    /// writes several transactions in a row to wait once for the last
+    /// (`Durability::on_disk`), and the time it took to get the writer, to do the work and
+    /// to commit.
+    async fn commit_if<T: Send + 'static, U: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Transaction) -> Result<std::result::Result<T, U>> + Send + 'static,
+    ) -> Result<std::result::Result<(T, u64, [std::time::Duration; 3]), U>> {
+        let inner = self.inner.clone();
+        let asked = std::time::Instant::now();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner.writer.lock().map_err(poisoned)?;
+            let locked = asked.elapsed();
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let value = match f(&tx)? {
+                Ok(value) => value,
+                Err(undone) => {
+                    tx.rollback()?;
+                    return Ok(Err(undone));
+                }
+            };
+            let worked = asked.elapsed();
+            tx.commit()?;
+            Ok(Ok((value, inner.durability.committed(), [locked, worked, asked.elapsed()])))
+        })
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?
     }
 }
 

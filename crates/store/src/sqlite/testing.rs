@@ -16,9 +16,13 @@ use super::rows::{from_micros, micros, parse_uuid};
 use super::{SqliteStore, insert_audit, insert_events, push_scope, unique_violation, unit_path};
 use crate::records::NewAuditEntry;
 use crate::testing::columns::{CaseColumns, PoolColumns, SessionColumns, SpecimenColumns, day, word};
-use crate::testing::plan::{NewEvent, OpenCase, ResultPlan, ResultState, plan_results};
+use crate::testing::plan::{Before, NewEvent, OpenCase, ResultPlan, ResultState, plan_results};
 use crate::testing::*;
 use crate::{Result, StoreError};
+
+/// Results recorded in one transaction: one writer with everything in reach records
+/// fewer, larger transactions best.
+pub(super) const RESULTS_PER_TRANSACTION: usize = 50_000;
 
 const SESSION_COLUMNS: &str =
     "id, site, unit_code, unit_path, day, team, test_type, pool_size, created_by, created_at, closed_at";
@@ -327,36 +331,75 @@ fn load_result_state(tx: &Connection, results: &[RecordResult]) -> Result<(Resul
     Ok((state, rowids))
 }
 
-fn apply_result_plan(tx: &Connection, state: &ResultState, rowids: &Rowids, plan: &ResultPlan) -> Result<()> {
+/// Whether a plan was written whole, or not at all because a row it changes no longer
+/// holds what the plan started from.
+#[derive(Debug, PartialEq)]
+enum Written {
+    Whole,
+    Stale,
+}
+
+/// Writes a plan back, provided every row it changes still holds what the plan started
+/// from; when one does not, it returns `Stale` having written part of the plan, which the
+/// caller rolls back.
+fn apply_result_plan(tx: &Connection, state: &ResultState, rowids: &Rowids, plan: &ResultPlan) -> Result<Written> {
+    // A case the plan confirms must not have been confirmed by a write since.
+    let mut confirmed = tx.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM cases WHERE person_id = ?1 AND confirmed_at > ?2 AND status <> 'discarded')",
+    )?;
+    for case in &plan.new_cases {
+        let since = micros(case.confirmed_at - EPISODE);
+        if confirmed.query_row(params![case.person.0.to_string(), since], |r| r.get::<_, bool>(0))? {
+            return Ok(Written::Stale);
+        }
+    }
     let mut update = tx.prepare_cached(
-        "UPDATE specimens SET status = ?2, conclusion = ?3, ct = ?4, resulted_at = ?5 WHERE rowid = ?1",
+        "UPDATE specimens SET status = ?2, conclusion = ?3, ct = ?4, resulted_at = ?5
+         WHERE rowid = ?1 AND status = ?6 AND conclusion IS ?7 AND ct IS ?8 AND resulted_at IS ?9",
     )?;
     // In the table's order, so neighbouring rows share the pages the updates dirty.
-    let mut changed: Vec<(i64, &SpecimenId)> =
-        plan.specimens.iter().filter_map(|id| Some((*rowids.get(id)?, id))).collect();
-    changed.sort_unstable_by_key(|(rowid, _)| *rowid);
-    for (rowid, id) in changed {
+    let mut changed: Vec<(i64, &SpecimenId, &Before)> =
+        plan.specimens.iter().filter_map(|(id, before)| Some((*rowids.get(id)?, id, before))).collect();
+    changed.sort_unstable_by_key(|(rowid, _, _)| *rowid);
+    for (rowid, id, before) in changed {
         if let Some(s) = state.specimens.get(id) {
-            update.execute(params![
+            let written = update.execute(params![
                 rowid,
                 s.status.as_str(),
                 s.conclusion.map(Conclusion::as_str),
                 s.ct,
-                s.resulted_at.map(micros)
+                s.resulted_at.map(micros),
+                before.status.as_str(),
+                before.result,
+                before.ct,
+                before.resulted_at.map(micros)
             ])?;
+            if written == 0 {
+                return Ok(Written::Stale);
+            }
         }
     }
-    let mut update =
-        tx.prepare_cached("UPDATE pools SET status = ?2, outcome = ?3, ct = ?4, resulted_at = ?5 WHERE id = ?1")?;
-    for id in &plan.pools {
+    let mut update = tx.prepare_cached(
+        "UPDATE pools SET status = ?2, outcome = ?3, ct = ?4, resulted_at = ?5
+         WHERE id = ?1 AND status = ?6 AND outcome IS ?7 AND ct IS ?8 AND resulted_at IS ?9 AND members = ?10",
+    )?;
+    for (id, before) in &plan.pools {
         if let Some(p) = state.pools.get(id) {
-            update.execute(params![
+            let written = update.execute(params![
                 id.to_string(),
                 p.status.as_str(),
                 p.outcome.map(|o| o.as_str()),
                 p.ct,
-                p.resulted_at.map(micros)
+                p.resulted_at.map(micros),
+                before.status.as_str(),
+                before.result,
+                before.ct,
+                before.resulted_at.map(micros),
+                p.swabs
             ])?;
+            if written == 0 {
+                return Ok(Written::Stale);
+            }
         }
     }
     let mut insert = tx.prepare_cached(
@@ -383,7 +426,47 @@ fn apply_result_plan(tx: &Connection, state: &ResultState, rowids: &Rowids, plan
         discard.execute(params![id.to_string(), micros(outbreak_domain::now())])?;
     }
     insert_events(tx, &plan.events)?;
-    apply_totals(tx, &plan.totals, &plan.turnaround)
+    apply_totals(tx, &plan.totals, &plan.turnaround)?;
+    Ok(Written::Whole)
+}
+
+/// A chunk of results, with the plan a reader made for it from the snapshot it saw.
+struct Chunk {
+    results: Vec<RecordResult>,
+    planned: Option<Planned>,
+}
+
+struct Planned {
+    state: ResultState,
+    rowids: Rowids,
+    plan: ResultPlan,
+}
+
+/// Loads and plans a chunk as `c` sees the store.
+fn plan_chunk(c: &Connection, results: &[RecordResult], scope: &[String]) -> Result<Planned> {
+    let (mut state, rowids) = load_result_state(c, results)?;
+    let plan = plan_results(&mut state, results, scope, || CaseId(Uuid::now_v7()));
+    Ok(Planned { state, rowids, plan })
+}
+
+/// Records a chunk in the writer's transaction by the reader's plan, or by its own when the
+/// reader made none. When a row the reader's plan changes is no longer as the plan found
+/// it (the chunk before or someone else's write changed it since), the results are handed
+/// back, for the transaction to be rolled back and the chunk recorded again without that
+/// plan.
+fn write_chunk(
+    tx: &Connection,
+    chunk: Chunk,
+    scope: &[String],
+) -> Result<std::result::Result<Vec<ResultOutcome>, Vec<RecordResult>>> {
+    let planned = match chunk.planned {
+        Some(planned) => planned,
+        None => plan_chunk(tx, &chunk.results, scope)?,
+    };
+    Ok(match apply_result_plan(tx, &planned.state, &planned.rowids, &planned.plan)? {
+        Written::Whole => Ok(planned.plan.outcomes),
+        Written::Stale => Err(chunk.results),
+    })
 }
 
 /// The person's pooled specimen still waiting for its individual retest.
@@ -717,27 +800,112 @@ impl TestingStore for SqliteStore {
         .await
     }
 
-    fn results_per_transaction(&self) -> usize {
-        // One writer with everything in reach: fewer, larger transactions.
-        50_000
-    }
-
+    /// A chunk's work is loading its tubes and planning (about half) and writing the plan
+    /// (the other half), and only the writing needs the writer: while the writer records
+    /// one chunk, a reader loads and plans the next.
+    ///
+    /// A plan from an older snapshot is written only over rows that still hold what it
+    /// found (see `apply_result_plan`). What it refuses without writing (a rejected tube, a
+    /// result that is already there) stays true of the rows since, as if the chunk had come
+    /// before the writes in between, except where a correction changed a result: results
+    /// that carry corrections are planned by the writer.
     async fn record_results(
         &self,
         results: Vec<RecordResult>,
         scope: Vec<String>,
         audit: Vec<NewAuditEntry>,
     ) -> Result<Vec<ResultOutcome>> {
-        self.write(move |tx| {
-            let (mut state, rowids) = load_result_state(tx, &results)?;
-            let plan = plan_results(&mut state, &results, &scope, || CaseId(Uuid::now_v7()));
-            apply_result_plan(tx, &state, &rowids, &plan)?;
-            for entry in &audit {
-                insert_audit(tx, entry)?;
+        let on_snapshots = results.iter().all(|r| r.correction.is_none());
+        let size = self.results_per_transaction;
+        let mut chunks = Vec::with_capacity(results.len().div_ceil(size));
+        let mut rest = results.into_iter();
+        loop {
+            let chunk: Vec<RecordResult> = rest.by_ref().take(size).collect();
+            if chunk.is_empty() {
+                break;
             }
-            Ok(plan.outcomes)
-        })
-        .await
+            chunks.push(chunk);
+        }
+        let (sender, mut planned) = tokio::sync::mpsc::channel::<Result<Chunk>>(1);
+        let planner = {
+            let scope = scope.clone();
+            self.read(move |c| {
+                for results in chunks {
+                    // One snapshot per chunk, so that the tubes and cases it reads agree.
+                    let started = std::time::Instant::now();
+                    let chunk = if on_snapshots {
+                        c.unchecked_transaction().map_err(StoreError::from).and_then(|snapshot| {
+                            let planned = plan_chunk(&snapshot, &results, &scope)?;
+                            snapshot.finish()?;
+                            Ok(Chunk { results, planned: Some(planned) })
+                        })
+                    } else {
+                        Ok(Chunk { results, planned: None })
+                    };
+                    ::tracing::debug!(ms = started.elapsed().as_millis() as u64, "planned a chunk of results");
+                    let failed = chunk.is_err();
+                    if sender.blocking_send(chunk).is_err() || failed {
+                        break;
+                    }
+                }
+                Ok(())
+            })
+        };
+        // Moved in, so that a failed write drops the receiver and the reader stops.
+        let writer = async move {
+            let mut outcomes = Vec::new();
+            let mut audit = Some(audit);
+            // Each chunk is committed without waiting for the disk; the answer waits once,
+            // for the last (group commit flushes the ones before it with it).
+            let mut last_commit = 0;
+            while let Some(chunk) = planned.recv().await {
+                let mut chunk = chunk?;
+                let (size, started) = (chunk.results.len(), std::time::Instant::now());
+                let audit = audit.take().unwrap_or_default();
+                let recorded = loop {
+                    let by_reader = chunk.planned.is_some();
+                    let (scope, audit) = (scope.clone(), audit.clone());
+                    let written = self
+                        .commit_if(move |tx| {
+                            let written = write_chunk(tx, chunk, &scope)?;
+                            if written.is_ok() {
+                                for entry in &audit {
+                                    insert_audit(tx, entry)?;
+                                }
+                            }
+                            Ok(written)
+                        })
+                        .await?;
+                    match written {
+                        Ok((recorded, commit, _)) => {
+                            last_commit = commit;
+                            break recorded;
+                        }
+                        Err(results) if by_reader => {
+                            ::tracing::debug!(results = size, "results planned again: their tubes changed meanwhile");
+                            chunk = Chunk { results, planned: None };
+                        }
+                        Err(_) => {
+                            return Err(StoreError::Backend(
+                                "results planned by the writer met rows changed meanwhile".into(),
+                            ));
+                        }
+                    }
+                };
+                outcomes.extend(recorded);
+                ::tracing::debug!(
+                    results = size,
+                    ms = started.elapsed().as_millis() as u64,
+                    "recorded a chunk of results"
+                );
+            }
+            self.inner.durability.on_disk(last_commit).await?;
+            Ok::<_, StoreError>(outcomes)
+        };
+        let (planner, outcomes) = tokio::join!(planner, writer);
+        let outcomes = outcomes?;
+        planner?;
+        Ok(outcomes)
     }
 
     async fn result_history(&self, barcode: &Barcode) -> Result<Vec<ResultEntry>> {

@@ -172,6 +172,7 @@ impl PoolColumns {
             ct: pool.ct,
             resulted_at: pool.resulted_at,
             members,
+            swabs: pool.members,
         })
     }
 }

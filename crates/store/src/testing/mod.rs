@@ -344,13 +344,11 @@ pub trait TestingStore {
     /// with it, and each person is told to come again.
     async fn move_tube(&self, barcode: &Barcode, step: TubeStep, at: OffsetDateTime) -> Result<()>;
 
-    /// How many results this store records best in one `record_results` call: large enough
-    /// that the totals each call moves are paid for rarely, small enough that its
-    /// look-ups keep to their indexes.
-    fn results_per_transaction(&self) -> usize;
-    /// Records results in one transaction; each is refused on its own (unknown label, a
-    /// tube taken outside `scope` (unit paths), a tube already resulted otherwise, a swab
-    /// inside a pool, …) without stopping the others.
+    /// Records results in order, in transactions of the size this store records best (a
+    /// file of a million rows commits in several); each result is refused on its own
+    /// (unknown label, a tube taken outside `scope` (unit paths), a tube already resulted
+    /// otherwise, a swab inside a pool, …) without stopping the others, and `audit` is
+    /// written with the first transaction.
     /// A pool's result concludes for its members; an individual positive confirms a case
     /// once per person per episode; events for notifications and tracing go to the outbox.
     async fn record_results(

@@ -47,6 +47,9 @@ pub(crate) struct PoolState {
     pub ct: Option<f64>,
     pub resulted_at: Option<OffsetDateTime>,
     pub members: Vec<SpecimenId>,
+    /// How many swabs the pool's row counts: a swab added after the pool was loaded
+    /// changes it.
+    pub swabs: i64,
 }
 
 /// A case that a new positive of the same person would belong to.
@@ -122,13 +125,38 @@ pub(crate) struct NewEvent {
     pub at: OffsetDateTime,
 }
 
+/// The columns of a tube's row that a result changes, as the plan found them.
+///
+/// SQLite plans a batch on a reader while its writer commits the batch before, so the
+/// snapshot a plan starts from may be older than the rows it writes: the writer changes a
+/// row only where it still holds these, and plans the batch again otherwise.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Before {
+    pub status: SpecimenStatus,
+    /// The specimen's conclusion or the pool's outcome.
+    pub result: Option<&'static str>,
+    pub ct: Option<f64>,
+    pub resulted_at: Option<OffsetDateTime>,
+}
+
+impl Before {
+    fn specimen(s: &SpecimenState) -> Before {
+        Before { status: s.status, result: s.conclusion.map(Conclusion::as_str), ct: s.ct, resulted_at: s.resulted_at }
+    }
+
+    fn pool(p: &PoolState) -> Before {
+        Before { status: p.status, result: p.outcome.map(Outcome::as_str), ct: p.ct, resulted_at: p.resulted_at }
+    }
+}
+
 /// Everything a batch of results changes.
 #[derive(Debug, Default)]
 pub(crate) struct ResultPlan {
     pub outcomes: Vec<ResultOutcome>,
-    /// Specimens and pools whose rows change; their new state is in the `ResultState`.
-    pub specimens: Vec<SpecimenId>,
-    pub pools: Vec<PoolId>,
+    /// Specimens and pools whose rows change, with what their rows held before; their new
+    /// state is in the `ResultState`.
+    pub specimens: Vec<(SpecimenId, Before)>,
+    pub pools: Vec<(PoolId, Before)>,
     pub history: Vec<HistoryRow>,
     pub new_cases: Vec<Case>,
     pub discarded_cases: Vec<CaseId>,
@@ -187,9 +215,10 @@ impl ResultPlan {
         }
     }
 
-    fn touch_specimen(&mut self, id: SpecimenId) {
-        if self.touched_specimens.insert(id) {
-            self.specimens.push(id);
+    /// Notes that `specimen`, as it stands before this change, is written back.
+    fn touch_specimen(&mut self, specimen: &SpecimenState) {
+        if self.touched_specimens.insert(specimen.id) {
+            self.specimens.push((specimen.id, Before::specimen(specimen)));
         }
     }
 }
@@ -336,6 +365,7 @@ fn specimen_result(
         return ResultOutcome::refused("before_collection", "a result cannot be read before the swab was taken");
     }
     let corrected = current.is_some();
+    plan.touch_specimen(&specimen);
     plan.count(&specimen, specimen.conclusion, -1);
     let conclusion = r.outcome.conclusion();
     let mut updated = specimen;
@@ -349,7 +379,6 @@ fn specimen_result(
     }
     plan.history.push(history(id.0, input));
     plan.events.push(result_event(&updated, corrected, input.recorded_at));
-    plan.touch_specimen(id);
 
     let mut cases = Vec::new();
     let open = state.open_cases.entry(updated.person).or_default();
@@ -428,6 +457,7 @@ fn pool_result(state: &mut ResultState, plan: &mut ResultPlan, id: PoolId, input
         if member.conclusion == Some(new_conclusion) {
             continue;
         }
+        plan.touch_specimen(&member);
         plan.count(&member, member.conclusion, -1);
         let mut updated = member;
         updated.status = SpecimenStatus::Resulted;
@@ -438,8 +468,10 @@ fn pool_result(state: &mut ResultState, plan: &mut ResultPlan, id: PoolId, input
             plan.time(&updated, r.resulted_at);
         }
         plan.events.push(result_event(&updated, corrected, input.recorded_at));
-        plan.touch_specimen(updated.id);
         state.specimens.insert(updated.id, updated);
+    }
+    if plan.touched_pools.insert(id) {
+        plan.pools.push((id, Before::pool(&pool)));
     }
     let mut updated = pool;
     updated.status = SpecimenStatus::Resulted;
@@ -447,9 +479,6 @@ fn pool_result(state: &mut ResultState, plan: &mut ResultPlan, id: PoolId, input
     updated.ct = r.ct;
     updated.resulted_at = Some(r.resulted_at);
     state.pools.insert(id, updated);
-    if plan.touched_pools.insert(id) {
-        plan.pools.push(id);
-    }
     plan.history.push(history(id.0, input));
     ResultOutcome::Recorded { people, cases: Vec::new() }
 }
