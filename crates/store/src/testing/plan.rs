@@ -339,7 +339,9 @@ fn specimen_result(
     input: &RecordResult,
     new_case_id: &mut impl FnMut() -> CaseId,
 ) -> ResultOutcome {
-    let Some(specimen) = state.specimens.get(&id).cloned() else {
+    // The specimen is changed in place; the open cases are another part of the state.
+    let ResultState { specimens, open_cases, .. } = state;
+    let Some(specimen) = specimens.get_mut(&id) else {
         return ResultOutcome::refused("unknown_barcode", "the tube vanished while recording");
     };
     let r = &input.result;
@@ -365,23 +367,23 @@ fn specimen_result(
         return ResultOutcome::refused("before_collection", "a result cannot be read before the swab was taken");
     }
     let corrected = current.is_some();
-    plan.touch_specimen(&specimen);
-    plan.count(&specimen, specimen.conclusion, -1);
+    plan.touch_specimen(specimen);
+    plan.count(specimen, specimen.conclusion, -1);
     let conclusion = r.outcome.conclusion();
-    let mut updated = specimen;
-    updated.status = SpecimenStatus::Resulted;
-    updated.conclusion = Some(conclusion);
-    updated.ct = r.ct;
-    updated.resulted_at = Some(r.resulted_at);
-    plan.count(&updated, updated.conclusion, 1);
+    specimen.status = SpecimenStatus::Resulted;
+    specimen.conclusion = Some(conclusion);
+    specimen.ct = r.ct;
+    specimen.resulted_at = Some(r.resulted_at);
+    let updated = &*specimen;
+    plan.count(updated, updated.conclusion, 1);
     if !corrected {
-        plan.time(&updated, r.resulted_at);
+        plan.time(updated, r.resulted_at);
     }
     plan.history.push(history(id.0, input));
-    plan.events.push(result_event(&updated, corrected, input.recorded_at));
+    plan.events.push(result_event(updated, corrected, input.recorded_at));
 
     let mut cases = Vec::new();
-    let open = state.open_cases.entry(updated.person).or_default();
+    let open = open_cases.entry(updated.person).or_default();
     if conclusion == Conclusion::Positive {
         let in_episode = open.iter().any(|c| input.recorded_at - c.confirmed_at < EPISODE);
         if !in_episode {
@@ -425,13 +427,13 @@ fn specimen_result(
             });
         }
     }
-    let people = vec![updated.person];
-    state.specimens.insert(id, updated);
-    ResultOutcome::Recorded { people, cases }
+    ResultOutcome::Recorded { people: vec![updated.person], cases }
 }
 
 fn pool_result(state: &mut ResultState, plan: &mut ResultPlan, id: PoolId, input: &RecordResult) -> ResultOutcome {
-    let Some(pool) = state.pools.get(&id).cloned() else {
+    // The pool and its members are changed in place.
+    let ResultState { specimens, pools, .. } = state;
+    let Some(pool) = pools.get_mut(&id) else {
         return ResultOutcome::refused("unknown_barcode", "the tube vanished while recording");
     };
     let r = &input.result;
@@ -439,8 +441,7 @@ fn pool_result(state: &mut ResultState, plan: &mut ResultPlan, id: PoolId, input
     if let Some(refused) = refusal(&pool.barcode, pool.test_type, pool.status, current, input) {
         return refused;
     }
-    let members: Vec<SpecimenState> = pool.members.iter().filter_map(|m| state.specimens.get(m).cloned()).collect();
-    if members.iter().any(|m| r.resulted_at < m.collected_at) {
+    if pool.members.iter().filter_map(|m| specimens.get(m)).any(|m| r.resulted_at < m.collected_at) {
         return ResultOutcome::refused("before_collection", "a result cannot be read before the swabs were taken");
     }
     let corrected = current.is_some();
@@ -449,7 +450,8 @@ fn pool_result(state: &mut ResultState, plan: &mut ResultPlan, id: PoolId, input
     let following = pool.outcome.map(Outcome::for_pool_members);
     let new_conclusion = r.outcome.for_pool_members();
     let mut people = Vec::new();
-    for member in members {
+    for member_id in &pool.members {
+        let Some(member) = specimens.get_mut(member_id) else { continue };
         if member.status == SpecimenStatus::Rejected || member.conclusion != following {
             continue;
         }
@@ -457,28 +459,24 @@ fn pool_result(state: &mut ResultState, plan: &mut ResultPlan, id: PoolId, input
         if member.conclusion == Some(new_conclusion) {
             continue;
         }
-        plan.touch_specimen(&member);
-        plan.count(&member, member.conclusion, -1);
-        let mut updated = member;
-        updated.status = SpecimenStatus::Resulted;
-        updated.conclusion = Some(new_conclusion);
-        updated.resulted_at = Some(r.resulted_at);
-        plan.count(&updated, updated.conclusion, 1);
+        plan.touch_specimen(member);
+        plan.count(member, member.conclusion, -1);
+        member.status = SpecimenStatus::Resulted;
+        member.conclusion = Some(new_conclusion);
+        member.resulted_at = Some(r.resulted_at);
+        plan.count(member, member.conclusion, 1);
         if !corrected {
-            plan.time(&updated, r.resulted_at);
+            plan.time(member, r.resulted_at);
         }
-        plan.events.push(result_event(&updated, corrected, input.recorded_at));
-        state.specimens.insert(updated.id, updated);
+        plan.events.push(result_event(member, corrected, input.recorded_at));
     }
     if plan.touched_pools.insert(id) {
-        plan.pools.push((id, Before::pool(&pool)));
+        plan.pools.push((id, Before::pool(pool)));
     }
-    let mut updated = pool;
-    updated.status = SpecimenStatus::Resulted;
-    updated.outcome = Some(r.outcome);
-    updated.ct = r.ct;
-    updated.resulted_at = Some(r.resulted_at);
-    state.pools.insert(id, updated);
+    pool.status = SpecimenStatus::Resulted;
+    pool.outcome = Some(r.outcome);
+    pool.ct = r.ct;
+    pool.resulted_at = Some(r.resulted_at);
     plan.history.push(history(id.0, input));
     ResultOutcome::Recorded { people, cases: Vec::new() }
 }
