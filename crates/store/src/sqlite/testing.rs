@@ -826,13 +826,13 @@ impl TestingStore for SqliteStore {
             }
             chunks.push(chunk);
         }
-        let (sender, mut planned) = tokio::sync::mpsc::channel::<Result<Chunk>>(1);
+        let (sender, mut chunks_planned) = tokio::sync::mpsc::channel::<Result<Chunk>>(1);
         let planner = {
             let scope = scope.clone();
             self.read(move |c| {
                 for results in chunks {
-                    // One snapshot per chunk, so that the tubes and cases it reads agree.
                     let started = std::time::Instant::now();
+                    // One snapshot per chunk, so that the tubes and cases it reads agree.
                     let chunk = if on_snapshots {
                         c.unchecked_transaction().map_err(StoreError::from).and_then(|snapshot| {
                             let planned = plan_chunk(&snapshot, &results, &scope)?;
@@ -858,7 +858,7 @@ impl TestingStore for SqliteStore {
             // Each chunk is committed without waiting for the disk; the answer waits once,
             // for the last (group commit flushes the ones before it with it).
             let mut last_commit = 0;
-            while let Some(chunk) = planned.recv().await {
+            while let Some(chunk) = chunks_planned.recv().await {
                 let mut chunk = chunk?;
                 let (size, started) = (chunk.results.len(), std::time::Instant::now());
                 let audit = audit.take().unwrap_or_default();
