@@ -469,6 +469,44 @@ fn write_chunk(
     })
 }
 
+impl SqliteStore {
+    /// Commits a chunk (and `audit` with it) without waiting for the disk, by the reader's
+    /// plan or, when that plan met rows changed since, by the writer's own; the outcomes
+    /// and the commit's number.
+    async fn commit_chunk(
+        &self,
+        mut chunk: Chunk,
+        scope: &[String],
+        audit: Vec<NewAuditEntry>,
+    ) -> Result<(Vec<ResultOutcome>, u64)> {
+        loop {
+            let by_reader = chunk.planned.is_some();
+            let (scope, audit) = (scope.to_vec(), audit.clone());
+            let written = self
+                .commit_if(move |tx| {
+                    let written = write_chunk(tx, chunk, &scope)?;
+                    if written.is_ok() {
+                        for entry in &audit {
+                            insert_audit(tx, entry)?;
+                        }
+                    }
+                    Ok(written)
+                })
+                .await?;
+            match written {
+                Ok((recorded, commit, _)) => return Ok((recorded, commit)),
+                Err(results) if by_reader => {
+                    ::tracing::debug!(results = results.len(), "results planned again: their tubes changed meanwhile");
+                    chunk = Chunk { results, planned: None };
+                }
+                Err(_) => {
+                    return Err(StoreError::Backend("results planned by the writer met rows changed meanwhile".into()));
+                }
+            }
+        }
+    }
+}
+
 /// The person's pooled specimen still waiting for its individual retest.
 fn awaiting_retest(tx: &Connection, person: &str) -> Result<Option<String>> {
     Ok(tx
@@ -859,39 +897,10 @@ impl TestingStore for SqliteStore {
             // for the last (group commit flushes the ones before it with it).
             let mut last_commit = 0;
             while let Some(chunk) = chunks_planned.recv().await {
-                let mut chunk = chunk?;
+                let chunk = chunk?;
                 let (size, started) = (chunk.results.len(), std::time::Instant::now());
-                let audit = audit.take().unwrap_or_default();
-                let recorded = loop {
-                    let by_reader = chunk.planned.is_some();
-                    let (scope, audit) = (scope.clone(), audit.clone());
-                    let written = self
-                        .commit_if(move |tx| {
-                            let written = write_chunk(tx, chunk, &scope)?;
-                            if written.is_ok() {
-                                for entry in &audit {
-                                    insert_audit(tx, entry)?;
-                                }
-                            }
-                            Ok(written)
-                        })
-                        .await?;
-                    match written {
-                        Ok((recorded, commit, _)) => {
-                            last_commit = commit;
-                            break recorded;
-                        }
-                        Err(results) if by_reader => {
-                            ::tracing::debug!(results = size, "results planned again: their tubes changed meanwhile");
-                            chunk = Chunk { results, planned: None };
-                        }
-                        Err(_) => {
-                            return Err(StoreError::Backend(
-                                "results planned by the writer met rows changed meanwhile".into(),
-                            ));
-                        }
-                    }
-                };
+                let (recorded, commit) = self.commit_chunk(chunk, &scope, audit.take().unwrap_or_default()).await?;
+                last_commit = commit;
                 outcomes.extend(recorded);
                 ::tracing::debug!(
                     results = size,
