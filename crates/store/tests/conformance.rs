@@ -1825,6 +1825,7 @@ mod contact_tracing {
         copresence_ranks_and_counts_hub_visits,
         households_list_the_other_members,
         contacts_are_added_once_per_case_and_visitor,
+        a_trace_of_hundreds_is_recorded_whole,
         contact_moves_follow_the_rules,
     );
 
@@ -2193,6 +2194,36 @@ mod contact_tracing {
         assert!(store.contact_queue(&queue(&[], &open)).await.unwrap().is_empty());
         assert!(store.contact_queue(&queue(&["/VN/"], &[])).await.unwrap().is_empty());
         assert_eq!(store.contact_queue(&ContactFilter { limit: 2, ..queue(&["/VN/"], &open) }).await.unwrap().len(), 2);
+    }
+
+    /// More contacts than one statement writes: 583 F1s and 77 F2s, so that a store writing
+    /// long lists in chunks meets full chunks and remainders of every size.
+    async fn a_trace_of_hundreds_is_recorded_whole(store: &dyn Store) {
+        seeded(store).await;
+        let people = people_in(store, &["00070"]).await;
+        let case = new_case(store, &people[0]).await;
+        let phone = |i: usize| format!("tel:+8490{i:07}");
+        let f1: Vec<NewContact> = (0..583).map(|i| contact(&case, 1, &phone(i), None, "/VN/01/00070/")).collect();
+        let f2: Vec<NewContact> =
+            (0..77).map(|i| contact(&case, 2, &phone(1000 + i), Some(&phone(i * 5)), "/VN/01/00073/")).collect();
+        let all: Vec<NewContact> = f1.iter().chain(&f2).cloned().collect();
+        let added = store.insert_contacts(all.clone(), vec![]).await.unwrap();
+        assert_eq!(added.iter().map(|c| c.id).collect::<Vec<_>>(), all.iter().map(|c| c.id).collect::<Vec<_>>());
+        let f1_ids: std::collections::HashMap<&str, ContactId> =
+            f1.iter().map(|c| (c.visitor.as_str(), c.id)).collect();
+        for (stored, asked) in added[583..].iter().zip(&f2) {
+            assert_eq!(stored.via, Some(f1_ids[asked.via_visitor.as_deref().unwrap()]), "{}", asked.visitor);
+        }
+        assert_eq!(store.case_contacts(case.id, 1000).await.unwrap().len(), 660);
+        assert_eq!(store.events_after(0, &["contact.identified"], 1000).await.unwrap().len(), 660);
+
+        // Again with one newcomer in the middle: only the newcomer is written.
+        let mut again: Vec<NewContact> =
+            all.iter().map(|c| NewContact { id: ContactId(Uuid::now_v7()), ..c.clone() }).collect();
+        again.insert(300, contact(&case, 1, &phone(9999), None, "/VN/01/00070/"));
+        let added = store.insert_contacts(again, vec![]).await.unwrap();
+        assert_eq!(added.iter().map(|c| c.visitor.as_str()).collect::<Vec<_>>(), [phone(9999)]);
+        assert_eq!(store.case_contacts(case.id, 1000).await.unwrap().len(), 661);
     }
 
     async fn contact_moves_follow_the_rules(store: &dyn Store) {

@@ -7,12 +7,12 @@ use outbreak_domain::testing::CaseId;
 use outbreak_domain::tracing::{ContactId, ContactStatus, ExposureId, LONGEST_STAY, Stay};
 use outbreak_domain::venue::VenueKind;
 use outbreak_domain::{PersonId, Phone, UnitCode};
-use rusqlite::types::Value;
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use time::{Duration, OffsetDateTime};
 
 use super::rows::{from_micros, micros, parse_uuid};
-use super::{ROWS_PER_INSERT, SqliteStore, insert_audit, insert_events, push_scope, values_list};
+use super::{ManyRows, SqliteStore, insert_audit, insert_events, push_scope, values_list};
 use crate::records::NewAuditEntry;
 use crate::testing::columns::word;
 use crate::tracing::*;
@@ -205,6 +205,30 @@ fn f1_links(tx: &Connection, f2: &[NewContact]) -> Result<HashMap<(CaseId, Strin
     Ok(links)
 }
 
+/// Text bound as it is, not copied into a value of its own.
+fn text(t: &str) -> ToSqlOutput<'_> {
+    ToSqlOutput::Borrowed(ValueRef::Text(t.as_bytes()))
+}
+
+fn maybe(t: Option<&str>) -> ToSqlOutput<'_> {
+    t.map_or(ToSqlOutput::Owned(Value::Null), text)
+}
+
+static INSERT_CONTACTS: ManyRows = ManyRows::new(|rows| {
+    // In the order of CONTACT_COLUMNS: every contact starts identified, without a note.
+    let values = values_list(rows, 16, |p| {
+        let q = |i: usize| format!("?{}", p + i);
+        let mut columns: Vec<String> = (0..12).map(q).collect();
+        columns.extend([format!("'{}'", ContactStatus::Identified.as_str()), "''".to_owned()]);
+        columns.extend((12..16).map(q));
+        format!("({})", columns.join(", "))
+    });
+    format!(
+        "INSERT INTO contacts ({CONTACT_COLUMNS}) VALUES {values}
+         ON CONFLICT (case_id, visitor) DO NOTHING RETURNING id"
+    )
+});
+
 /// Writes one generation of contacts, F2s linked through `links` to their F1s, and returns
 /// those that were new, in the order given.
 fn insert_generation(
@@ -212,49 +236,42 @@ fn insert_generation(
     contacts: &[NewContact],
     links: &HashMap<(CaseId, String), String>,
 ) -> Result<Vec<Contact>> {
-    const WIDTH: usize = 16;
-    let identified = format!("'{}'", ContactStatus::Identified.as_str());
     let via_of = |c: &NewContact| c.via_visitor.as_ref().and_then(|v| links.get(&(c.case, v.clone())));
+    let ids: Vec<String> = contacts.iter().map(|c| c.id.to_string()).collect();
+    // A trace records the contacts of one case: its id is written once, not once a row.
+    let mut cases: HashMap<CaseId, String> = HashMap::new();
+    for c in contacts {
+        cases.entry(c.case).or_insert_with(|| c.case.to_string());
+    }
     let mut written: HashSet<String> = HashSet::with_capacity(contacts.len());
-    for chunk in contacts.chunks(ROWS_PER_INSERT) {
-        // In the order of CONTACT_COLUMNS: every contact starts identified, without a note.
-        let rows = values_list(chunk.len(), WIDTH, |p| {
-            let q = |i: usize| format!("?{}", p + i);
-            let mut columns: Vec<String> = (0..12).map(q).collect();
-            columns.extend([identified.clone(), "''".to_owned()]);
-            columns.extend((12..16).map(q));
-            format!("({})", columns.join(", "))
-        });
-        let sql = format!(
-            "INSERT INTO contacts ({CONTACT_COLUMNS}) VALUES {rows}
-             ON CONFLICT (case_id, visitor) DO NOTHING RETURNING id"
-        );
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * WIDTH);
-        for c in chunk {
+    let mut offset = 0;
+    for (sql, chunk) in INSERT_CONTACTS.chunks(contacts) {
+        let mut values: Vec<ToSqlOutput> = Vec::with_capacity(chunk.len() * 16);
+        for (c, id) in chunk.iter().zip(&ids[offset..]) {
             let evidence = serde_json::to_string(&c.evidence)
                 .map_err(|e| StoreError::Backend(format!("evidence does not serialise: {e}")))?;
-            let text = |t: Option<&str>| t.map_or(Value::Null, |t| Value::from(t.to_owned()));
-            let via = via_of(c);
+            let owned = ToSqlOutput::Owned;
             values.extend([
-                Value::from(c.id.to_string()),
-                Value::from(c.case.to_string()),
-                Value::from(i64::from(c.generation)),
-                text(via.map(String::as_str)),
-                c.person.map_or(Value::Null, |p| Value::from(p.0.to_string())),
-                Value::from(c.visitor.clone()),
-                Value::from(c.name.clone()),
-                text(c.phone.as_ref().map(Phone::as_str)),
-                Value::from(c.evidence.kind().as_str().to_owned()),
-                Value::from(evidence),
-                Value::from(micros(c.exposure_at)),
-                Value::from(c.unit_path.clone()),
-                Value::from(micros(c.quarantine_until)),
-                Value::from(days_text(&c.test_days)),
-                Value::from(micros(c.created_at)),
-                Value::from(micros(c.created_at)),
+                text(id),
+                text(&cases[&c.case]),
+                owned(Value::from(i64::from(c.generation))),
+                maybe(via_of(c).map(String::as_str)),
+                owned(c.person.map_or(Value::Null, |p| Value::from(p.0.to_string()))),
+                text(&c.visitor),
+                text(&c.name),
+                maybe(c.phone.as_ref().map(Phone::as_str)),
+                text(c.evidence.kind().as_str()),
+                owned(Value::from(evidence)),
+                owned(Value::from(micros(c.exposure_at))),
+                text(&c.unit_path),
+                owned(Value::from(micros(c.quarantine_until))),
+                owned(Value::from(days_text(&c.test_days))),
+                owned(Value::from(micros(c.created_at))),
+                owned(Value::from(micros(c.created_at))),
             ]);
         }
-        let mut insert = tx.prepare_cached(&sql)?;
+        offset += chunk.len();
+        let mut insert = tx.prepare_cached(sql)?;
         let mut returned = insert.query(params_from_iter(values))?;
         while let Some(row) = returned.next()? {
             written.insert(row.get(0)?);
@@ -263,8 +280,9 @@ fn insert_generation(
     // The rows are not read back: each contact is what was written, with its F1 link.
     contacts
         .iter()
-        .filter(|c| written.contains(&c.id.to_string()))
-        .map(|c| Ok(recorded(c, via_of(c).map(|id| parse_uuid(id)).transpose()?.map(ContactId))))
+        .zip(&ids)
+        .filter(|(_, id)| written.contains(*id))
+        .map(|(c, _)| Ok(recorded(c, via_of(c).map(|id| parse_uuid(id)).transpose()?.map(ContactId))))
         .collect()
 }
 
