@@ -174,6 +174,7 @@ async fn measure(args: &ResultsArgs, database: &str, dir: &std::path::Path) -> a
     let token = services.issue_api_token(&super::installer(), lab.id, "bench").await?.secret;
     let caller = services.token_caller(&token, "bench").await?;
 
+    super::settle(database).await?;
     eprintln!("[{backend}] uploading {} results", args.results);
     let started = Instant::now();
     let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;

@@ -109,6 +109,7 @@ async fn measure(args: &TraceArgs, database: &str, dir: &std::path::Path) -> any
         populate.as_secs_f64()
     );
 
+    super::settle(database).await?;
     // The target is on memory while tracing: the load's peak (generator batches, index
     // builds) is reported apart, and the peak starts again from here.
     let load_peak = peak_memory();
