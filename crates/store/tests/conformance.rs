@@ -2196,8 +2196,8 @@ mod contact_tracing {
         assert_eq!(store.contact_queue(&ContactFilter { limit: 2, ..queue(&["/VN/"], &open) }).await.unwrap().len(), 2);
     }
 
-    /// More contacts than one statement writes: 583 F1s and 77 F2s, so that a store writing
-    /// long lists in chunks meets full chunks and remainders of every size.
+    /// A trace the size of a real one at a market: hundreds of F1s and the F2s found through
+    /// them, recorded whole and in order, then traced again with one newcomer.
     async fn a_trace_of_hundreds_is_recorded_whole(store: &dyn Store) {
         seeded(store).await;
         let people = people_in(store, &["00070"]).await;

@@ -15,7 +15,7 @@ mod contact_tracing;
 mod zoning;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use outbreak_domain::{Person, PersonId, Phone, Role, Unit, UnitCode};
@@ -534,69 +534,13 @@ impl PersonStore for SqliteStore {
     }
 }
 
-/// Rows one multi-row `INSERT` writes. Binding each value directly costs less than passing
-/// the rows as JSON (SQLite would turn every row back into text to read each field), and a
-/// statement of many rows journals each page it changes once rather than once per row.
-const ROWS_PER_INSERT: usize = 200;
-
-/// The chunk sizes a multi-row `INSERT` is cut into: full chunks, then what is left in
-/// halving chunks (an odd remainder of 77 goes as 64, 8, 4 and 1).
-const CHUNK_SIZES: [usize; 9] = [ROWS_PER_INSERT, 128, 64, 32, 16, 8, 4, 2, 1];
-
-/// The multi-row `INSERT` statements of one table, one text per chunk size, each built once
-/// per process and so kept compiled by every connection's statement cache. Building the
-/// text of a 200-row statement for each chunk, and compiling a new one for each remainder,
-/// was a quarter of the time spent recording contacts.
-struct ManyRows {
-    /// The statement for a number of rows.
-    build: fn(usize) -> String,
-    texts: [OnceLock<String>; CHUNK_SIZES.len()],
-}
-
-impl ManyRows {
-    const fn new(build: fn(usize) -> String) -> ManyRows {
-        ManyRows { build, texts: [const { OnceLock::new() }; CHUNK_SIZES.len()] }
-    }
-
-    /// `rows` cut into chunks, each with the statement that writes it.
-    fn chunks<'a, T>(&'a self, rows: &'a [T]) -> impl Iterator<Item = (&'a str, &'a [T])> {
-        let mut rest = rows;
-        std::iter::from_fn(move || {
-            let size = CHUNK_SIZES.iter().position(|&size| size <= rest.len())?;
-            let (chunk, after) = rest.split_at(CHUNK_SIZES[size]);
-            rest = after;
-            Some((self.texts[size].get_or_init(|| (self.build)(CHUNK_SIZES[size])).as_str(), chunk))
-        })
-    }
-}
-
-/// `(…), (…), …` for `rows` rows of `width` parameters; `row` writes one row from the
-/// number of its first parameter.
-fn values_list(rows: usize, width: usize, row: impl Fn(usize) -> String) -> String {
-    (0..rows).map(|i| row(i * width + 1)).collect::<Vec<_>>().join(", ")
-}
-
-static INSERT_EVENTS: ManyRows = ManyRows::new(|rows| {
-    format!(
-        "INSERT INTO events (kind, subject, unit_path, payload, at) VALUES {}",
-        values_list(rows, 5, |p| format!("(?{}, ?{}, ?{}, ?{}, ?{})", p, p + 1, p + 2, p + 3, p + 4))
-    )
-});
-
-/// Appends events to the outbox, in order.
+/// Appends events to the outbox, in order. A row a statement: one that writes several
+/// rows journals every page it changes first, in case it has to stop half-way.
 fn insert_events(tx: &Connection, events: &[crate::testing::plan::NewEvent]) -> Result<()> {
-    for (sql, chunk) in INSERT_EVENTS.chunks(events) {
-        let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(chunk.len() * 5);
-        for e in chunk {
-            values.extend([
-                e.kind.to_owned().into(),
-                e.subject.clone().into(),
-                e.unit_path.clone().into(),
-                e.payload.to_string().into(),
-                micros(e.at).into(),
-            ]);
-        }
-        tx.prepare_cached(sql)?.execute(params_from_iter(values))?;
+    let mut insert =
+        tx.prepare_cached("INSERT INTO events (kind, subject, unit_path, payload, at) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+    for e in events {
+        insert.execute(params![e.kind, e.subject, e.unit_path, e.payload.to_string(), micros(e.at)])?;
     }
     Ok(())
 }

@@ -1,18 +1,18 @@
 //! Co-presence, households and contacts in SQLite.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use outbreak_domain::testing::CaseId;
 use outbreak_domain::tracing::{ContactId, ContactStatus, ExposureId, LONGEST_STAY, Stay};
 use outbreak_domain::venue::VenueKind;
 use outbreak_domain::{PersonId, Phone, UnitCode};
-use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use time::{Duration, OffsetDateTime};
 
 use super::rows::{from_micros, micros, parse_uuid};
-use super::{ManyRows, SqliteStore, insert_audit, insert_events, push_scope, values_list};
+use super::{SqliteStore, insert_audit, insert_events, push_scope};
 use crate::records::NewAuditEntry;
 use crate::testing::columns::word;
 use crate::tracing::*;
@@ -205,27 +205,16 @@ fn f1_links(tx: &Connection, f2: &[NewContact]) -> Result<HashMap<(CaseId, Strin
     Ok(links)
 }
 
-/// Text bound as it is, not copied into a value of its own.
-fn text(t: &str) -> ToSqlOutput<'_> {
-    ToSqlOutput::Borrowed(ValueRef::Text(t.as_bytes()))
-}
-
-fn maybe(t: Option<&str>) -> ToSqlOutput<'_> {
-    t.map_or(ToSqlOutput::Owned(Value::Null), text)
-}
-
-static INSERT_CONTACTS: ManyRows = ManyRows::new(|rows| {
-    // In the order of CONTACT_COLUMNS: every contact starts identified, without a note.
-    let values = values_list(rows, 16, |p| {
-        let q = |i: usize| format!("?{}", p + i);
-        let mut columns: Vec<String> = (0..12).map(q).collect();
-        columns.extend([format!("'{}'", ContactStatus::Identified.as_str()), "''".to_owned()]);
-        columns.extend((12..16).map(q));
-        format!("({})", columns.join(", "))
-    });
+/// One contact; it starts identified, without a note (the order of CONTACT_COLUMNS).
+/// A row a statement: a statement that writes several rows and may stop half-way (a
+/// foreign key, a `CHECK`) first copies every page it changes into a statement journal,
+/// which cost more than running one statement a row.
+static INSERT_CONTACT: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "INSERT INTO contacts ({CONTACT_COLUMNS}) VALUES {values}
-         ON CONFLICT (case_id, visitor) DO NOTHING RETURNING id"
+        "INSERT INTO contacts ({CONTACT_COLUMNS})
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, '{}', '', ?13, ?14, ?15, ?16)
+         ON CONFLICT (case_id, visitor) DO NOTHING",
+        ContactStatus::Identified.as_str()
     )
 });
 
@@ -236,54 +225,39 @@ fn insert_generation(
     contacts: &[NewContact],
     links: &HashMap<(CaseId, String), String>,
 ) -> Result<Vec<Contact>> {
-    let via_of = |c: &NewContact| c.via_visitor.as_ref().and_then(|v| links.get(&(c.case, v.clone())));
-    let ids: Vec<String> = contacts.iter().map(|c| c.id.to_string()).collect();
-    // A trace records the contacts of one case: its id is written once, not once a row.
+    let mut insert = tx.prepare_cached(&INSERT_CONTACT)?;
+    // A trace records the contacts of one case: its id is written out once, not once a row.
     let mut cases: HashMap<CaseId, String> = HashMap::new();
+    let mut added = Vec::with_capacity(contacts.len());
     for c in contacts {
-        cases.entry(c.case).or_insert_with(|| c.case.to_string());
-    }
-    let mut written: HashSet<String> = HashSet::with_capacity(contacts.len());
-    let mut offset = 0;
-    for (sql, chunk) in INSERT_CONTACTS.chunks(contacts) {
-        let mut values: Vec<ToSqlOutput> = Vec::with_capacity(chunk.len() * 16);
-        for (c, id) in chunk.iter().zip(&ids[offset..]) {
-            let evidence = serde_json::to_string(&c.evidence)
-                .map_err(|e| StoreError::Backend(format!("evidence does not serialise: {e}")))?;
-            let owned = ToSqlOutput::Owned;
-            values.extend([
-                text(id),
-                text(&cases[&c.case]),
-                owned(Value::from(i64::from(c.generation))),
-                maybe(via_of(c).map(String::as_str)),
-                owned(c.person.map_or(Value::Null, |p| Value::from(p.0.to_string()))),
-                text(&c.visitor),
-                text(&c.name),
-                maybe(c.phone.as_ref().map(Phone::as_str)),
-                text(c.evidence.kind().as_str()),
-                owned(Value::from(evidence)),
-                owned(Value::from(micros(c.exposure_at))),
-                text(&c.unit_path),
-                owned(Value::from(micros(c.quarantine_until))),
-                owned(Value::from(days_text(&c.test_days))),
-                owned(Value::from(micros(c.created_at))),
-                owned(Value::from(micros(c.created_at))),
-            ]);
-        }
-        offset += chunk.len();
-        let mut insert = tx.prepare_cached(sql)?;
-        let mut returned = insert.query(params_from_iter(values))?;
-        while let Some(row) = returned.next()? {
-            written.insert(row.get(0)?);
+        let case: &str = cases.entry(c.case).or_insert_with(|| c.case.to_string());
+        let via = c.via_visitor.as_ref().and_then(|v| links.get(&(c.case, v.clone())));
+        let evidence = serde_json::to_string(&c.evidence)
+            .map_err(|e| StoreError::Backend(format!("evidence does not serialise: {e}")))?;
+        let written = insert.execute(params![
+            c.id.to_string(),
+            case,
+            c.generation,
+            via,
+            c.person.map(|p| p.0.to_string()),
+            c.visitor,
+            c.name,
+            c.phone.as_ref().map(Phone::as_str),
+            c.evidence.kind().as_str(),
+            evidence,
+            micros(c.exposure_at),
+            c.unit_path,
+            micros(c.quarantine_until),
+            days_text(&c.test_days),
+            micros(c.created_at),
+            micros(c.created_at),
+        ])?;
+        // The row is not read back: the contact is what was written, with its F1 link.
+        if written == 1 {
+            added.push(recorded(c, via.map(|id| parse_uuid(id)).transpose()?.map(ContactId)));
         }
     }
-    // The rows are not read back: each contact is what was written, with its F1 link.
-    contacts
-        .iter()
-        .zip(&ids)
-        .filter(|(_, id)| written.contains(*id))
-        .map(|(c, _)| Ok(recorded(c, via_of(c).map(|id| parse_uuid(id)).transpose()?.map(ContactId))))
-        .collect()
+    Ok(added)
 }
 
 fn exposure_contact_row(r: &Row) -> rusqlite::Result<Result<ExposureContact>> {
