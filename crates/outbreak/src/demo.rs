@@ -14,9 +14,8 @@ pub async fn run(mut args: DemoArgs) -> anyhow::Result<()> {
         args.serve.store.database = "data/demo.sqlite".into();
     }
     let database = args.serve.store.database.clone();
-    if !database.starts_with("postgres") {
+    if let Some(path) = outbreak_store::sqlite_path(&database) {
         // A demo starts from nothing, so reruns with other options never meet old data.
-        let path = database.strip_prefix("sqlite://").unwrap_or(&database);
         for suffix in ["", "-wal", "-shm"] {
             let file = format!("{path}{suffix}");
             if Path::new(&file).exists() {

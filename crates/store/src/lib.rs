@@ -39,11 +39,18 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// Opens the store a URL names — a `postgres://` URL or a SQLite file path (optionally
 /// `sqlite://path`) — and brings its schema up to date.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    match sqlite_path(url) {
+        Some(path) => Ok(Arc::new(SqliteStore::open(path).await?)),
+        None => Ok(Arc::new(PostgresStore::open(url).await?)),
+    }
+}
+
+/// The SQLite file a store URL names, or `None` for a PostgreSQL URL.
+pub fn sqlite_path(url: &str) -> Option<&str> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PostgresStore::open(url).await?))
+        None
     } else {
-        let path = url.strip_prefix("sqlite://").unwrap_or(url);
-        Ok(Arc::new(SqliteStore::open(path).await?))
+        Some(url.strip_prefix("sqlite://").unwrap_or(url))
     }
 }
 

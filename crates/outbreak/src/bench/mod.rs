@@ -59,12 +59,9 @@ async fn start(database: &str, dir: &std::path::Path) -> anyhow::Result<(Service
 /// server meets uploads and traces between such bursts, not in the middle of one. The
 /// measured work's own checkpointing still counts. Nothing to do on PostgreSQL.
 async fn settle(database: &str) -> anyhow::Result<()> {
-    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
-        return Ok(());
-    }
-    let database = database.to_owned();
+    let Some(path) = outbreak_store::sqlite_path(database).map(str::to_owned) else { return Ok(()) };
     tokio::task::spawn_blocking(move || {
-        let conn = rusqlite::Connection::open(&database)?;
+        let conn = rusqlite::Connection::open(&path)?;
         conn.busy_timeout(std::time::Duration::from_secs(60))?;
         let (busy, log, copied): (i64, i64, i64) =
             conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;

@@ -370,7 +370,12 @@ fn micros(d: time::Duration) -> i64 {
 
 impl Floor {
     async fn open(database: &str) -> anyhow::Result<Floor> {
-        if database.starts_with("postgres://") || database.starts_with("postgresql://") {
+        if let Some(path) = outbreak_store::sqlite_path(database) {
+            let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+            // The same page cache and memory map as the store's readers.
+            conn.execute_batch("PRAGMA cache_size = -131072; PRAGMA mmap_size = 1073741824;")?;
+            Ok(Floor::Sqlite(std::sync::Arc::new(std::sync::Mutex::new(conn))))
+        } else {
             let (client, connection) = tokio_postgres::connect(database, tokio_postgres::NoTls).await?;
             tokio::spawn(async move {
                 if let Err(e) = connection.await {
@@ -378,11 +383,6 @@ impl Floor {
                 }
             });
             Ok(Floor::Postgres(client))
-        } else {
-            let conn = rusqlite::Connection::open_with_flags(database, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-            // The same page cache and memory map as the store's readers.
-            conn.execute_batch("PRAGMA cache_size = -131072; PRAGMA mmap_size = 1073741824;")?;
-            Ok(Floor::Sqlite(std::sync::Arc::new(std::sync::Mutex::new(conn))))
         }
     }
 
