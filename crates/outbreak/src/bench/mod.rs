@@ -63,12 +63,21 @@ async fn settle(database: &str) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(move || {
         let conn = rusqlite::Connection::open(&path)?;
         conn.busy_timeout(std::time::Duration::from_secs(60))?;
-        let (busy, log, copied): (i64, i64, i64) =
-            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        if busy != 0 {
-            tracing::warn!(log, copied, "the setup's write-ahead log could not be checkpointed before measuring");
+        // The store's own checkpointer may be copying the same log: a checkpoint cannot
+        // start while another runs, so this one tries again until it gets its turn.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1800);
+        loop {
+            let (busy, log, copied): (i64, i64, i64) =
+                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            if busy == 0 {
+                return anyhow::Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                tracing::warn!(log, copied, "the setup's write-ahead log could not be checkpointed before measuring");
+                return anyhow::Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
         }
-        anyhow::Ok(())
     })
     .await?
 }

@@ -110,17 +110,18 @@ async fn measure(args: &TraceArgs, database: &str, dir: &std::path::Path) -> any
     );
 
     super::settle(database).await?;
-    // The target is on memory while tracing: the load's peak (generator batches, index
-    // builds) is reported apart, and the peak starts again from here.
-    let load_peak = peak_memory();
-    if let Err(e) = std::fs::write("/proc/self/clear_refs", "5") {
-        tracing::warn!(error = %e, "could not reset the peak resident memory; it includes the load");
-    }
-
     let token = tracer_token(&services).await?;
     let mut rng = StdRng::seed_from_u64(args.seed ^ 0x0063_6173_6573);
     let cases = confirm_cases(&services, &town, args.cases * 2, &mut rng).await?;
     let (f1_cases, f2_cases) = cases.split_at(args.cases.min(cases.len()));
+    // The target is on the server's memory while tracing: the load's peak (the town, the
+    // generator's batches, the index builds) is reported apart, the town is let go, and
+    // the peak starts again from here.
+    drop(town);
+    let load_peak = peak_memory();
+    if let Err(e) = std::fs::write("/proc/self/clear_refs", "5") {
+        tracing::warn!(error = %e, "could not reset the peak resident memory; it includes the load");
+    }
     let floor = Floor::open(database).await?;
     let mut connection = Connection::open(&address).await?;
 
@@ -154,11 +155,11 @@ async fn measure(args: &TraceArgs, database: &str, dir: &std::path::Path) -> any
 
     print_figures(args, backend, people, loaded, fill, &figures);
     println!(
-        "peak resident memory of this process (server, client and the generator's town): while tracing {}, while loading {load_peak}",
+        "peak resident memory of this process: while tracing (the server, its client and the floor's connection) {}, while loading {load_peak}",
         peak_memory()
     );
     // Pages of the database file mapped by SQLite count once per connection that maps
-    // them; the heap (page caches, the town, buffers) is what the process holds itself.
+    // them; the heap (page caches, buffers) is what the process holds itself.
     println!("resident now: {} of it heap, {} mapped files", status_field("RssAnon:"), status_field("RssFile:"));
     Ok(())
 }
@@ -372,8 +373,9 @@ impl Floor {
     async fn open(database: &str) -> anyhow::Result<Floor> {
         if let Some(path) = outbreak_store::sqlite_path(database) {
             let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-            // The same page cache and memory map as the store's readers.
-            conn.execute_batch("PRAGMA cache_size = -131072; PRAGMA mmap_size = 1073741824;")?;
+            // The same page cache as the store's readers, under the same heap limit (which
+            // is the process's).
+            conn.execute_batch("PRAGMA cache_size = -131072;")?;
             Ok(Floor::Sqlite(std::sync::Arc::new(std::sync::Mutex::new(conn))))
         } else {
             let (client, connection) = tokio_postgres::connect(database, tokio_postgres::NoTls).await?;

@@ -68,13 +68,20 @@ fn connect(path: &Path) -> Result<Connection> {
     // NORMAL: a commit is written to the WAL but not flushed; `durability` flushes the WAL
     // before a write is answered, so an acknowledged write survives a power cut, not only a
     // crash of the process, while the writer goes on with the next transaction.
+    //
+    // Memory: each connection may cache 128 MiB of pages, but all of SQLite together stops
+    // growing its caches at the soft heap limit (the setting is the process's, not the
+    // connection's), so a server with ten connections stays within its memory. The file is
+    // not memory-mapped: each connection would map it on its own, and a page read by
+    // several would count in the server's resident memory once for each.
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
          PRAGMA foreign_keys = ON;
          PRAGMA busy_timeout = 10000;
          PRAGMA cache_size = -131072;
-         PRAGMA mmap_size = 1073741824;
+         PRAGMA soft_heap_limit = 536870912;
+         PRAGMA mmap_size = 0;
          PRAGMA temp_store = MEMORY;
          PRAGMA wal_autocheckpoint = 262144;",
     )?;
