@@ -249,17 +249,3 @@ pub(crate) fn venue_key(venue: outbreak_domain::venue::VenueId) -> i64 {
     let (high, low) = venue.0.as_u64_pair();
     (high ^ low) as i64
 }
-
-/// The longest stay among these check-ins at each of their venues, in microseconds. Each
-/// venue keeps the longest stay ever checked in there (`venues.longest_stay`), so that
-/// the co-presence search looks back from a visit only as far as a stay there has lasted:
-/// at a market of two-hour stays, two hours of its visitors rather than eight.
-pub(crate) fn longest_stays<'a>(checkins: impl IntoIterator<Item = &'a NewCheckin>) -> Vec<(VenueId, i64)> {
-    let mut longest: std::collections::HashMap<VenueId, i64> = std::collections::HashMap::new();
-    for c in checkins {
-        let stay = (c.until - c.at).whole_microseconds() as i64;
-        let entry = longest.entry(c.venue).or_insert(stay);
-        *entry = (*entry).max(stay);
-    }
-    longest.into_iter().collect()
-}

@@ -1823,7 +1823,6 @@ mod contact_tracing {
     conformance!(
         copresence_meets_within_the_margin_at_the_same_venue_only,
         copresence_ranks_and_counts_hub_visits,
-        a_venue_is_searched_as_far_back_as_its_longest_stay,
         households_list_the_other_members,
         contacts_are_added_once_per_case_and_visitor,
         a_trace_of_hundreds_is_recorded_whole,
@@ -1954,44 +1953,6 @@ mod contact_tracing {
         assert_eq!((of_f1[0].visitor.as_str(), of_f1[0].venue_code.as_str()), ("case", "BUS22222"));
         assert!(store.copresence(&[presence("nobody", window.0, window.1)], 100).await.unwrap().is_empty());
         assert!(store.copresence(&[], 100).await.unwrap().is_empty());
-    }
-
-    async fn a_venue_is_searched_as_far_back_as_its_longest_stay(store: &dyn Store) {
-        seeded(store).await;
-        let t0 = base();
-        let (market, shop) = (kind_venue("MARKET22", VenueKind::Market), kind_venue("SHOP2222", VenueKind::Shop));
-        for v in [&market, &shop] {
-            store.insert_venue(v).await.unwrap();
-        }
-        // A vendor's long day, then short visits in later batches: the venue keeps the
-        // longest stay it has seen, so a later search still reaches back to the vendor.
-        store_visits(store, vec![visit(&market, "tel:+84900000021", t0, -360, 10)]).await;
-        store_visits(store, vec![visit(&market, "tel:+84900000022", t0, -30, 20)]).await;
-        store_visits(store, vec![visit(&market, "case", t0, 0, 60)]).await;
-        // The same through a bulk load, the long stay in a batch of its own.
-        let (tx, rx) = tokio::sync::mpsc::channel(2);
-        tx.send(vec![visit(&shop, "tel:+84900000023", t0, -420, 5)]).await.unwrap();
-        tx.send(vec![visit(&shop, "tel:+84900000024", t0, -20, 5), visit(&shop, "case", t0, 0, 30)]).await.unwrap();
-        drop(tx);
-        assert_eq!(store.load_checkins(rx).await.unwrap(), 3);
-
-        let rows =
-            store.copresence(&[presence("case", t0 - Duration::days(1), t0 + Duration::days(1))], 100).await.unwrap();
-        assert_eq!(
-            met(&rows),
-            [
-                ("tel:+84900000021".to_owned(), "MARKET22".to_owned()),
-                ("tel:+84900000022".into(), "MARKET22".into()),
-                ("tel:+84900000023".into(), "SHOP2222".into()),
-                ("tel:+84900000024".into(), "SHOP2222".into()),
-            ]
-        );
-        // Seen from the vendor's side, whose search starts from the long stay.
-        let vendor = store.copresence(&[presence("tel:+84900000021", t0 - Duration::days(1), t0)], 100).await.unwrap();
-        assert_eq!(
-            met(&vendor),
-            [("case".to_owned(), "MARKET22".to_owned()), ("tel:+84900000022".into(), "MARKET22".into())]
-        );
     }
 
     async fn copresence_ranks_and_counts_hub_visits(store: &dyn Store) {

@@ -346,23 +346,21 @@ fn widest_margin() -> time::Duration {
 
 /// The floor: one statement over the same two indexes as the engine's co-presence query —
 /// the case's check-ins in the window, then every check-in at the same venue whose stay
-/// could meet theirs (looking back as far as the venue's longest stay, as the engine does)
-/// — reading the rows and nothing more (no people, ranking, contacts, HTTP or JSON).
+/// could meet theirs — reading the rows and nothing more (no venues, people, ranking,
+/// contacts, HTTP or JSON).
 enum Floor {
     Sqlite(std::sync::Arc<std::sync::Mutex<rusqlite::Connection>>),
     Postgres(tokio_postgres::Client),
 }
 
 const FLOOR_SQLITE: &str = "SELECT o.id, o.visitor, o.at, o.until
-     FROM checkins s INDEXED BY checkins_visitor CROSS JOIN venues v CROSS JOIN checkins o INDEXED BY checkins_venue
+     FROM checkins s INDEXED BY checkins_visitor CROSS JOIN checkins o INDEXED BY checkins_venue
      WHERE s.visitor_key = ?1 AND s.at >= ?2 - ?4 AND s.at < ?3 AND s.visitor = ?5 AND s.until > ?2
-       AND v.id = s.venue_id
-       AND o.venue_key = s.venue_key AND o.at > s.at - min(v.longest_stay, ?4) - ?6 AND o.at < s.until + ?6";
+       AND o.venue_key = s.venue_key AND o.at > s.at - ?4 - ?6 AND o.at < s.until + ?6";
 
 const FLOOR_POSTGRES: &str = "SELECT o.id, o.visitor, o.at, o.until
-     FROM checkins s JOIN venues v ON v.id = s.venue_id JOIN checkins o ON o.venue_key = s.venue_key
-       AND o.at > s.at - LEAST(v.longest_stay, $4::bigint) * interval '1 microsecond'
-         - $6::bigint * interval '1 microsecond'
+     FROM checkins s JOIN checkins o ON o.venue_key = s.venue_key
+       AND o.at > s.at - $4::bigint * interval '1 microsecond' - $6::bigint * interval '1 microsecond'
        AND o.at < s.until + $6::bigint * interval '1 microsecond'
      WHERE s.visitor_key = $1 AND s.at >= $2::timestamptz - $4::bigint * interval '1 microsecond'
        AND s.at < $3::timestamptz AND s.visitor = $5 AND s.until > $2::timestamptz";

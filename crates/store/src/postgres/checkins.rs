@@ -226,7 +226,12 @@ impl CheckinStore for PostgresStore {
         let mut client = self.pool.get().await?;
         let txn = client.transaction().await?;
         let result = async {
-            check_venues(&txn, &checkins).await?;
+            // Each venue of the batch is checked once, not once per row.
+            let venues: Vec<uuid::Uuid> = checkins.iter().map(|c| c.venue.0).collect::<std::collections::HashSet<_>>().into_iter().collect();
+            let known: i64 = txn.query_one("SELECT count(*) FROM venues WHERE id = ANY($1)", &[&venues]).await?.get(0);
+            if known as usize != venues.len() {
+                return Err(StoreError::NotFound("venue"));
+            }
             let known_key = txn.prepare_cached("SELECT checkin_id FROM checkin_client_keys WHERE client_key = $1").await?;
             let repeat = txn
                 .prepare_cached(
@@ -471,27 +476,6 @@ impl CheckinStore for PostgresStore {
     }
 }
 
-/// Refuses a batch that names an unknown venue, and raises each venue's longest stay to
-/// the batch's ([`crate::longest_stays`]), in one statement for the batch.
-async fn check_venues(txn: &deadpool_postgres::Transaction<'_>, checkins: &[NewCheckin]) -> Result<()> {
-    let (venues, stays): (Vec<uuid::Uuid>, Vec<i64>) =
-        crate::longest_stays(checkins).into_iter().map(|(venue, stay)| (venue.0, stay)).unzip();
-    let known: i64 = txn
-        .query_one(
-            "WITH batch AS (SELECT * FROM UNNEST($1::uuid[], $2::bigint[]) AS b(id, stay)),
-             raised AS (UPDATE venues v SET longest_stay = b.stay FROM batch b
-                        WHERE v.id = b.id AND v.longest_stay < b.stay)
-             SELECT count(*) FROM venues v JOIN batch b ON v.id = b.id",
-            &[&venues, &stays],
-        )
-        .await?
-        .get(0);
-    if known as usize != venues.len() {
-        return Err(StoreError::NotFound("venue"));
-    }
-    Ok(())
-}
-
 /// Copies each batch in a transaction of its own, as it comes (binary COPY: one round trip
 /// a batch).
 async fn copy_batches(
@@ -503,7 +487,12 @@ async fn copy_batches(
     let mut loaded = 0;
     while let Some(batch) = batches.recv().await {
         let txn = client.transaction().await?;
-        check_venues(&txn, &batch).await?;
+        let venues: Vec<uuid::Uuid> =
+            batch.iter().map(|c| c.venue.0).collect::<std::collections::HashSet<_>>().into_iter().collect();
+        let known: i64 = txn.query_one("SELECT count(*) FROM venues WHERE id = ANY($1)", &[&venues]).await?.get(0);
+        if known as usize != venues.len() {
+            return Err(StoreError::NotFound("venue"));
+        }
         let sink = txn
             .copy_in(
                 "COPY checkins (venue_key, visitor_key, venue_id, visitor, person_id, phone, name, at, until, source) \

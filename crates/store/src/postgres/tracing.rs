@@ -22,7 +22,7 @@ use crate::{Result, StoreError, key64};
 
 /// The sources' check-ins in their windows (by the visitor index), with their venues.
 const SOURCE_VISITS_SQL: &str = "SELECT c.id, c.venue_key, c.visitor_key, c.visitor, GREATEST(c.at, src.wfrom),
-           LEAST(c.until, src.wuntil), v.id, v.code, v.name, v.kind, v.unit_path, LEAST(v.longest_stay, $5)
+           LEAST(c.until, src.wuntil), v.id, v.code, v.name, v.kind, v.unit_path
     FROM UNNEST($1::text[], $2::bigint[], $3::timestamptz[], $4::timestamptz[])
            WITH ORDINALITY AS src(visitor, visitor_key, wfrom, wuntil, n)
       JOIN checkins c ON c.visitor_key = src.visitor_key
@@ -34,10 +34,10 @@ const SOURCE_VISITS_SQL: &str = "SELECT c.id, c.venue_key, c.visitor_key, c.visi
 /// Other visitors' stays at each visit's venue that meet it within the margin, by an
 /// index-only scan of the venue index: no check-in row is read here.
 const MEETINGS_SQL: &str = "SELECT s.n - 1, o.id, o.at, o.until
-    FROM UNNEST($1::bigint[], $2::bigint[], $3::timestamptz[], $4::timestamptz[], $5::bigint[], $6::bigint[])
-           WITH ORDINALITY AS s(venue_key, visitor_key, at, until, margin, lookback, n)
+    FROM UNNEST($1::bigint[], $2::bigint[], $3::timestamptz[], $4::timestamptz[], $5::bigint[])
+           WITH ORDINALITY AS s(venue_key, visitor_key, at, until, margin, n)
       JOIN checkins o ON o.venue_key = s.venue_key
-        AND o.at > s.at - (s.lookback + s.margin) * interval '1 microsecond'
+        AND o.at > s.at - ($6::bigint + s.margin) * interval '1 microsecond'
         AND o.at < s.until + s.margin * interval '1 microsecond'
     WHERE o.until + s.margin * interval '1 microsecond' > s.at AND o.visitor_key <> s.visitor_key";
 
@@ -62,7 +62,6 @@ fn source_visit(r: &Row) -> Result<SourceVisit> {
         name: r.try_get(8)?,
         kind: word(VenueKind::parse, &kind)?,
         venue_path: r.try_get(10)?,
-        lookback: time::Duration::microseconds(r.try_get(11)?),
     })
 }
 
@@ -334,7 +333,7 @@ impl TracingStore for PostgresStore {
                     &visits.iter().map(|v| v.stay.at).collect::<Vec<_>>(),
                     &visits.iter().map(|v| v.stay.until).collect::<Vec<_>>(),
                     &visits.iter().map(|v| micros(v.margin())).collect::<Vec<_>>(),
-                    &visits.iter().map(|v| micros(v.lookback)).collect::<Vec<_>>(),
+                    &longest,
                 ],
             )
             .await?

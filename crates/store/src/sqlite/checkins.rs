@@ -200,7 +200,14 @@ impl CheckinStore for SqliteStore {
     ) -> Result<Vec<CheckinOutcome>> {
         let window = micros(OffsetDateTime::UNIX_EPOCH + window);
         self.write(move |tx| {
-            check_venues(tx, &checkins)?;
+            // Each venue of the batch is checked once, not once per row.
+            let mut venue_known = tx.prepare_cached("SELECT 1 FROM venues WHERE id = ?1")?;
+            let mut venues_seen = std::collections::HashSet::new();
+            for c in &checkins {
+                if venues_seen.insert(c.venue) && venue_known.query_row([c.venue.0.to_string()], |_| Ok(())).optional()?.is_none() {
+                    return Err(StoreError::NotFound("venue"));
+                }
+            }
             let mut known_key = tx.prepare_cached("SELECT checkin_id FROM checkin_client_keys WHERE client_key = ?1")?;
             let mut repeat = tx.prepare_cached(
                 // The visitor's few check-ins, not the venue's many: SQLite has no statistics
@@ -439,24 +446,6 @@ impl CheckinStore for SqliteStore {
     }
 }
 
-/// Refuses a batch that names an unknown venue, and raises each venue's longest stay to
-/// the batch's ([`crate::longest_stays`]); each venue is looked up once, not once a row.
-fn check_venues(tx: &rusqlite::Transaction, checkins: &[NewCheckin]) -> Result<()> {
-    let mut longest_stay = tx.prepare_cached("SELECT longest_stay FROM venues WHERE id = ?1")?;
-    let mut raise = tx.prepare_cached("UPDATE venues SET longest_stay = ?2 WHERE id = ?1")?;
-    for (venue, stay) in crate::longest_stays(checkins) {
-        let id = venue.0.to_string();
-        match longest_stay.query_row([&id], |r| r.get::<_, i64>(0)).optional()? {
-            None => return Err(StoreError::NotFound("venue")),
-            Some(longest) if longest < stay => {
-                raise.execute(params![id, stay])?;
-            }
-            Some(_) => {}
-        }
-    }
-    Ok(())
-}
-
 /// Writes each batch in a transaction of its own, as it comes.
 fn load_batches(
     conn: &mut rusqlite::Connection,
@@ -466,7 +455,13 @@ fn load_batches(
     while let Some(batch) = batches.blocking_recv() {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
-            check_venues(&tx, &batch)?;
+            let mut venue_known = tx.prepare_cached("SELECT 1 FROM venues WHERE id = ?1")?;
+            let venues: std::collections::HashSet<VenueId> = batch.iter().map(|c| c.venue).collect();
+            for venue in venues {
+                if venue_known.query_row([venue.0.to_string()], |_| Ok(())).optional()?.is_none() {
+                    return Err(StoreError::NotFound("venue"));
+                }
+            }
             let mut insert = tx.prepare_cached(
                 "INSERT INTO checkins (venue_key, visitor_key, venue_id, visitor, person_id, phone, name, at, until, source)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",

@@ -29,7 +29,7 @@ const SOURCE_VISITS_SQL: &str = "WITH src AS (
         FROM json_each(?1)
     )
     SELECT c.id, c.venue_key, c.visitor_key, c.visitor, max(c.at, src.wfrom), min(c.until, src.wuntil),
-           v.id, v.code, v.name, v.kind, v.unit_path, min(v.longest_stay, ?2)
+           v.id, v.code, v.name, v.kind, v.unit_path
     FROM src CROSS JOIN checkins c INDEXED BY checkins_visitor JOIN venues v ON v.id = c.venue_id
     WHERE c.visitor_key = src.visitor_key AND c.at >= src.wfrom - ?2 AND c.at < src.wuntil
       AND c.visitor = src.visitor AND c.until > src.wfrom
@@ -39,12 +39,12 @@ const SOURCE_VISITS_SQL: &str = "WITH src AS (
 /// venue index alone: no check-in row is read here.
 const MEETINGS_SQL: &str = "WITH s AS MATERIALIZED (
         SELECT key AS n, value ->> 0 AS venue_key, value ->> 1 AS visitor_key, value ->> 2 AS at,
-               value ->> 3 AS until, value ->> 4 AS margin, value ->> 5 AS lookback
+               value ->> 3 AS until, value ->> 4 AS margin
         FROM json_each(?1)
     )
     SELECT s.n, o.id, o.at, o.until
     FROM s CROSS JOIN checkins o INDEXED BY checkins_venue
-    WHERE o.venue_key = s.venue_key AND o.at > s.at - s.lookback - s.margin AND o.at < s.until + s.margin
+    WHERE o.venue_key = s.venue_key AND o.at > s.at - ?2 - s.margin AND o.at < s.until + s.margin
       AND o.until + s.margin > s.at AND o.visitor_key <> s.visitor_key";
 
 /// The rows of the listed check-ins, with the people they are.
@@ -57,7 +57,6 @@ fn source_visit(r: &Row) -> rusqlite::Result<Result<SourceVisit>> {
         (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?);
     let (venue, code, name, kind, venue_path): (String, String, String, String, String) =
         (r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?);
-    let lookback: i64 = r.get(11)?;
     Ok((|| {
         Ok(SourceVisit {
             checkin,
@@ -70,7 +69,6 @@ fn source_visit(r: &Row) -> rusqlite::Result<Result<SourceVisit>> {
             kind: word(VenueKind::parse, &kind)?,
             venue_path,
             stay: Stay { at: from_micros(at), until: from_micros(until) },
-            lookback: Duration::microseconds(lookback),
         })
     })())
 }
@@ -126,14 +124,13 @@ fn copresence_in(c: &Connection, sources: &str, cap: u32) -> Result<Vec<CoPresen
                 v.visitor_key,
                 micros(v.stay.at),
                 micros(v.stay.until),
-                duration_micros(v.margin()),
-                duration_micros(v.lookback)
+                duration_micros(v.margin())
             ])
         })
         .collect();
     let mut meetings: Vec<Meeting> = tx
         .prepare_cached(MEETINGS_SQL)?
-        .query_map([serde_json::Value::Array(asked).to_string()], |r| {
+        .query_map(params![serde_json::Value::Array(asked).to_string(), longest], |r| {
             let (visit, checkin, at, until): (i64, i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
             Ok(Meeting { visit: visit as usize, checkin, at: from_micros(at), until: from_micros(until) })
         })?

@@ -436,10 +436,6 @@ pub(crate) struct SourceVisit {
     pub kind: VenueKind,
     pub venue_path: String,
     pub stay: Stay,
-    /// How long before this visit another stay at its venue may have begun and still meet
-    /// it: the longest stay checked in there, at most
-    /// [`outbreak_domain::tracing::LONGEST_STAY`].
-    pub lookback: Duration,
 }
 
 impl SourceVisit {
