@@ -69,9 +69,12 @@ fn connect(path: &Path) -> Result<Connection> {
     // before a write is answered, so an acknowledged write survives a power cut, not only a
     // crash of the process, while the writer goes on with the next transaction.
     //
-    // Memory: each connection may cache 128 MiB of pages, but all of SQLite together stops
-    // growing its caches at the soft heap limit (the setting is the process's, not the
-    // connection's), so a server with ten connections stays within its memory. The file is
+    // Memory: the writer caches up to 128 MiB of pages, each reader 64 MiB
+    // (`connect_reader`), so the idle pool and the writer hold at most 640 MiB. The soft
+    // heap limit (the process's, not the connection's) is a guard for the readers opened
+    // beyond the pool under load: past it, every cache recycles its pages rather than grow,
+    // and a writer that runs out of clean pages to recycle writes its changes to the WAL
+    // before its commit, so it is set above what the pool and the writer use. The file is
     // not memory-mapped: each connection would map it on its own, and a page read by
     // several would count in the server's resident memory once for each.
     conn.execute_batch(
@@ -80,7 +83,7 @@ fn connect(path: &Path) -> Result<Connection> {
          PRAGMA foreign_keys = ON;
          PRAGMA busy_timeout = 10000;
          PRAGMA cache_size = -131072;
-         PRAGMA soft_heap_limit = 536870912;
+         PRAGMA soft_heap_limit = 805306368;
          PRAGMA mmap_size = 0;
          PRAGMA temp_store = MEMORY;
          PRAGMA wal_autocheckpoint = 262144;",
@@ -88,6 +91,13 @@ fn connect(path: &Path) -> Result<Connection> {
     // Recording a batch of results alone uses more statements than rusqlite keeps by
     // default (16); each one pushed out is compiled again the next time.
     conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// A connection for reads, with a smaller page cache than the writer's (see `connect`).
+fn connect_reader(path: &Path) -> Result<Connection> {
+    let conn = connect(path)?;
+    conn.execute_batch("PRAGMA cache_size = -65536;")?;
     Ok(conn)
 }
 
@@ -158,7 +168,7 @@ impl SqliteStore {
             let pooled = inner.readers.lock().map_err(poisoned)?.pop();
             let conn = match pooled {
                 Some(conn) => conn,
-                None => connect(&inner.path)?,
+                None => connect_reader(&inner.path)?,
             };
             let result = f(&conn);
             let mut readers = inner.readers.lock().map_err(poisoned)?;
