@@ -64,7 +64,8 @@ async fn settle(database: &str) -> anyhow::Result<()> {
         let conn = rusqlite::Connection::open(&path)?;
         conn.busy_timeout(std::time::Duration::from_secs(60))?;
         // The store's own checkpointer may be copying the same log: a checkpoint cannot
-        // start while another runs, so this one tries again until it gets its turn.
+        // start while another runs, so this one tries again until it gets its turn (for
+        // half an hour at most; copying back a 100M-check-in load takes minutes).
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1800);
         loop {
             let (busy, log, copied): (i64, i64, i64) =

@@ -158,8 +158,8 @@ async fn measure(args: &TraceArgs, database: &str, dir: &std::path::Path) -> any
         "peak resident memory of this process: while tracing (the server, its client and the floor's connection) {}, while loading {load_peak}",
         peak_memory()
     );
-    // Pages of the database file mapped by SQLite count once per connection that maps
-    // them; the heap (page caches, buffers) is what the process holds itself.
+    // The heap is the page caches and buffers; SQLite maps no database pages, so the
+    // mapped files are the program's own.
     println!("resident now: {} of it heap, {} mapped files", status_field("RssAnon:"), status_field("RssFile:"));
     Ok(())
 }
