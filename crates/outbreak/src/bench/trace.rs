@@ -375,7 +375,7 @@ impl Floor {
             let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
             // The same page cache as the store's readers, under the same heap limit (which
             // is the process's).
-            conn.execute_batch("PRAGMA cache_size = -65536;")?;
+            conn.pragma_update(None, "cache_size", -outbreak_store::SQLITE_READER_CACHE_KIB)?;
             Ok(Floor::Sqlite(std::sync::Arc::new(std::sync::Mutex::new(conn))))
         } else {
             let (client, connection) = tokio_postgres::connect(database, tokio_postgres::NoTls).await?;

@@ -282,9 +282,10 @@ impl CheckinStore for SqliteStore {
             // build sorts every row; sorted in memory (the connections' `temp_store`) that
             // took 8 GB of heap at 100 million check-ins, which the allocator then kept.
             // In temporary files the sort holds no more memory than the page cache.
-            let spilled = conn.execute_batch("PRAGMA temp_store = FILE");
+            let temp_store: i64 = conn.pragma_query_value(None, "temp_store", |r| r.get(0))?;
+            let spilled = conn.pragma_update(None, "temp_store", "FILE");
             let built = indexes.iter().try_for_each(|(_, sql)| conn.execute_batch(sql));
-            let restored = conn.execute_batch("PRAGMA temp_store = MEMORY");
+            let restored = conn.pragma_update(None, "temp_store", temp_store);
             let loaded = loaded?;
             built?;
             spilled.and(restored)?;

@@ -94,10 +94,14 @@ fn connect(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
-/// A connection for reads, with a smaller page cache than the writer's (see `connect`).
+/// The page cache of a connection for reads, in KiB: smaller than the writer's (see
+/// `connect`).
+pub const READER_CACHE_KIB: i64 = 65536;
+
+/// A connection for reads.
 fn connect_reader(path: &Path) -> Result<Connection> {
     let conn = connect(path)?;
-    conn.execute_batch("PRAGMA cache_size = -65536;")?;
+    conn.pragma_update(None, "cache_size", -READER_CACHE_KIB)?;
     Ok(conn)
 }
 
