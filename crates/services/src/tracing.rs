@@ -475,7 +475,7 @@ impl Services {
             }
             let chunk = &f2_sources[next..(next + size).min(f2_sources.len())];
             (next, size) = (next + chunk.len(), (size * 2).min(SOURCES_PER_QUERY));
-            let rows = self.store.copresence(chunk, rules.f2_cap).await?;
+            let rows = self.copresence_in_halves(chunk, rules.f2_cap).await?;
             stays += visit_counts(&rows).values().map(|(met, _)| met).sum::<u64>();
             unlisted_f2 += unlisted(&rows);
             for r in rows.iter().filter(|r| !not_f2.contains(r.visitor.as_str())) {
@@ -522,6 +522,20 @@ impl Services {
             .collect();
         visits.sort_by_key(|v| v.stay.at);
         Ok(visits)
+    }
+
+    /// The store's co-presence of many sources, asked in two halves at once: the store
+    /// answers each on a connection of its own, so a step of the F2 search takes both
+    /// cores. What a source met depends on that source alone, so the halves' rows, joined
+    /// in order, are the rows of one question.
+    async fn copresence_in_halves(&self, sources: &[Presence], cap: u32) -> Result<Vec<CoPresence>> {
+        if sources.len() < 2 {
+            return Ok(self.store.copresence(sources, cap).await?);
+        }
+        let (first, second) = sources.split_at(sources.len() / 2);
+        let (mut rows, more) = tokio::try_join!(self.store.copresence(first, cap), self.store.copresence(second, cap))?;
+        rows.extend(more);
+        Ok(rows)
     }
 
     /// A case's contacts and their counts (audited).

@@ -145,6 +145,14 @@ fn copresence_in(c: &Connection, sources: &str, cap: u32) -> Result<Vec<CoPresen
         ranked = rank_meetings(visits.len(), &meetings, &stays, cap);
         rows = met_visitors(&tx, ranked.iter().map(|(m, _)| m.checkin))?;
     }
+    ::tracing::trace!(
+        visits = visits.len(),
+        meetings = meetings.len(),
+        listed = ranked.len(),
+        rows = rows.len(),
+        visitors = rows.values().map(|r| r.visitor.as_str()).collect::<std::collections::HashSet<_>>().len(),
+        "co-presence read"
+    );
     Ok(copresence_rows(&visits, ranked, &rows))
 }
 
