@@ -417,6 +417,81 @@ async fn a_hub_lists_the_longest_co_presences_and_counts_the_rest() {
     assert_eq!(of(2).len(), 5);
 }
 
+#[tokio::test]
+async fn visits_apart_in_time_are_traced_as_one_window() {
+    // The engine asks for the window in two parts when the case's visits leave a gap: what
+    // it finds must be what one question finds, visits seen by person and by phone alike.
+    let dir = outbreak_testkit::scratch_dir("apart");
+    let store = outbreak_store::open(dir.join("store.sqlite").to_str().unwrap()).await.unwrap();
+    store.seed_units(&outbreak_domain::unit::national_units()).await.unwrap();
+    let sms = dir.join("sms.log");
+    let services = outbreak_services::Services::new(
+        store,
+        std::sync::Arc::new(outbreak_services::sms::LogGateway::new(sms.clone())),
+        outbreak_services::Config::new("http://localhost", &sms),
+    );
+    let f0 = NewPerson {
+        full_name: "Phạm Văn Đi".into(),
+        date_of_birth: "1970-01-01".into(),
+        sex: "male".into(),
+        phone: Some("0911000050".into()),
+        address_unit: "00070".into(),
+        street: "3 Hàng Bạc".into(),
+        ..NewPerson::default()
+    };
+    let f0 = services.register_person(&root(), &f0).await.unwrap().id();
+    let place = |name: &str, kind: &str| NewVenue {
+        name: name.into(),
+        kind: kind.into(),
+        plate: (kind == "bus").then(|| "29B-555.55".into()),
+        unit: "00070".into(),
+        contact_phone: "0912999997".into(),
+        ..NewVenue::default()
+    };
+    let market = services.register_venue(&root(), &place("Chợ Hôm", "market")).await.unwrap();
+    let bus = services.register_venue(&root(), &place("Xe buýt số 3", "bus")).await.unwrap();
+    let t0 = now() - time::Duration::hours(20);
+    let visit = |venue: &Venue, visitor: &str, from: i64, to: i64| NewCheckin {
+        venue: venue.id,
+        phone: visitor.strip_prefix("tel:").map(|p| Phone::parse("phone", p).unwrap()),
+        visitor: visitor.into(),
+        person: visitor.parse::<Uuid>().ok().map(PersonId),
+        name: "Khách".into(),
+        at: t0 + time::Duration::minutes(from),
+        until: t0 + time::Duration::minutes(to),
+        source: "api".into(),
+        client_key: None,
+    };
+    let (both, late, early) = ("tel:+84911000151", "tel:+84911000152", "tel:+84911000153");
+    let visits = vec![
+        visit(&market, &key(f0), 0, 60),
+        visit(&bus, "tel:+84911000050", 180, 240), // the case on the bus by phone alone
+        visit(&market, &key(f0), 300, 330),
+        visit(&market, both, 30, 90),
+        visit(&bus, both, 200, 260),
+        visit(&market, late, 310, 340),
+        visit(&bus, early, 100, 150),
+    ];
+    services.store.record_checkins(visits, time::Duration::ZERO, vec![]).await.unwrap();
+    let case = confirm_with(&services, f0).await;
+
+    let report = services.trace_case(&root(), case).await.unwrap();
+    assert_eq!((report.checkins, report.f1, report.new_f1), (3, 2, 2));
+    let met: Vec<(String, u64)> = report.venues.iter().map(|v| (v.code.clone(), v.visitors)).collect();
+    assert_eq!(met, [(market.code.clone(), 1), (bus.code.clone(), 1), (market.code.clone(), 1)]);
+    let contacts = services.contacts(&root(), case).await.unwrap();
+    let f1: Vec<&str> = contacts.contacts.iter().filter(|c| c.generation == 1).map(|c| c.visitor.as_str()).collect();
+    assert_eq!(f1.len(), 2);
+    assert!(f1.contains(&both) && f1.contains(&late) && !f1.contains(&early), "{f1:?}");
+    let twice = contacts.contacts.iter().find(|c| c.visitor == both).unwrap();
+    let outbreak_domain::tracing::Evidence::Venue { encounters, count } = &twice.evidence else {
+        panic!("{:?}", twice.evidence)
+    };
+    let seen: Vec<(&str, i64)> = encounters.iter().map(|e| (e.code.as_str(), e.overlap_minutes)).collect();
+    assert_eq!(seen, [(bus.code.as_str(), 40), (market.code.as_str(), 30)], "the longest first");
+    assert_eq!(*count, 2);
+}
+
 async fn confirm_with(services: &outbreak_services::Services, person: PersonId) -> CaseId {
     let case = Case {
         id: CaseId(Uuid::now_v7()),

@@ -19,8 +19,8 @@ use outbreak_domain::tracing::{
 use outbreak_domain::venue::{CLOCK_SKEW, VenueId, Visitor};
 use outbreak_domain::{Invalid, Permission, PersonId, Phone, local_date, now};
 use outbreak_store::{
-    CaseRow, CoPresence, Contact, ContactCount, ContactFilter, Event, HouseholdMember, NewAuditEntry, NewContact,
-    Presence,
+    CaseRow, Checkin, CoPresence, Contact, ContactCount, ContactFilter, Event, HouseholdMember, NewAuditEntry,
+    NewContact, Presence,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -269,6 +269,52 @@ fn unlisted(rows: &[CoPresence]) -> u64 {
     visit_counts(rows).values().map(|(met, listed)| met.saturating_sub(*listed)).sum()
 }
 
+/// The case's venue visits in the window (from its check-ins since the window's start
+/// less the longest stay), with the others who met each.
+fn case_visits(checkins: Vec<Checkin>, window: &InfectiousWindow, rows: &[CoPresence]) -> Vec<VisitReport> {
+    let counts = visit_counts(rows);
+    let mut visits: Vec<VisitReport> = checkins
+        .into_iter()
+        .filter(|c| c.at < window.until && c.until > window.from)
+        .map(|c| {
+            let (visitors, listed) = counts.get(&c.id).copied().unwrap_or((0, 0));
+            VisitReport {
+                venue: c.venue,
+                code: c.venue_code,
+                name: c.venue_name,
+                stay: Stay { at: c.at.max(window.from), until: c.until.min(window.until) },
+                visitors,
+                listed,
+            }
+        })
+        .collect();
+    visits.sort_by_key(|v| v.stay.at);
+    visits
+}
+
+/// A time in the window that none of the case's visits spans or ends at, with about as
+/// many visits before it as after; `None` when the visits leave no such time.
+fn cut_between_visits(checkins: &[Checkin], window: &InfectiousWindow) -> Option<OffsetDateTime> {
+    let mut stays: Vec<(OffsetDateTime, OffsetDateTime)> = checkins
+        .iter()
+        .filter(|c| c.at < window.until && c.until > window.from)
+        .map(|c| (c.at.max(window.from), c.until.min(window.until)))
+        .collect();
+    stays.sort_unstable();
+    // The start of a visit is a cut when every visit before it has ended earlier, and the
+    // visit itself lasts (a stay of no length at the cut would fall in neither part).
+    let mut reach = window.from;
+    let mut cuts = Vec::new();
+    for (i, &(at, until)) in stays.iter().enumerate() {
+        if i > 0 && reach < at && at < until {
+            cuts.push((i, at));
+        }
+        reach = reach.max(until);
+    }
+    let middle = stays.len() / 2;
+    cuts.into_iter().min_by_key(|(i, _)| i.abs_diff(middle)).map(|(_, at)| at)
+}
+
 /// A day in Vietnam as people write it: 15/08/2021.
 fn day_text(at: OffsetDateTime) -> String {
     let day = local_date(at);
@@ -370,9 +416,8 @@ impl Services {
         let started = std::time::Instant::now();
 
         // F1: met at a venue while the case was infectious, or living with the case.
-        let sources: Vec<Presence> =
-            case_keys.iter().map(|k| Presence { visitor: k.clone(), from: window.from, until: window.until }).collect();
-        let rows = self.store.copresence(&sources, rules.hub_cap).await?;
+        let case_checkins = self.store.checkins_of(&case_keys, window.from - LONGEST_STAY).await?;
+        let rows = self.f1_copresence(&case_keys, &case_checkins, &window, rules.hub_cap).await?;
         let mut f1 = BTreeMap::new();
         for r in rows.iter().filter(|r| !case_keys.contains(&r.visitor)) {
             add(&mut f1, r.visitor.clone(), Candidate::met_at(r, 1, None));
@@ -384,7 +429,7 @@ impl Services {
                 Candidate::lives_with(&m, 1, None, window.from, window.until),
             );
         }
-        let visits = self.case_visits(&case_keys, &window, &rows).await?;
+        let visits = case_visits(case_checkins, &window, &rows);
         let f1_took = started.elapsed();
 
         let (f2, unlisted_f2, f2_truncated) = match depth {
@@ -494,34 +539,30 @@ impl Services {
         Ok((f2, unlisted_f2, f2_truncated))
     }
 
-    /// The case's venue visits in the window, with the others who met each.
-    async fn case_visits(
+    /// Who met the case at venues in its window. When the case's visits leave room, the
+    /// window is asked in two parts at once, on two connections, cut between two visits so
+    /// that each visit falls whole in one part: each part then finds what one question
+    /// would for its visits, and the rows are put back in that question's order (by source,
+    /// then by stay).
+    async fn f1_copresence(
         &self,
         case_keys: &[String],
+        checkins: &[Checkin],
         window: &InfectiousWindow,
-        rows: &[CoPresence],
-    ) -> Result<Vec<VisitReport>> {
-        let counts = visit_counts(rows);
-        let mut visits: Vec<VisitReport> = self
-            .store
-            .checkins_of(case_keys, window.from - LONGEST_STAY)
-            .await?
-            .into_iter()
-            .filter(|c| c.at < window.until && c.until > window.from)
-            .map(|c| {
-                let (visitors, listed) = counts.get(&c.id).copied().unwrap_or((0, 0));
-                VisitReport {
-                    venue: c.venue,
-                    code: c.venue_code,
-                    name: c.venue_name,
-                    stay: Stay { at: c.at.max(window.from), until: c.until.min(window.until) },
-                    visitors,
-                    listed,
-                }
-            })
-            .collect();
-        visits.sort_by_key(|v| v.stay.at);
-        Ok(visits)
+        cap: u32,
+    ) -> Result<Vec<CoPresence>> {
+        let sources = |from, until| -> Vec<Presence> {
+            case_keys.iter().map(|k| Presence { visitor: k.clone(), from, until }).collect()
+        };
+        let Some(cut) = cut_between_visits(checkins, window) else {
+            return Ok(self.store.copresence(&sources(window.from, window.until), cap).await?);
+        };
+        let (before, after) = (sources(window.from, cut), sources(cut, window.until));
+        let (mut rows, later) =
+            tokio::try_join!(self.store.copresence(&before, cap), self.store.copresence(&after, cap))?;
+        rows.extend(later);
+        rows.sort_by_key(|r| case_keys.iter().position(|k| *k == r.source));
+        Ok(rows)
     }
 
     /// The store's co-presence of many sources, asked in two halves at once: the store
@@ -655,5 +696,61 @@ impl Services {
             )
         };
         self.sms.send(phone, &text).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window() -> InfectiousWindow {
+        let from = time::macros::datetime!(2021-07-01 00:00 UTC);
+        InfectiousWindow { from, until: from + time::Duration::days(3) }
+    }
+
+    /// Check-ins from `from` to `to` minutes into the window.
+    fn visits(stays: &[(i64, i64)]) -> Vec<Checkin> {
+        let start = window().from;
+        stays
+            .iter()
+            .enumerate()
+            .map(|(n, &(from, to))| Checkin {
+                id: n as i64,
+                venue: VenueId(Uuid::nil()),
+                venue_code: String::new(),
+                venue_name: String::new(),
+                visitor: String::new(),
+                person: None,
+                phone: None,
+                name: String::new(),
+                at: start + time::Duration::minutes(from),
+                until: start + time::Duration::minutes(to),
+                source: String::new(),
+            })
+            .collect()
+    }
+
+    fn cut(stays: &[(i64, i64)]) -> Option<i64> {
+        cut_between_visits(&visits(stays), &window()).map(|at| (at - window().from).whole_minutes())
+    }
+
+    #[test]
+    fn the_window_is_cut_in_the_gap_nearest_the_middle_visit() {
+        assert_eq!(cut(&[]), None);
+        assert_eq!(cut(&[(0, 60)]), None, "one visit is one question");
+        assert_eq!(cut(&[(300, 330), (0, 60), (180, 240)]), Some(180));
+        assert_eq!(
+            cut(&[(0, 60), (60, 90), (120, 150), (600, 660)]),
+            Some(120),
+            "a visit starting as another ends is no cut"
+        );
+    }
+
+    #[test]
+    fn no_visit_is_cut_in_two_or_lost() {
+        assert_eq!(cut(&[(0, 200), (60, 90), (120, 150)]), None, "the first visit spans the others");
+        assert_eq!(cut(&[(0, 60), (120, 120), (120, 180)]), None, "a stay of no length at the only gap");
+        // Before the window and after it count only where they are inside.
+        assert_eq!(cut(&[(-300, 10), (30, 40)]), Some(30));
     }
 }
