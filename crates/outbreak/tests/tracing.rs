@@ -352,30 +352,37 @@ async fn a_case_names_its_contacts_once() {
 }
 
 /// At a hub the report lists the longest co-presences up to the cap and counts the rest.
-#[tokio::test]
-async fn a_hub_lists_the_longest_co_presences_and_counts_the_rest() {
-    // Services of their own, with a small cap and no notifier tracing on its own.
-    let dir = outbreak_testkit::scratch_dir("hub");
+/// Services of their own on a fresh SQLite store, configured by `adjust`, with no notifier
+/// tracing on its own: a test traces when it says so.
+async fn own_services(name: &str, adjust: impl FnOnce(&mut outbreak_services::Config)) -> outbreak_services::Services {
+    let dir = outbreak_testkit::scratch_dir(name);
     let store = outbreak_store::open(dir.join("store.sqlite").to_str().unwrap()).await.unwrap();
     store.seed_units(&outbreak_domain::unit::national_units()).await.unwrap();
     let sms = dir.join("sms.log");
     let mut config = outbreak_services::Config::new("http://localhost", &sms);
-    config.tracing.hub_cap = 3;
-    let services = outbreak_services::Services::new(
-        store,
-        std::sync::Arc::new(outbreak_services::sms::LogGateway::new(sms)),
-        config,
-    );
-    let f0 = NewPerson {
-        full_name: "Hoàng Văn Chợ".into(),
+    adjust(&mut config);
+    outbreak_services::Services::new(store, std::sync::Arc::new(outbreak_services::sms::LogGateway::new(sms)), config)
+}
+
+/// A resident of Hoàn Kiếm with a phone, registered on `services`.
+async fn resident(services: &outbreak_services::Services, name: &str, phone: &str) -> PersonId {
+    let person = NewPerson {
+        full_name: name.into(),
         date_of_birth: "1970-01-01".into(),
         sex: "male".into(),
-        phone: Some("0911000040".into()),
+        phone: Some(phone.into()),
         address_unit: "00070".into(),
         street: "1 Hàng Bè".into(),
         ..NewPerson::default()
     };
-    let f0 = services.register_person(&root(), &f0).await.unwrap().id();
+    services.register_person(&root(), &person).await.unwrap().id()
+}
+
+#[tokio::test]
+async fn a_hub_lists_the_longest_co_presences_and_counts_the_rest() {
+    // A small cap.
+    let services = own_services("hub", |config| config.tracing.hub_cap = 3).await;
+    let f0 = resident(&services, "Hoàng Văn Chợ", "0911000040").await;
     let market = NewVenue {
         name: "Chợ Đồng Xuân".into(),
         kind: "market".into(),
@@ -421,25 +428,8 @@ async fn a_hub_lists_the_longest_co_presences_and_counts_the_rest() {
 async fn visits_apart_in_time_are_traced_as_one_window() {
     // The engine asks for the window in two parts when the case's visits leave a gap: what
     // it finds must be what one question finds, visits seen by person and by phone alike.
-    let dir = outbreak_testkit::scratch_dir("apart");
-    let store = outbreak_store::open(dir.join("store.sqlite").to_str().unwrap()).await.unwrap();
-    store.seed_units(&outbreak_domain::unit::national_units()).await.unwrap();
-    let sms = dir.join("sms.log");
-    let services = outbreak_services::Services::new(
-        store,
-        std::sync::Arc::new(outbreak_services::sms::LogGateway::new(sms.clone())),
-        outbreak_services::Config::new("http://localhost", &sms),
-    );
-    let f0 = NewPerson {
-        full_name: "Phạm Văn Đi".into(),
-        date_of_birth: "1970-01-01".into(),
-        sex: "male".into(),
-        phone: Some("0911000050".into()),
-        address_unit: "00070".into(),
-        street: "3 Hàng Bạc".into(),
-        ..NewPerson::default()
-    };
-    let f0 = services.register_person(&root(), &f0).await.unwrap().id();
+    let services = own_services("apart", |_| ()).await;
+    let f0 = resident(&services, "Phạm Văn Đi", "0911000050").await;
     let place = |name: &str, kind: &str| NewVenue {
         name: name.into(),
         kind: kind.into(),

@@ -557,23 +557,25 @@ impl Services {
         let Some(cut) = cut_between_visits(checkins, window) else {
             return Ok(self.store.copresence(&sources(window.from, window.until), cap).await?);
         };
-        let (before, after) = (sources(window.from, cut), sources(cut, window.until));
-        let (mut rows, later) =
-            tokio::try_join!(self.store.copresence(&before, cap), self.store.copresence(&after, cap))?;
-        rows.extend(later);
+        let mut rows = self.copresence_at_once(&sources(window.from, cut), &sources(cut, window.until), cap).await?;
         rows.sort_by_key(|r| case_keys.iter().position(|k| *k == r.source));
         Ok(rows)
     }
 
-    /// The store's co-presence of many sources, asked in two halves at once: the store
-    /// answers each on a connection of its own, so a step of the F2 search takes both
-    /// cores. What a source met depends on that source alone, so the halves' rows, joined
-    /// in order, are the rows of one question.
+    /// The store's co-presence of many sources, asked in two halves at once, so a step of
+    /// the F2 search takes both cores. What a source met depends on that source alone, so
+    /// the halves' rows, joined in order, are the rows of one question.
     async fn copresence_in_halves(&self, sources: &[Presence], cap: u32) -> Result<Vec<CoPresence>> {
         if sources.len() < 2 {
             return Ok(self.store.copresence(sources, cap).await?);
         }
         let (first, second) = sources.split_at(sources.len() / 2);
+        self.copresence_at_once(first, second, cap).await
+    }
+
+    /// Two co-presence questions at once, each on a store connection of its own: the rows
+    /// of the first, then those of the second.
+    async fn copresence_at_once(&self, first: &[Presence], second: &[Presence], cap: u32) -> Result<Vec<CoPresence>> {
         let (mut rows, more) = tokio::try_join!(self.store.copresence(first, cap), self.store.copresence(second, cap))?;
         rows.extend(more);
         Ok(rows)
