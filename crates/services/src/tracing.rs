@@ -243,6 +243,32 @@ fn add(found: &mut BTreeMap<String, Candidate>, visitor: String, candidate: Cand
     }
 }
 
+/// Where the F2 search starts: each F1, found now or by an earlier run, with when they
+/// were first exposed and how close they were to the case, and the F1s who are people.
+struct F2Seeds {
+    f1_from: BTreeMap<String, (OffsetDateTime, Closeness)>,
+    f1_people: Vec<PersonId>,
+}
+
+impl F2Seeds {
+    fn of(f1: &BTreeMap<String, Candidate>, existing: &[Contact]) -> F2Seeds {
+        let mut f1_from: BTreeMap<String, (OffsetDateTime, Closeness)> =
+            f1.iter().map(|(k, c)| (k.clone(), (c.first, closeness(&c.evidence)))).collect();
+        let mut f1_people: Vec<PersonId> = f1.values().filter_map(|c| c.person).collect();
+        for c in existing.iter().filter(|c| c.generation == 1) {
+            if !f1_from.contains_key(c.visitor.as_str()) {
+                f1_from.insert(c.visitor.clone(), (c.exposure_at, closeness(&c.evidence)));
+                f1_people.extend(c.person);
+            }
+        }
+        F2Seeds { f1_from, f1_people }
+    }
+}
+
+/// The F2s found, the check-ins counted beyond the caps, and whether the search stopped at
+/// its limits.
+type F2Found = (BTreeMap<String, Candidate>, u64, bool);
+
 /// How close an F1 was to the case, the closest least: the household, a contact the case
 /// named, then venue encounters by the longest time together.
 type Closeness = (u8, i64);
@@ -432,28 +458,40 @@ impl Services {
         let visits = case_visits(case_checkins, &window, &rows);
         let f1_took = started.elapsed();
 
-        let (f2, unlisted_f2, f2_truncated) = match depth {
-            TraceDepth::F1 => (BTreeMap::new(), 0, false),
-            TraceDepth::F2 => self.find_f2(&case_keys, &f1, &existing, &window, at_now).await?,
-        };
-
         let known: HashSet<&str> = existing.iter().map(|c| c.visitor.as_str()).collect();
-        let found = (f1.len(), f2.len());
-        let new: Vec<NewContact> = f1
-            .into_iter()
-            .chain(f2)
-            .filter(|(visitor, _)| !known.contains(visitor.as_str()))
-            .map(|(visitor, c)| c.into_new(visitor, case.id, &rules, at_now))
-            .collect();
-        let detail = format!("{} F1, {} F2 found; {} new", found.0, found.1, new.len());
-        let (found_took, recording) = (started.elapsed(), new.len());
-        let added = self.store.insert_contacts(new, vec![audit(&detail)]).await?;
+        let new_contacts = |found: BTreeMap<String, Candidate>| -> Vec<NewContact> {
+            found
+                .into_iter()
+                .filter(|(visitor, _)| !known.contains(visitor.as_str()))
+                .map(|(visitor, c)| c.into_new(visitor, case.id, &rules, at_now))
+                .collect()
+        };
+        let found_f1 = f1.len();
+        let seeds = F2Seeds::of(&f1, &existing);
+        let new_f1 = new_contacts(f1);
+        let f1_detail = format!("{found_f1} F1 found; {} new", new_f1.len());
+        // The F1s are recorded while their own contacts are searched: the store's writer
+        // and its readers work at once. What the F2 search finds is recorded after it.
+        let (mut added, (f2, unlisted_f2, f2_truncated)) = match depth {
+            TraceDepth::F1 => (self.store.insert_contacts(new_f1, vec![audit(&f1_detail)]).await?, F2Found::default()),
+            TraceDepth::F2 => tokio::try_join!(
+                async { Ok(self.store.insert_contacts(new_f1, vec![audit(&f1_detail)]).await?) },
+                self.find_f2(&case_keys, &seeds, &window, at_now),
+            )?,
+        };
+        let found_took = started.elapsed();
+        if depth == TraceDepth::F2 {
+            let found_f2 = f2.len();
+            let new_f2 = new_contacts(f2);
+            let f2_detail = format!("{found_f2} F2 found; {} new", new_f2.len());
+            added.extend(self.store.insert_contacts(new_f2, vec![audit(&f2_detail)]).await?);
+        }
         ::tracing::debug!(
             case = %case.id,
-            f1_ms = f1_took.as_millis() as u64,
-            f2_ms = (found_took - f1_took).as_millis() as u64,
-            record_ms = (started.elapsed() - found_took).as_millis() as u64,
-            recorded = recording,
+            find_f1_ms = f1_took.as_millis() as u64,
+            record_f1_find_f2_ms = (found_took - f1_took).as_millis() as u64,
+            record_f2_ms = (started.elapsed() - found_took).as_millis() as u64,
+            recorded = added.len(),
             "traced"
         );
         if !added.is_empty() {
@@ -485,26 +523,17 @@ impl Services {
     async fn find_f2(
         &self,
         case_keys: &[String],
-        f1: &BTreeMap<String, Candidate>,
-        existing: &[Contact],
+        seeds: &F2Seeds,
         window: &InfectiousWindow,
         at_now: OffsetDateTime,
-    ) -> Result<(BTreeMap<String, Candidate>, u64, bool)> {
+    ) -> Result<F2Found> {
         let rules = self.config.tracing;
-        // Each F1 with when they were first exposed and how close they were to the case.
-        let mut f1_from: BTreeMap<&str, (OffsetDateTime, Closeness)> =
-            f1.iter().map(|(k, c)| (k.as_str(), (c.first, closeness(&c.evidence)))).collect();
-        let mut f1_people: Vec<PersonId> = f1.values().filter_map(|c| c.person).collect();
-        for c in existing.iter().filter(|c| c.generation == 1) {
-            if !f1_from.contains_key(c.visitor.as_str()) {
-                f1_from.insert(&c.visitor, (c.exposure_at, closeness(&c.evidence)));
-                f1_people.extend(c.person);
-            }
-        }
-        let not_f2: HashSet<&str> = case_keys.iter().map(String::as_str).chain(f1_from.keys().copied()).collect();
+        let F2Seeds { f1_from, f1_people } = seeds;
+        let not_f2: HashSet<&str> =
+            case_keys.iter().map(String::as_str).chain(f1_from.keys().map(String::as_str)).collect();
         // The closest F1s first: when the search stops at its limit, theirs are the F2s listed.
         let mut ordered: Vec<(&str, OffsetDateTime, Closeness)> =
-            f1_from.iter().filter(|(_, (from, _))| *from < at_now).map(|(k, (from, c))| (*k, *from, *c)).collect();
+            f1_from.iter().filter(|(_, (from, _))| *from < at_now).map(|(k, (from, c))| (k.as_str(), *from, *c)).collect();
         ordered.sort_by(|a, b| a.2.cmp(&b.2).then(a.0.cmp(b.0)));
         let f2_sources: Vec<Presence> = ordered
             .iter()
@@ -527,7 +556,7 @@ impl Services {
                 add(&mut f2, r.visitor.clone(), Candidate::met_at(r, 2, Some(r.source.clone())));
             }
         }
-        for m in self.store.household_members(&f1_people).await? {
+        for m in self.store.household_members(f1_people).await? {
             let (visitor, via) = (Visitor::Person(m.person).key(), Visitor::Person(m.of).key());
             if not_f2.contains(visitor.as_str()) {
                 continue;

@@ -20,13 +20,13 @@ use outbreak_domain::testing::{
 use outbreak_domain::{PersonId, local_date};
 use time::{Date, OffsetDateTime};
 use tokio_postgres::Row;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{Json, ToSql};
 use uuid::Uuid;
 
 use super::{PostgresStore, commit, push_scope, refs, unique_violation, unit_path};
 use crate::records::NewAuditEntry;
 use crate::testing::columns::{CaseColumns, PoolColumns, SessionColumns, SpecimenColumns, word};
-use crate::testing::plan::{HistoryRow, NewEvent, OpenCase, ResultPlan, ResultState, plan_results};
+use crate::testing::plan::{HistoryRow, NewEvent, OpenCase, ResultPlan, ResultState, payload, plan_results};
 use crate::testing::*;
 use crate::{Result, StoreError};
 
@@ -264,7 +264,7 @@ async fn insert_events(tx: &Transaction<'_>, events: &[NewEvent]) -> Result<()> 
             &events.iter().map(|e| e.kind).collect::<Vec<_>>(),
             &events.iter().map(|e| e.subject.as_str()).collect::<Vec<_>>(),
             &events.iter().map(|e| e.unit_path.as_str()).collect::<Vec<_>>(),
-            &events.iter().map(|e| &e.payload).collect::<Vec<_>>(),
+            &events.iter().map(|e| Json(&*e.payload)).collect::<Vec<_>>(),
             &events.iter().map(|e| e.at).collect::<Vec<_>>(),
         ],
     )
@@ -997,7 +997,7 @@ impl TestingStore for PostgresStore {
                         kind: "specimen.rejected",
                         subject: s.id.to_string(),
                         unit_path: s.home_path.clone(),
-                        payload: serde_json::json!({ "person": s.person, "barcode": s.barcode, "reason": reason }),
+                        payload: payload(&serde_json::json!({ "person": s.person, "barcode": s.barcode, "reason": reason })),
                         at,
                     })
                     .collect();
@@ -1099,7 +1099,7 @@ impl TestingStore for PostgresStore {
                     kind: "case.confirmed",
                     subject: case.id.to_string(),
                     unit_path: case.unit_path.clone(),
-                    payload: serde_json::json!({ "person": case.person, "source": case.source }),
+                    payload: payload(&serde_json::json!({ "person": case.person, "source": case.source })),
                     at: case.confirmed_at,
                 }],
             )

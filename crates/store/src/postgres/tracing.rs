@@ -9,7 +9,7 @@ use outbreak_domain::tracing::{ContactId, ContactKind, ContactStatus, ExposureId
 use outbreak_domain::venue::{VenueId, VenueKind};
 use outbreak_domain::{PersonId, Phone, UnitCode};
 use time::OffsetDateTime;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{Json, ToSql};
 use tokio_postgres::{IsolationLevel, Row};
 use uuid::Uuid;
 
@@ -211,7 +211,7 @@ async fn insert_events(tx: &Transaction<'_>, contacts: &[Contact]) -> Result<()>
             &events.iter().map(|e| e.kind).collect::<Vec<_>>(),
             &events.iter().map(|e| e.subject.as_str()).collect::<Vec<_>>(),
             &events.iter().map(|e| e.unit_path.as_str()).collect::<Vec<_>>(),
-            &events.iter().map(|e| &e.payload).collect::<Vec<_>>(),
+            &events.iter().map(|e| Json(&*e.payload)).collect::<Vec<_>>(),
             &events.iter().map(|e| e.at).collect::<Vec<_>>(),
         ],
     )
@@ -560,7 +560,7 @@ impl TracingStore for PostgresStore {
                 let e = exposure_identified_event(contact);
                 txn.execute(
                     "INSERT INTO events (kind, subject, unit_path, payload, at) VALUES ($1, $2, $3, $4, $5)",
-                    &[&e.kind, &e.subject, &e.unit_path, &e.payload, &e.at],
+                    &[&e.kind, &e.subject, &e.unit_path, &Json(&*e.payload), &e.at],
                 )
                 .await?;
             }

@@ -14,7 +14,7 @@ use outbreak_domain::vaccination::{
 use outbreak_domain::{PersonId, UnitCode};
 use time::{Date, OffsetDateTime};
 use tokio_postgres::Row;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{Json, ToSql};
 use uuid::Uuid;
 
 use super::testing::lock_outbox;
@@ -170,7 +170,7 @@ async fn insert_events(tx: &Transaction<'_>, events: &[NewEvent]) -> Result<()> 
         .prepare_cached("INSERT INTO events (kind, subject, unit_path, payload, at) VALUES ($1, $2, $3, $4, $5)")
         .await?;
     for e in events {
-        tx.execute(&statement, &[&e.kind, &e.subject, &e.unit_path, &e.payload, &e.at]).await?;
+        tx.execute(&statement, &[&e.kind, &e.subject, &e.unit_path, &Json(&*e.payload), &e.at]).await?;
     }
     Ok(())
 }

@@ -562,7 +562,7 @@ fn insert_events(tx: &Connection, events: &[crate::testing::plan::NewEvent]) -> 
     let mut insert =
         tx.prepare_cached("INSERT INTO events (kind, subject, unit_path, payload, at) VALUES (?1, ?2, ?3, ?4, ?5)")?;
     for e in events {
-        insert.execute(params![e.kind, e.subject, e.unit_path, e.payload.to_string(), micros(e.at)])?;
+        insert.execute(params![e.kind, e.subject, e.unit_path, e.payload.get(), micros(e.at)])?;
     }
     Ok(())
 }

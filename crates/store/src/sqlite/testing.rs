@@ -16,7 +16,7 @@ use super::rows::{from_micros, micros, parse_uuid};
 use super::{SqliteStore, insert_audit, insert_events, push_scope, unique_violation, unit_path};
 use crate::records::NewAuditEntry;
 use crate::testing::columns::{CaseColumns, PoolColumns, SessionColumns, SpecimenColumns, day, word};
-use crate::testing::plan::{Before, NewEvent, OpenCase, ResultPlan, ResultState, plan_results};
+use crate::testing::plan::{Before, NewEvent, OpenCase, ResultPlan, ResultState, payload, plan_results};
 use crate::testing::*;
 use crate::{Result, StoreError};
 
@@ -827,7 +827,7 @@ impl TestingStore for SqliteStore {
                         kind: "specimen.rejected",
                         subject: s.id.to_string(),
                         unit_path: s.home_path.clone(),
-                        payload: serde_json::json!({ "person": s.person, "barcode": s.barcode, "reason": reason }),
+                        payload: payload(&serde_json::json!({ "person": s.person, "barcode": s.barcode, "reason": reason })),
                         at,
                     })
                     .collect();
@@ -1020,7 +1020,7 @@ impl TestingStore for SqliteStore {
                     kind: "case.confirmed",
                     subject: case.id.to_string(),
                     unit_path: case.unit_path.clone(),
-                    payload: serde_json::json!({ "person": case.person, "source": case.source }),
+                    payload: payload(&serde_json::json!({ "person": case.person, "source": case.source })),
                     at: case.confirmed_at,
                 }],
             )

@@ -12,7 +12,9 @@ use outbreak_domain::testing::{
     CaseId, CaseStatus, Conclusion, EPISODE, Outcome, PoolId, SpecimenId, SpecimenStatus, TestType, turnaround_bucket,
 };
 use outbreak_domain::{PersonId, UnitCode, local_date};
+use serde::Serialize;
 use serde_json::json;
+use serde_json::value::RawValue;
 use time::{Date, OffsetDateTime};
 
 use super::{Case, RecordResult, ResultOutcome, Totals, rollup_paths};
@@ -116,13 +118,21 @@ pub(crate) struct HistoryRow {
     pub correction: Option<String>,
 }
 
+/// An event for the outbox. Its payload is JSON text written straight from typed values,
+/// not a `serde_json::Value` tree: a trace or an upload writes thousands of events at once.
 #[derive(Debug, Clone)]
 pub(crate) struct NewEvent {
     pub kind: &'static str,
     pub subject: String,
     pub unit_path: String,
-    pub payload: serde_json::Value,
+    pub payload: Box<RawValue>,
     pub at: OffsetDateTime,
+}
+
+/// An event's payload as JSON text. Plain fields always serialise; were one ever to fail,
+/// the event would say `null` rather than undo the change it reports.
+pub(crate) fn payload(value: &impl Serialize) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).unwrap_or_else(|_| RawValue::NULL.to_owned())
 }
 
 /// The columns of a tube's row that a result changes, as the plan found them.
@@ -316,17 +326,27 @@ fn history(tube: uuid::Uuid, input: &RecordResult) -> HistoryRow {
     }
 }
 
+/// What `result.recorded` and `result.corrected` say: an upload writes one a tube.
+#[derive(Serialize)]
+struct ResultPayload<'a> {
+    person: PersonId,
+    barcode: &'a str,
+    test_type: TestType,
+    conclusion: Option<Conclusion>,
+    pooled: bool,
+}
+
 fn result_event(specimen: &SpecimenState, corrected: bool, at: OffsetDateTime) -> NewEvent {
     NewEvent {
         kind: if corrected { "result.corrected" } else { "result.recorded" },
         subject: specimen.id.to_string(),
         unit_path: specimen.home_path.clone(),
-        payload: json!({
-            "person": specimen.person,
-            "barcode": specimen.barcode,
-            "test_type": specimen.test_type,
-            "conclusion": specimen.conclusion,
-            "pooled": specimen.pool.is_some(),
+        payload: payload(&ResultPayload {
+            person: specimen.person,
+            barcode: &specimen.barcode,
+            test_type: specimen.test_type,
+            conclusion: specimen.conclusion,
+            pooled: specimen.pool.is_some(),
         }),
         at,
     }
@@ -405,7 +425,7 @@ fn specimen_result(
                 kind: "case.confirmed",
                 subject: case.id.to_string(),
                 unit_path: case.unit_path.clone(),
-                payload: json!({ "person": case.person, "specimen": id, "source": "test" }),
+                payload: payload(&json!({ "person": case.person, "specimen": id, "source": "test" })),
                 at: input.recorded_at,
             });
             cases.push(case.id);
@@ -422,7 +442,7 @@ fn specimen_result(
                 kind: "case.discarded",
                 subject: case.id.to_string(),
                 unit_path: updated.home_path.clone(),
-                payload: json!({ "person": updated.person, "specimen": id, "reason": input.correction }),
+                payload: payload(&json!({ "person": updated.person, "specimen": id, "reason": input.correction })),
                 at: input.recorded_at,
             });
         }

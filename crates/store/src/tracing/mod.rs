@@ -15,12 +15,12 @@ use outbreak_domain::tracing::{
 use outbreak_domain::venue::{VenueId, VenueKind};
 use outbreak_domain::{PersonId, Phone, UnitCode};
 use serde::Serialize;
-use time::format_description::well_known::Rfc3339;
 use time::{Date, Duration, OffsetDateTime};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::testing::columns::{day, word};
+use crate::testing::plan::payload;
 use crate::{NewAuditEntry, Result, StoreError};
 
 /// Whose check-ins to look at, and when: a case in its infectious window, an F1 from their
@@ -394,6 +394,22 @@ impl ExposureContactColumns {
     }
 }
 
+/// What `contact.identified` says, for a case's contact or an exposure's.
+#[derive(Serialize)]
+struct IdentifiedPayload {
+    contact: ContactId,
+    /// The case whose contact it is, or the exposure that made them one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    case: Option<CaseId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exposure: Option<ExposureId>,
+    person: Option<PersonId>,
+    generation: u8,
+    kind: ContactKind,
+    #[serde(with = "time::serde::rfc3339")]
+    exposure_at: OffsetDateTime,
+}
+
 /// The outbox event for a new contact of an exposure: the notifier tells them by SMS; the
 /// `exposure` field tells it where to look the contact up.
 pub(crate) fn exposure_identified_event(contact: &ExposureContact) -> crate::testing::plan::NewEvent {
@@ -401,13 +417,14 @@ pub(crate) fn exposure_identified_event(contact: &ExposureContact) -> crate::tes
         kind: "contact.identified",
         subject: contact.id.to_string(),
         unit_path: contact.unit_path.clone(),
-        payload: serde_json::json!({
-            "contact": contact.id,
-            "exposure": contact.exposure,
-            "person": contact.person,
-            "generation": 1,
-            "kind": contact.kind,
-            "exposure_at": contact.exposure_at.format(&Rfc3339).unwrap_or_default(),
+        payload: payload(&IdentifiedPayload {
+            contact: contact.id,
+            case: None,
+            exposure: Some(contact.exposure),
+            person: contact.person,
+            generation: 1,
+            kind: contact.kind,
+            exposure_at: contact.exposure_at,
         }),
         at: contact.created_at,
     }
@@ -570,13 +587,14 @@ pub(crate) fn identified_event(contact: &Contact) -> crate::testing::plan::NewEv
         kind: "contact.identified",
         subject: contact.id.to_string(),
         unit_path: contact.unit_path.clone(),
-        payload: serde_json::json!({
-            "contact": contact.id,
-            "case": contact.case,
-            "person": contact.person,
-            "generation": contact.generation,
-            "kind": contact.kind,
-            "exposure_at": contact.exposure_at.format(&Rfc3339).unwrap_or_default(),
+        payload: payload(&IdentifiedPayload {
+            contact: contact.id,
+            case: Some(contact.case),
+            exposure: None,
+            person: contact.person,
+            generation: contact.generation,
+            kind: contact.kind,
+            exposure_at: contact.exposure_at,
         }),
         at: contact.created_at,
     }

@@ -24,7 +24,7 @@ use serde::Serialize;
 use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
 
-use crate::testing::plan::NewEvent;
+use crate::testing::plan::{NewEvent, payload};
 use crate::testing::rollup_paths;
 use crate::{NewAuditEntry, Result, StoreError};
 
@@ -539,10 +539,10 @@ pub(crate) fn dose_event(dose: &Dose, corrected: bool) -> NewEvent {
         kind: if corrected { "dose.corrected" } else { "dose.recorded" },
         subject: dose.person.to_string(),
         unit_path: dose.home_path.clone(),
-        payload: serde_json::json!({
+        payload: payload(&serde_json::json!({
             "dose": dose.id, "person": dose.person, "product": dose.product, "lot": dose.lot,
             "dose_number": dose.dose_number, "given_at": dose.given_at.unix_timestamp(), "voided": dose.voided,
-        }),
+        })),
         at: dose.recorded_at,
     }
 }
@@ -553,12 +553,12 @@ pub(crate) fn invitation_event(invitation: &Invitation, session: &VaccinationSes
         kind: "invitation.sent",
         subject: invitation.person.to_string(),
         unit_path: home_path.to_owned(),
-        payload: serde_json::json!({
+        payload: payload(&serde_json::json!({
             "invitation": invitation.id, "person": invitation.person, "session": session.id,
             "site": session.site_name, "date": session.date.to_string(), "product": session.product,
             "slot": slot.map(|s| serde_json::to_value(s).unwrap_or_default()),
             "dose_number": invitation.dose_number,
-        }),
+        })),
         at: invitation.offered_at,
     }
 }
