@@ -211,6 +211,11 @@ async fn a_case_is_traced_to_its_contacts_and_they_are_followed_up(server: TestS
         "{report}"
     );
     assert_eq!(report["checkins"], 1);
+    // A run records its F1s, then its F2s, and the audit log says what each added.
+    let auditor = server.system_token("auditor", "admin", "VN").await;
+    let (_, runs) = call(&server, &auditor, "GET", "/audit?actor=tracer.hn&action=case.trace", None).await;
+    let details: Vec<&str> = runs.as_array().unwrap().iter().filter_map(|e| e["detail"].as_str()).collect();
+    assert_eq!(details, ["1 F2 found; 0 new", "3 F1 found; 0 new"], "newest first");
     assert_eq!(report["venues"][0]["code"], market.code.as_str());
     assert_eq!((report["venues"][0]["visitors"].as_u64(), report["venues"][0]["listed"].as_u64()), (Some(2), Some(2)));
     // A gate's batch arrives late: tracing again adds the one new contact only.

@@ -422,6 +422,8 @@ impl Services {
     }
 
     /// The engine: F1 over the infectious window, F2 from each F1's exposure until now.
+    /// The new F1s and the new F2s are recorded in a transaction each, each audited: should
+    /// the F2 search fail, the F1s stay recorded and tracing again adds the F2s.
     async fn run_trace(
         &self,
         row: &CaseRow,
@@ -467,20 +469,19 @@ impl Services {
                 .collect()
         };
         let found_f1 = f1.len();
-        let seeds = F2Seeds::of(&f1, &existing);
+        let seeds = (depth == TraceDepth::F2).then(|| F2Seeds::of(&f1, &existing));
         let new_f1 = new_contacts(f1);
         let f1_detail = format!("{found_f1} F1 found; {} new", new_f1.len());
+        let record_f1 =
+            async { Ok::<_, ServiceError>(self.store.insert_contacts(new_f1, vec![audit(&f1_detail)]).await?) };
         // The F1s are recorded while their own contacts are searched: the store's writer
         // and its readers work at once. What the F2 search finds is recorded after it.
-        let (mut added, (f2, unlisted_f2, f2_truncated)) = match depth {
-            TraceDepth::F1 => (self.store.insert_contacts(new_f1, vec![audit(&f1_detail)]).await?, F2Found::default()),
-            TraceDepth::F2 => tokio::try_join!(
-                async { Ok(self.store.insert_contacts(new_f1, vec![audit(&f1_detail)]).await?) },
-                self.find_f2(&case_keys, &seeds, &window, at_now),
-            )?,
+        let (mut added, (f2, unlisted_f2, f2_truncated)) = match &seeds {
+            None => (record_f1.await?, F2Found::default()),
+            Some(seeds) => tokio::try_join!(record_f1, self.find_f2(&case_keys, seeds, &window, at_now))?,
         };
         let found_took = started.elapsed();
-        if depth == TraceDepth::F2 {
+        if seeds.is_some() {
             let found_f2 = f2.len();
             let new_f2 = new_contacts(f2);
             let f2_detail = format!("{found_f2} F2 found; {} new", new_f2.len());
@@ -532,8 +533,11 @@ impl Services {
         let not_f2: HashSet<&str> =
             case_keys.iter().map(String::as_str).chain(f1_from.keys().map(String::as_str)).collect();
         // The closest F1s first: when the search stops at its limit, theirs are the F2s listed.
-        let mut ordered: Vec<(&str, OffsetDateTime, Closeness)> =
-            f1_from.iter().filter(|(_, (from, _))| *from < at_now).map(|(k, (from, c))| (k.as_str(), *from, *c)).collect();
+        let mut ordered: Vec<(&str, OffsetDateTime, Closeness)> = f1_from
+            .iter()
+            .filter(|(_, (from, _))| *from < at_now)
+            .map(|(k, (from, c))| (k.as_str(), *from, *c))
+            .collect();
         ordered.sort_by(|a, b| a.2.cmp(&b.2).then(a.0.cmp(b.0)));
         let f2_sources: Vec<Presence> = ordered
             .iter()

@@ -827,7 +827,9 @@ impl TestingStore for SqliteStore {
                         kind: "specimen.rejected",
                         subject: s.id.to_string(),
                         unit_path: s.home_path.clone(),
-                        payload: payload(&serde_json::json!({ "person": s.person, "barcode": s.barcode, "reason": reason })),
+                        payload: payload(
+                            &serde_json::json!({ "person": s.person, "barcode": s.barcode, "reason": reason }),
+                        ),
                         at,
                     })
                     .collect();
