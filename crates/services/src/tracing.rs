@@ -295,23 +295,22 @@ fn unlisted(rows: &[CoPresence]) -> u64 {
     visit_counts(rows).values().map(|(met, listed)| met.saturating_sub(*listed)).sum()
 }
 
+/// The part of a check-in's stay inside the window; `None` when it lies outside.
+fn stay_within(checkin: &Checkin, window: &InfectiousWindow) -> Option<Stay> {
+    (checkin.at < window.until && checkin.until > window.from)
+        .then(|| Stay { at: checkin.at.max(window.from), until: checkin.until.min(window.until) })
+}
+
 /// The case's venue visits in the window (from its check-ins since the window's start
 /// less the longest stay), with the others who met each.
 fn case_visits(checkins: Vec<Checkin>, window: &InfectiousWindow, rows: &[CoPresence]) -> Vec<VisitReport> {
     let counts = visit_counts(rows);
     let mut visits: Vec<VisitReport> = checkins
         .into_iter()
-        .filter(|c| c.at < window.until && c.until > window.from)
-        .map(|c| {
+        .filter_map(|c| {
+            let stay = stay_within(&c, window)?;
             let (visitors, listed) = counts.get(&c.id).copied().unwrap_or((0, 0));
-            VisitReport {
-                venue: c.venue,
-                code: c.venue_code,
-                name: c.venue_name,
-                stay: Stay { at: c.at.max(window.from), until: c.until.min(window.until) },
-                visitors,
-                listed,
-            }
+            Some(VisitReport { venue: c.venue, code: c.venue_code, name: c.venue_name, stay, visitors, listed })
         })
         .collect();
     visits.sort_by_key(|v| v.stay.at);
@@ -321,11 +320,8 @@ fn case_visits(checkins: Vec<Checkin>, window: &InfectiousWindow, rows: &[CoPres
 /// A time in the window that none of the case's visits spans or ends at, with about as
 /// many visits before it as after; `None` when the visits leave no such time.
 fn cut_between_visits(checkins: &[Checkin], window: &InfectiousWindow) -> Option<OffsetDateTime> {
-    let mut stays: Vec<(OffsetDateTime, OffsetDateTime)> = checkins
-        .iter()
-        .filter(|c| c.at < window.until && c.until > window.from)
-        .map(|c| (c.at.max(window.from), c.until.min(window.until)))
-        .collect();
+    let mut stays: Vec<(OffsetDateTime, OffsetDateTime)> =
+        checkins.iter().filter_map(|c| stay_within(c, window)).map(|s| (s.at, s.until)).collect();
     stays.sort_unstable();
     // The start of a visit is a cut when every visit before it has ended earlier, and the
     // visit itself lasts (a stay of no length at the cut would fall in neither part).
