@@ -234,8 +234,6 @@ impl Iterator for Checkins {
                 batch.push(NewCheckin {
                     venue: venue.id,
                     visitor: Visitor::Person(person.id).key(),
-                    person: Some(person.id),
-                    phone: None,
                     name: person.name.clone(),
                     at,
                     until: at + venue.kind.default_stay().min(Duration::minutes(rng.gen_range(10..240))),

@@ -171,8 +171,6 @@ pub(crate) fn visits(
                 visits.push(NewCheckin {
                     venue: venue.id,
                     visitor: Visitor::Person(person.id).key(),
-                    person: Some(person.id),
-                    phone: None,
                     name: person.full_name.clone(),
                     at,
                     until: at + venue.kind.default_stay().min(Duration::minutes(rng.gen_range(15..240))),

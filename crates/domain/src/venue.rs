@@ -194,6 +194,30 @@ impl Visitor {
             Visitor::Phone(phone) => format!("tel:{}", phone.as_str()),
         }
     }
+
+    /// The visitor a stored key names: the inverse of [`Visitor::key`]. A store keeps only
+    /// the key and reads the person or phone back from it; a key that names neither (one
+    /// written by hand) gives `None`.
+    pub fn from_key(key: &str) -> Option<Visitor> {
+        match key.strip_prefix("tel:") {
+            Some(phone) => Phone::parse("visitor", phone).ok().map(Visitor::Phone),
+            None => Uuid::parse_str(key).ok().map(|id| Visitor::Person(PersonId(id))),
+        }
+    }
+
+    pub fn person(&self) -> Option<PersonId> {
+        match self {
+            Visitor::Person(id) => Some(*id),
+            Visitor::Phone(_) => None,
+        }
+    }
+
+    pub fn phone(&self) -> Option<&Phone> {
+        match self {
+            Visitor::Phone(phone) => Some(phone),
+            Visitor::Person(_) => None,
+        }
+    }
 }
 
 /// Checks a check-in's time: not from the future (beyond clock skew), not older than the
@@ -361,6 +385,17 @@ mod tests {
         let with_plate = NewVenue { plate: Some("29B-123.45".into()), ..bus };
         assert_eq!(with_plate.validate().unwrap().plate.as_deref(), Some("29B-123.45"));
         assert!(parse_plate("p", "ABC").is_err());
+    }
+
+    #[test]
+    fn a_visitor_is_read_back_from_its_key() {
+        let person = Visitor::Person(PersonId::new());
+        let phone = Visitor::Phone(Phone::parse("p", "0912345678").unwrap());
+        for visitor in [person, phone] {
+            assert_eq!(Visitor::from_key(&visitor.key()), Some(visitor));
+        }
+        assert_eq!(Visitor::from_key("case"), None);
+        assert_eq!(Visitor::from_key("tel:12"), None);
     }
 
     #[test]

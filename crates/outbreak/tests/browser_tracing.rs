@@ -54,8 +54,6 @@ async fn stay(server: &TestServer, venue: &Venue, person: PersonId, t0: OffsetDa
     let checkin = NewCheckin {
         venue: venue.id,
         visitor: person.to_string(),
-        person: Some(person),
-        phone: None,
         name: String::new(),
         at: t0 + time::Duration::minutes(from),
         until: t0 + time::Duration::minutes(to),

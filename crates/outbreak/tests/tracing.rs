@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use outbreak_domain::testing::{CaseId, CaseStatus};
 use outbreak_domain::venue::NewVenue;
-use outbreak_domain::{NewPerson, PersonId, Phone, Unit, UnitCode, now};
+use outbreak_domain::{NewPerson, PersonId, Unit, UnitCode, now};
 use outbreak_store::{Case, NewCheckin, Venue};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -71,14 +71,11 @@ fn key(person: PersonId) -> String {
 /// Stores a stay at `venue` from `from` to `to` minutes after `t0`, as a gate system would
 /// have reported it.
 async fn stay(server: &TestServer, venue: &Venue, visitor: &str, t0: OffsetDateTime, from: i64, to: i64) {
-    let phone = visitor.strip_prefix("tel:").map(|p| Phone::parse("phone", p).unwrap());
-    let person = visitor.parse::<Uuid>().ok().map(PersonId);
+    let known = visitor.parse::<Uuid>().is_ok();
     let checkin = NewCheckin {
         venue: venue.id,
         visitor: visitor.into(),
-        person,
-        phone,
-        name: if person.is_some() { String::new() } else { "Khách lẻ".into() },
+        name: if known { String::new() } else { "Khách lẻ".into() },
         at: t0 + time::Duration::minutes(from),
         until: t0 + time::Duration::minutes(to),
         source: "api".into(),
@@ -399,9 +396,7 @@ async fn a_hub_lists_the_longest_co_presences_and_counts_the_rest() {
     let t0 = now() - time::Duration::hours(20);
     let visit = |visitor: String, from: i64, to: i64| NewCheckin {
         venue: market.id,
-        phone: visitor.strip_prefix("tel:").map(|p| Phone::parse("phone", p).unwrap()),
         visitor,
-        person: None,
         name: "Khách".into(),
         at: t0 + time::Duration::minutes(from),
         until: t0 + time::Duration::minutes(to),
@@ -448,9 +443,7 @@ async fn visits_apart_in_time_are_traced_as_one_window() {
     let t0 = now() - time::Duration::hours(20);
     let visit = |venue: &Venue, visitor: &str, from: i64, to: i64| NewCheckin {
         venue: venue.id,
-        phone: visitor.strip_prefix("tel:").map(|p| Phone::parse("phone", p).unwrap()),
         visitor: visitor.into(),
-        person: visitor.parse::<Uuid>().ok().map(PersonId),
         name: "Khách".into(),
         at: t0 + time::Duration::minutes(from),
         until: t0 + time::Duration::minutes(to),

@@ -8,14 +8,13 @@
 mod support;
 
 use outbreak_domain::venue::NewVenue;
-use outbreak_domain::{NewPerson, PersonId, Phone, now};
+use outbreak_domain::{NewPerson, now};
 use outbreak_store::{NewCheckin, Venue};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{TestServer, call, root};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use uuid::Uuid;
 
 async fn venue(server: &TestServer, name: &str) -> Venue {
     venue_in(server, name, "00070").await
@@ -34,13 +33,9 @@ async fn venue_in(server: &TestServer, name: &str, unit: &str) -> Venue {
 }
 
 async fn stay(server: &TestServer, venue: &Venue, visitor: &str, t0: OffsetDateTime, from: i64, to: i64) {
-    let phone = visitor.strip_prefix("tel:").map(|p| Phone::parse("phone", p).unwrap());
-    let person = visitor.parse::<Uuid>().ok().map(PersonId);
     let checkin = NewCheckin {
         venue: venue.id,
         visitor: visitor.into(),
-        person,
-        phone,
         name: "Khách lẻ".into(),
         at: t0 + time::Duration::minutes(from),
         until: t0 + time::Duration::minutes(to),

@@ -225,14 +225,6 @@ fn checkin(
     NewCheckin {
         venue: venue.id,
         visitor: visitor.key(),
-        person: match visitor {
-            Visitor::Person(id) => Some(*id),
-            Visitor::Phone(_) => None,
-        },
-        phone: match visitor {
-            Visitor::Phone(phone) => Some(phone.clone()),
-            Visitor::Person(_) => None,
-        },
         name,
         at,
         until: left_at

@@ -203,10 +203,9 @@ pub struct Venue {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewCheckin {
     pub venue: outbreak_domain::venue::VenueId,
-    /// `Visitor::key()`: a person's id or `tel:+84…`.
+    /// `Visitor::key()`: a person's id or `tel:+84…`. The person or the phone is read back
+    /// from it (`Visitor::from_key`), so a check-in stores it once.
     pub visitor: String,
-    pub person: Option<PersonId>,
-    pub phone: Option<Phone>,
     /// The name given at the door, when the person is not known.
     pub name: String,
     pub at: OffsetDateTime,

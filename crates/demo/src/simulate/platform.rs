@@ -103,8 +103,6 @@ impl<'a> Platform<'a> {
             batch.push(NewCheckin {
                 venue: world.places[visit.venue as usize].id,
                 visitor: Visitor::Person(resident.id).key(),
-                person: Some(resident.id),
-                phone: None,
                 name: resident.name.clone(),
                 at,
                 until,

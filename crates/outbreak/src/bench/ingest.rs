@@ -272,8 +272,6 @@ async fn store_alone(services: &Services, codes: &[String], rows: usize, batch: 
                 NewCheckin {
                     venue: venue.id,
                     visitor: Visitor::Phone(phone.clone()).key(),
-                    person: None,
-                    phone: Some(phone),
                     name: String::new(),
                     at: now,
                     until: now + venue.kind.default_stay(),

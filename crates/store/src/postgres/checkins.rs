@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use outbreak_domain::Phone;
-use outbreak_domain::venue::VenueId;
+use outbreak_domain::venue::{VenueId, Visitor};
 use time::{Date, Duration, OffsetDateTime, Time};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
@@ -151,7 +151,7 @@ impl CheckinStore for PostgresStore {
             unit_path(&txn, &v.unit, "unit").await?;
             txn.execute(
                 &format!(
-                    "INSERT INTO venues ({VENUE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                    "INSERT INTO venues ({VENUE_COLUMNS}, key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
                 ),
                 &[
                     &v.id.0,
@@ -166,11 +166,13 @@ impl CheckinStore for PostgresStore {
                     &v.owner_phone.as_ref().map(Phone::as_str),
                     &v.active,
                     &v.created_at,
+                    &venue_key(v.id),
                 ],
             )
             .await
             .map_err(|e| match unique_violation(&e) {
                 Some("venues_code_key") => StoreError::Conflict { field: "code", existing: Some(v.code.clone()) },
+                // The id itself, or its index key (`venues_key`), is another venue's.
                 Some(_) => StoreError::Conflict { field: "id", existing: Some(v.id.to_string()) },
                 None => e.into(),
             })?;
@@ -256,6 +258,7 @@ impl CheckinStore for PostgresStore {
                         continue;
                     }
                 let (venue_key, visitor_key) = (venue_key(c.venue), key64(&c.visitor));
+                let visitor = Visitor::from_key(&c.visitor);
                 let earlier = txn
                     .query_opt(&repeat, &[&c.venue.0, &c.visitor, &(c.at - window), &(c.at + window), &venue_key, &visitor_key])
                     .await?;
@@ -268,8 +271,8 @@ impl CheckinStore for PostgresStore {
                                 &[
                                     &c.venue.0,
                                     &c.visitor,
-                                    &c.person.map(|p| p.0),
-                                    &c.phone.as_ref().map(Phone::as_str),
+                                    &visitor.as_ref().and_then(Visitor::person).map(|p| p.0),
+                                    &visitor.as_ref().and_then(Visitor::phone).map(Phone::as_str),
                                     &c.name,
                                     &c.at,
                                     &c.until,
@@ -513,8 +516,10 @@ async fn copy_batches(
         ];
         let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
         for c in &batch {
-            let (venue_key, visitor_key, person) = (venue_key(c.venue), key64(&c.visitor), c.person.map(|p| p.0));
-            let phone = c.phone.as_ref().map(Phone::as_str);
+            let (venue_key, visitor_key, visitor) =
+                (venue_key(c.venue), key64(&c.visitor), Visitor::from_key(&c.visitor));
+            let person = visitor.as_ref().and_then(Visitor::person).map(|p| p.0);
+            let phone = visitor.as_ref().and_then(Visitor::phone).map(Phone::as_str);
             writer
                 .as_mut()
                 .write(&[

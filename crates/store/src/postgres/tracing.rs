@@ -43,7 +43,7 @@ const MEETINGS_SQL: &str = "SELECT s.n - 1, o.id, o.at, o.until
 
 /// The rows of the listed check-ins (by their primary key, so each is looked up in its own
 /// day's partition), with the people they are.
-const MET_VISITORS_SQL: &str = "SELECT o.id, o.venue_id, o.visitor, o.person_id, coalesce(pe.full_name, o.name),
+const MET_VISITORS_SQL: &str = "SELECT o.id, o.visitor, o.person_id, coalesce(pe.full_name, o.name),
            coalesce(pe.phone, o.phone), pe.address_path
     FROM UNNEST($1::bigint[], $2::timestamptz[]) AS j(id, at)
       JOIN checkins o ON o.id = j.id AND o.at = j.at
@@ -66,16 +66,15 @@ fn source_visit(r: &Row) -> Result<SourceVisit> {
 }
 
 fn met_visitor(r: &Row) -> Result<(i64, MetVisitor)> {
-    let phone: Option<String> = r.try_get(5)?;
+    let phone: Option<String> = r.try_get(4)?;
     Ok((
         r.try_get(0)?,
         MetVisitor {
-            venue: VenueId(r.try_get(1)?),
-            visitor: r.try_get(2)?,
-            person: r.try_get::<_, Option<Uuid>>(3)?.map(PersonId),
-            name: r.try_get(4)?,
+            visitor: r.try_get(1)?,
+            person: r.try_get::<_, Option<Uuid>>(2)?.map(PersonId),
+            name: r.try_get(3)?,
             phone: phone.as_deref().map(stored_phone).transpose()?,
-            home_path: r.try_get(6)?,
+            home_path: r.try_get(5)?,
         },
     ))
 }
@@ -324,7 +323,7 @@ impl TracingStore for PostgresStore {
             return Ok(Vec::new());
         }
         let statement = txn.prepare_cached(MEETINGS_SQL).await?;
-        let mut meetings: Vec<Meeting> = txn
+        let meetings: Vec<Meeting> = txn
             .query(
                 &statement,
                 &[
@@ -344,16 +343,8 @@ impl TracingStore for PostgresStore {
             })
             .collect::<Result<_>>()?;
         let stays: Vec<Stay> = visits.iter().map(|v| v.stay).collect();
-        let mut ranked = rank_meetings(visits.len(), &meetings, &stays, cap);
-        let mut rows = met_visitors(&txn, ranked.iter().map(|(m, _)| (m.checkin, m.at))).await?;
-        let collided = collided(&visits, &ranked, &rows);
-        if !collided.is_empty() {
-            let of_collided = meetings.iter().filter(|m| collided.contains(&m.visit)).map(|m| (m.checkin, m.at));
-            let venues = met_visitors(&txn, of_collided).await?;
-            without_strangers(&visits, &mut meetings, &collided, &venues);
-            ranked = rank_meetings(visits.len(), &meetings, &stays, cap);
-            rows = met_visitors(&txn, ranked.iter().map(|(m, _)| (m.checkin, m.at))).await?;
-        }
+        let ranked = rank_meetings(visits.len(), &meetings, &stays, cap);
+        let rows = met_visitors(&txn, ranked.iter().map(|(m, _)| (m.checkin, m.at))).await?;
         txn.commit().await?;
         Ok(copresence_rows(&visits, ranked, &rows))
     }

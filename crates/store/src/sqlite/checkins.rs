@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use outbreak_domain::Phone;
-use outbreak_domain::venue::VenueId;
+use outbreak_domain::venue::{VenueId, Visitor};
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 use time::{Duration, OffsetDateTime};
 
@@ -14,8 +14,7 @@ use crate::{CheckinStore, Result, StoreError, key64, venue_key};
 
 const VENUE_COLUMNS: &str =
     "id, code, name, kind, plate, unit_code, unit_path, address, contact_phone, owner_phone, active, created_at";
-const CHECKIN_COLUMNS: &str =
-    "c.id, c.venue_id, v.code, v.name, c.visitor, c.person_id, c.phone, c.name, c.at, c.until, c.source";
+const CHECKIN_COLUMNS: &str = "c.id, v.id, v.code, v.name, c.visitor, c.name, c.at, c.until, c.source";
 const DECLARATION_COLUMNS: &str = "d.id, d.visitor, d.person_id, d.phone, d.venue_id, d.at, d.symptoms, d.f0_contact, \
      d.places_visited, d.move_from, d.move_to, d.move_date, d.vehicle, d.flagged, d.unit_path, v.name";
 
@@ -45,18 +44,20 @@ fn optional_uuid(text: Option<String>) -> Result<Option<uuid::Uuid>> {
 }
 
 fn checkin_row(r: &Row) -> rusqlite::Result<Result<Checkin>> {
-    let (venue, person): (String, Option<String>) = (r.get(1)?, r.get(5)?);
-    let (id, code, name, visitor, phone, visitor_name, at, until, source) =
-        (r.get(0)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?);
+    let (venue, visitor): (String, String) = (r.get(1)?, r.get(4)?);
+    let (id, code, name, visitor_name, at, until, source) =
+        (r.get(0)?, r.get(2)?, r.get(3)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?);
+    // A row keeps only the visitor key; the person or phone is read back from it.
+    let named = Visitor::from_key(&visitor);
     Ok((|| {
         CheckinColumns {
             id,
             venue: parse_uuid(&venue)?,
             venue_code: code,
             venue_name: name,
+            person: named.as_ref().and_then(Visitor::person).map(|p| p.0),
+            phone: named.as_ref().and_then(Visitor::phone).map(|p| p.as_str().to_owned()),
             visitor,
-            person: optional_uuid(person)?,
-            phone,
             name: visitor_name,
             at: from_micros(at),
             until: from_micros(until),
@@ -108,7 +109,7 @@ impl CheckinStore for SqliteStore {
             unit_path(tx, &v.unit, "unit")?;
             tx.execute(
                 &format!(
-                    "INSERT INTO venues ({VENUE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                    "INSERT INTO venues ({VENUE_COLUMNS}, key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
                 ),
                 params![
                     v.id.0.to_string(),
@@ -122,11 +123,13 @@ impl CheckinStore for SqliteStore {
                     v.contact_phone.as_str(),
                     v.owner_phone.as_ref().map(Phone::as_str),
                     v.active,
-                    micros(v.created_at)
+                    micros(v.created_at),
+                    venue_key(v.id)
                 ],
             )
             .map_err(|e| match unique_violation(&e) {
                 Some("venues.code") => StoreError::Conflict { field: "code", existing: Some(v.code.clone()) },
+                // The id itself, or its index key (`venues_key`), is another venue's.
                 Some(_) => StoreError::Conflict { field: "id", existing: Some(v.id.to_string()) },
                 None => e.into(),
             })?;
@@ -204,34 +207,38 @@ impl CheckinStore for SqliteStore {
             let mut venue_known = tx.prepare_cached("SELECT 1 FROM venues WHERE id = ?1")?;
             let mut venues_seen = std::collections::HashSet::new();
             for c in &checkins {
-                if venues_seen.insert(c.venue) && venue_known.query_row([c.venue.0.to_string()], |_| Ok(())).optional()?.is_none() {
+                if venues_seen.insert(c.venue)
+                    && venue_known.query_row([c.venue.0.to_string()], |_| Ok(())).optional()?.is_none()
+                {
                     return Err(StoreError::NotFound("venue"));
                 }
             }
-            let mut known_key = tx.prepare_cached("SELECT checkin_id FROM checkin_client_keys WHERE client_key = ?1")?;
+            let mut known_key =
+                tx.prepare_cached("SELECT checkin_id FROM checkin_client_keys WHERE client_key = ?1")?;
             let mut repeat = tx.prepare_cached(
                 // The visitor's few check-ins, not the venue's many: SQLite has no statistics
                 // to tell the two indexes apart on a fresh store.
                 "SELECT id FROM checkins INDEXED BY checkins_visitor WHERE visitor_key = ?2 AND at > ?3 AND at < ?4
-                 AND venue_key = ?1 AND venue_id = ?5 AND visitor = ?6 ORDER BY at LIMIT 1",
+                 AND venue_key = ?1 AND visitor = ?5 ORDER BY at LIMIT 1",
             )?;
             let mut insert = tx.prepare_cached(
-                "INSERT INTO checkins (venue_key, visitor_key, venue_id, visitor, person_id, phone, name, at, until, source)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT INTO checkins (venue_key, visitor_key, visitor, name, at, until, source)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
-            let mut remember = tx.prepare_cached("INSERT INTO checkin_client_keys (client_key, checkin_id, at) VALUES (?1, ?2, ?3)")?;
+            let mut remember =
+                tx.prepare_cached("INSERT INTO checkin_client_keys (client_key, checkin_id, at) VALUES (?1, ?2, ?3)")?;
             let mut outcomes = Vec::with_capacity(checkins.len());
             for c in &checkins {
                 if let Some(key) = &c.client_key
-                    && let Some(id) = known_key.query_row([key], |r| r.get(0)).optional()? {
-                        outcomes.push(CheckinOutcome::Repeat(id));
-                        continue;
-                    }
-                let venue = c.venue.0.to_string();
+                    && let Some(id) = known_key.query_row([key], |r| r.get(0)).optional()?
+                {
+                    outcomes.push(CheckinOutcome::Repeat(id));
+                    continue;
+                }
                 let (venue_key, visitor_key) = (venue_key(c.venue), key64(&c.visitor));
                 let at = micros(c.at);
                 let earlier: Option<i64> = repeat
-                    .query_row(params![venue_key, visitor_key, at - window, at + window, venue, c.visitor], |r| r.get(0))
+                    .query_row(params![venue_key, visitor_key, at - window, at + window, c.visitor], |r| r.get(0))
                     .optional()?;
                 let outcome = match earlier {
                     Some(id) => CheckinOutcome::Repeat(id),
@@ -239,10 +246,7 @@ impl CheckinStore for SqliteStore {
                         insert.execute(params![
                             venue_key,
                             visitor_key,
-                            venue,
                             c.visitor,
-                            c.person.map(|p| p.0.to_string()),
-                            c.phone.as_ref().map(Phone::as_str),
                             c.name,
                             at,
                             micros(c.until),
@@ -320,7 +324,7 @@ impl CheckinStore for SqliteStore {
             let keys: Vec<String> = visitors.iter().map(|v| key64(v).to_string()).collect();
             let marks: Vec<String> = (2..visitors.len() + 2).map(|i| format!("?{i}")).collect();
             let sql = format!(
-                "SELECT {CHECKIN_COLUMNS} FROM checkins c JOIN venues v ON v.id = c.venue_id
+                "SELECT {CHECKIN_COLUMNS} FROM checkins c JOIN venues v ON v.key = c.venue_key
                  WHERE c.visitor_key IN ({}) AND c.at >= ?1 AND c.visitor IN ({}) ORDER BY c.at DESC, c.id DESC",
                 keys.join(", "),
                 marks.join(", ")
@@ -343,11 +347,11 @@ impl CheckinStore for SqliteStore {
     ) -> Result<Vec<Checkin>> {
         self.read(move |c| {
             let sql = format!(
-                "SELECT {CHECKIN_COLUMNS} FROM checkins c JOIN venues v ON v.id = c.venue_id
-                 WHERE c.venue_key = ?4 AND c.venue_id = ?1 AND c.at >= ?2 AND c.at < ?3 ORDER BY c.at DESC, c.id DESC LIMIT {limit}"
+                "SELECT {CHECKIN_COLUMNS} FROM checkins c JOIN venues v ON v.key = c.venue_key
+                 WHERE c.venue_key = ?1 AND c.at >= ?2 AND c.at < ?3 ORDER BY c.at DESC, c.id DESC LIMIT {limit}"
             );
             let mut stmt = c.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params![venue.0.to_string(), micros(since), micros(until), venue_key(venue)], checkin_row)?;
+            let rows = stmt.query_map(params![venue_key(venue), micros(since), micros(until)], checkin_row)?;
             rows.map(|r| r?).collect()
         })
         .await
@@ -356,8 +360,8 @@ impl CheckinStore for SqliteStore {
     async fn count_venue_checkins(&self, venue: VenueId, since: OffsetDateTime) -> Result<u64> {
         self.read(move |c| {
             let n: i64 = c
-                .prepare_cached("SELECT count(*) FROM checkins WHERE venue_key = ?3 AND venue_id = ?1 AND at >= ?2")?
-                .query_row(params![venue.0.to_string(), micros(since), venue_key(venue)], |r| r.get(0))?;
+                .prepare_cached("SELECT count(*) FROM checkins WHERE venue_key = ?1 AND at >= ?2")?
+                .query_row(params![venue_key(venue), micros(since)], |r| r.get(0))?;
             Ok(n as u64)
         })
         .await
@@ -464,17 +468,14 @@ fn load_batches(
                 }
             }
             let mut insert = tx.prepare_cached(
-                "INSERT INTO checkins (venue_key, visitor_key, venue_id, visitor, person_id, phone, name, at, until, source)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT INTO checkins (venue_key, visitor_key, visitor, name, at, until, source)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
             for c in &batch {
                 insert.execute(params![
                     venue_key(c.venue),
                     key64(&c.visitor),
-                    c.venue.0.to_string(),
                     c.visitor,
-                    c.person.map(|p| p.0.to_string()),
-                    c.phone.as_ref().map(Phone::as_str),
                     c.name,
                     micros(c.at),
                     micros(c.until),

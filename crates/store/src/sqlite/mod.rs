@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use outbreak_domain::{Person, PersonId, Phone, Role, Unit, UnitCode};
+use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params, params_from_iter};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -45,6 +46,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("0011_consumer_leases.sql")),
     (12, include_str!("0012_people_match.sql")),
     (13, include_str!("0013_contacts_unindexed_person.sql")),
+    (14, include_str!("0014_slim_checkins.sql")),
 ];
 
 /// Readers kept open between requests; more are opened under load and closed after.
@@ -247,10 +249,26 @@ impl SqliteStore {
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
+    // Migration 14 keys the venues already stored as the code does.
+    conn.create_scalar_function(
+        "venue_key",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |f| {
+            let id: String = f.get(0)?;
+            let id = uuid::Uuid::parse_str(&id).map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))?;
+            Ok(crate::venue_key(outbreak_domain::venue::VenueId(id)))
+        },
+    )?;
+    apply(conn, MIGRATIONS)
+}
+
+/// Applies those of `migrations` not yet applied, each in a transaction of its own.
+fn apply(conn: &mut Connection, migrations: &[(i64, &str)]) -> Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
     )?;
-    for (version, sql) in MIGRATIONS {
+    for (version, sql) in migrations {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let applied: bool =
             tx.query_row("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)", [version], |r| {
@@ -1047,5 +1065,78 @@ impl AuditStore for SqliteStore {
             Ok(entries)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::{CheckinStore, key64, venue_key};
+    use outbreak_domain::venue::VenueId;
+
+    #[tokio::test]
+    async fn check_ins_stored_before_the_slim_rows_read_back_whole() {
+        let dir = std::env::temp_dir().join(format!("outbreak-migrate-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("store.sqlite");
+        let venue = VenueId(uuid::Uuid::now_v7());
+        let person = uuid::Uuid::now_v7();
+        let at = micros(crate_now() - time::Duration::hours(2));
+        {
+            let mut old = Connection::open(&path).unwrap();
+            apply(&mut old, &MIGRATIONS[..13]).unwrap();
+            old.execute_batch(
+                "INSERT INTO units (code, level, name, name_folded, division_type, path)
+                 VALUES ('00070', 'commune', 'Hàng Bạc', 'hang bac', 'Phường', '/VN/01/00070/')",
+            )
+            .unwrap();
+            old.execute(
+                "INSERT INTO venues (id, code, name, kind, unit_code, unit_path, address, contact_phone, active, created_at)
+                 VALUES (?1, 'CHO12345', 'Chợ Hôm', 'market', '00070', '/VN/01/00070/', 'Phố Huế', '0912345678', 1, ?2)",
+                params![venue.0.to_string(), at],
+            )
+            .unwrap();
+            let mut insert = old
+                .prepare(
+                    "INSERT INTO checkins (venue_key, visitor_key, venue_id, visitor, person_id, phone, name, at, until, source)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8 + 3600000000, 'poster')",
+                )
+                .unwrap();
+            let by_person = person.to_string();
+            for (visitor, person, phone, name) in [
+                (by_person.as_str(), Some(by_person.as_str()), None, "Lê Thị Hoa"),
+                ("tel:+84912000001", None, Some("+84912000001"), "Khách"),
+            ] {
+                let row =
+                    params![venue_key(venue), key64(visitor), venue.0.to_string(), visitor, person, phone, name, at];
+                insert.execute(row).unwrap();
+            }
+        }
+        let store = SqliteStore::open(&path).await.unwrap();
+        let since = crate_now() - time::Duration::days(1);
+        let read = store.venue_checkins(venue, since, crate_now(), 10).await.unwrap();
+        let mut seen: Vec<_> = read
+            .iter()
+            .map(|c| (c.venue, c.venue_code.as_str(), c.visitor.as_str(), c.person, c.phone.clone(), c.name.as_str()))
+            .collect();
+        seen.sort_by_key(|c| c.2);
+        let phone = outbreak_domain::Phone::parse("p", "0912000001").unwrap();
+        assert_eq!(
+            seen,
+            [
+                (
+                    venue,
+                    "CHO12345",
+                    person.to_string().as_str(),
+                    Some(outbreak_domain::PersonId(person)),
+                    None,
+                    "Lê Thị Hoa"
+                ),
+                (venue, "CHO12345", "tel:+84912000001", None, Some(phone), "Khách"),
+            ]
+        );
+        assert_eq!(store.count_venue_checkins(venue, since).await.unwrap(), 2);
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

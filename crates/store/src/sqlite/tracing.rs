@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use async_trait::async_trait;
 use outbreak_domain::testing::CaseId;
 use outbreak_domain::tracing::{ContactId, ContactStatus, ExposureId, LONGEST_STAY, Stay};
-use outbreak_domain::venue::VenueKind;
+use outbreak_domain::venue::{VenueKind, Visitor};
 use outbreak_domain::{PersonId, Phone, UnitCode};
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use time::{Duration, OffsetDateTime};
@@ -30,7 +30,7 @@ const SOURCE_VISITS_SQL: &str = "WITH src AS (
     )
     SELECT c.id, c.venue_key, c.visitor_key, c.visitor, max(c.at, src.wfrom), min(c.until, src.wuntil),
            v.id, v.code, v.name, v.kind, v.unit_path
-    FROM src CROSS JOIN checkins c INDEXED BY checkins_visitor JOIN venues v ON v.id = c.venue_id
+    FROM src CROSS JOIN checkins c INDEXED BY checkins_visitor JOIN venues v ON v.key = c.venue_key
     WHERE c.visitor_key = src.visitor_key AND c.at >= src.wfrom - ?2 AND c.at < src.wuntil
       AND c.visitor = src.visitor AND c.until > src.wfrom
     ORDER BY src.n, c.at, c.id";
@@ -47,10 +47,10 @@ const MEETINGS_SQL: &str = "WITH s AS MATERIALIZED (
     WHERE o.venue_key = s.venue_key AND o.at > s.at - ?2 - s.margin AND o.at < s.until + s.margin
       AND o.until + s.margin > s.at AND o.visitor_key <> s.visitor_key";
 
-/// The rows of the listed check-ins, with the people they are.
-const MET_VISITORS_SQL: &str = "SELECT o.id, o.venue_id, o.visitor, o.person_id, coalesce(pe.full_name, o.name),
-           coalesce(pe.phone, o.phone), pe.address_path
-    FROM json_each(?1) j CROSS JOIN checkins o ON o.id = j.value LEFT JOIN people pe ON pe.id = o.person_id";
+/// The rows of the listed check-ins, with the people they are (a person's visitor key is
+/// their id).
+const MET_VISITORS_SQL: &str = "SELECT o.id, o.visitor, coalesce(pe.full_name, o.name), pe.phone, pe.address_path
+    FROM json_each(?1) j CROSS JOIN checkins o ON o.id = j.value LEFT JOIN people pe ON pe.id = o.visitor";
 
 fn source_visit(r: &Row) -> rusqlite::Result<Result<SourceVisit>> {
     let (checkin, venue_key, visitor_key, visitor, at, until): (i64, i64, i64, String, i64, i64) =
@@ -74,21 +74,16 @@ fn source_visit(r: &Row) -> rusqlite::Result<Result<SourceVisit>> {
 }
 
 fn met_visitor(r: &Row) -> rusqlite::Result<Result<(i64, MetVisitor)>> {
-    let (id, venue, visitor, person): (i64, String, String, Option<String>) =
-        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
-    let (name, phone, home_path): (String, Option<String>, Option<String>) = (r.get(4)?, r.get(5)?, r.get(6)?);
+    let (id, visitor, name): (i64, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+    let (person_phone, home_path): (Option<String>, Option<String>) = (r.get(3)?, r.get(4)?);
+    let named = Visitor::from_key(&visitor);
     Ok((|| {
-        Ok((
-            id,
-            MetVisitor {
-                venue: outbreak_domain::venue::VenueId(parse_uuid(&venue)?),
-                visitor,
-                person: person.as_deref().map(parse_uuid).transpose()?.map(PersonId),
-                name,
-                phone: phone.as_deref().map(stored_phone).transpose()?,
-                home_path,
-            },
-        ))
+        // A known person's phone, else the phone they checked in with.
+        let phone = match person_phone {
+            Some(text) => Some(stored_phone(&text)?),
+            None => named.as_ref().and_then(Visitor::phone).cloned(),
+        };
+        Ok((id, MetVisitor { person: named.as_ref().and_then(Visitor::person), visitor, name, phone, home_path }))
     })())
 }
 
@@ -128,7 +123,7 @@ fn copresence_in(c: &Connection, sources: &str, cap: u32) -> Result<Vec<CoPresen
             ])
         })
         .collect();
-    let mut meetings: Vec<Meeting> = tx
+    let meetings: Vec<Meeting> = tx
         .prepare_cached(MEETINGS_SQL)?
         .query_map(params![serde_json::Value::Array(asked).to_string(), longest], |r| {
             let (visit, checkin, at, until): (i64, i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
@@ -136,15 +131,8 @@ fn copresence_in(c: &Connection, sources: &str, cap: u32) -> Result<Vec<CoPresen
         })?
         .collect::<rusqlite::Result<_>>()?;
     let stays: Vec<Stay> = visits.iter().map(|v| v.stay).collect();
-    let mut ranked = rank_meetings(visits.len(), &meetings, &stays, cap);
-    let mut rows = met_visitors(&tx, ranked.iter().map(|(m, _)| m.checkin))?;
-    let collided = collided(&visits, &ranked, &rows);
-    if !collided.is_empty() {
-        let venues = met_visitors(&tx, meetings.iter().filter(|m| collided.contains(&m.visit)).map(|m| m.checkin))?;
-        without_strangers(&visits, &mut meetings, &collided, &venues);
-        ranked = rank_meetings(visits.len(), &meetings, &stays, cap);
-        rows = met_visitors(&tx, ranked.iter().map(|(m, _)| m.checkin))?;
-    }
+    let ranked = rank_meetings(visits.len(), &meetings, &stays, cap);
+    let rows = met_visitors(&tx, ranked.iter().map(|(m, _)| m.checkin))?;
     ::tracing::trace!(
         visits = visits.len(),
         meetings = meetings.len(),

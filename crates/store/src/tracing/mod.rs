@@ -236,7 +236,7 @@ pub struct ExposureContact {
 #[async_trait]
 pub trait TracingStore {
     /// For each source, its check-ins whose stay overlaps `[from, until)` (cut to it), and
-    /// the check-ins of other visitors at the same venue (the full venue id compared) whose
+    /// the check-ins of other visitors at the same venue (one venue to an index key) whose
     /// stay meets that stay within the venue kind's margin. At most `cap` are listed per
     /// source visit, the longest overlaps first, each carrying how many there were. Stays
     /// longer than [`outbreak_domain::tracing::LONGEST_STAY`] are seen from their first hours only.
@@ -476,7 +476,6 @@ pub(crate) struct Meeting {
 /// What the co-presence search reads of a listed check-in's row.
 #[derive(Debug, Clone)]
 pub(crate) struct MetVisitor {
-    pub venue: VenueId,
     pub visitor: String,
     pub person: Option<PersonId>,
     /// The person's registered name and phone when known, else those given at the door.
@@ -511,38 +510,9 @@ pub(crate) fn rank_meetings(visits: usize, meetings: &[Meeting], stays: &[Stay],
     listed
 }
 
-/// The visits with a listed check-in at another venue than theirs: its 64-bit key is
-/// theirs. The stores then read the venue of every meeting of those visits and rank them
-/// again without the strangers, so that neither the list nor the count mixes two venues
-/// (unless every stranger falls beyond the cap of a visit, where only the count could).
-pub(crate) fn collided(
-    visits: &[SourceVisit],
-    ranked: &[(Meeting, u64)],
-    rows: &std::collections::HashMap<i64, MetVisitor>,
-) -> std::collections::HashSet<usize> {
-    ranked
-        .iter()
-        .filter(|(m, _)| rows.get(&m.checkin).is_some_and(|r| r.venue != visits[m.visit].venue))
-        .map(|(m, _)| m.visit)
-        .collect()
-}
-
-/// Keeps, of the collided visits' meetings, those at the visit's own venue (`venues` holds
-/// the venue of each of their check-ins).
-pub(crate) fn without_strangers(
-    visits: &[SourceVisit],
-    meetings: &mut Vec<Meeting>,
-    collided: &std::collections::HashSet<usize>,
-    venues: &std::collections::HashMap<i64, MetVisitor>,
-) {
-    meetings.retain(|m| {
-        !collided.contains(&m.visit) || venues.get(&m.checkin).is_some_and(|r| r.venue == visits[m.visit].venue)
-    });
-}
-
 /// The co-presence rows from the ranked meetings and the rows read for them, in the order
-/// of [`TracingStore::copresence`]: by source, the source's stay, then rank. A listed row
-/// whose full venue id differs from the source's (their 64-bit keys collided) is left out.
+/// of [`TracingStore::copresence`]: by source, the source's stay, then rank. A meeting is
+/// at its source's venue: no two venues share an index key (`venues_key` on both stores).
 pub(crate) fn copresence_rows(
     visits: &[SourceVisit],
     ranked: Vec<(Meeting, u64)>,
@@ -551,7 +521,7 @@ pub(crate) fn copresence_rows(
     let mut out: Vec<(usize, CoPresence)> = Vec::with_capacity(ranked.len());
     for (rank, (m, met)) in ranked.into_iter().enumerate() {
         let s = &visits[m.visit];
-        let Some(row) = rows.get(&m.checkin).filter(|r| r.venue == s.venue) else { continue };
+        let Some(row) = rows.get(&m.checkin) else { continue };
         out.push((
             rank,
             CoPresence {
