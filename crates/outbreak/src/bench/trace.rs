@@ -8,8 +8,12 @@
 //! Beside each F1 trace it times the floor: one bare indexed query that reads the same
 //! check-ins (the case's, then the others' at the same venues over the same ranges) and
 //! nothing else, so the engine's cost is a ratio that holds on a noisy machine. The floor
-//! and the engine take turns going first, so neither always finds the pages warm.
+//! and the engine take turns going first, so neither always finds the pages warm. Before
+//! the measures it traces other cases to their F1s (`--warmup`), reported on a row of their
+//! own: the bulk load leaves the page cache holding the pages it wrote last, not those a
+//! running server's traces keep there.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -19,7 +23,7 @@ use outbreak_demo::{ActivityOptions, Resident, Town};
 use outbreak_domain::testing::{CaseId, CaseStatus};
 use outbreak_domain::tracing::{LONGEST_STAY, copresence_margin};
 use outbreak_domain::venue::{VenueKind, Visitor};
-use outbreak_domain::{local_date, now};
+use outbreak_domain::{PersonId, local_date, now};
 use outbreak_services::Services;
 use outbreak_services::accounts::{AccountRequest, GrantRequest};
 use outbreak_store::Case;
@@ -47,6 +51,11 @@ pub struct TraceArgs {
     /// Cases traced for each measure (F1; F1 and F2), each a different random person.
     #[arg(long, default_value_t = 200)]
     cases: usize,
+    /// Cases traced to their F1s before the measures, reported apart: the bulk load leaves
+    /// the page cache holding what it wrote last, where a running server holds what
+    /// tracing reads.
+    #[arg(long, default_value_t = 100)]
+    warmup: usize,
     #[arg(long, default_value_t = 2021)]
     seed: u64,
 }
@@ -112,8 +121,10 @@ async fn measure(args: &TraceArgs, database: &str, dir: &std::path::Path) -> any
     super::settle(database).await?;
     let token = tracer_token(&services).await?;
     let mut rng = StdRng::seed_from_u64(args.seed ^ 0x0063_6173_6573);
-    let cases = confirm_cases(&services, &town, args.cases * 2, &mut rng).await?;
+    let mut taken = HashSet::new();
+    let cases = confirm_cases(&services, &town, args.cases * 2, &mut taken, &mut rng).await?;
     let (f1_cases, f2_cases) = cases.split_at(args.cases.min(cases.len()));
+    let warmup_cases = confirm_cases(&services, &town, args.warmup, &mut taken, &mut rng).await?;
     // The target is on the server's memory while tracing: the load's peak (the town, the
     // generator's batches, the index builds) is reported apart, the town is let go, and
     // the peak starts again from here.
@@ -126,6 +137,12 @@ async fn measure(args: &TraceArgs, database: &str, dir: &std::path::Path) -> any
     let mut connection = Connection::open(&address).await?;
 
     let mut figures = Figures::default();
+    let progress = bar(warmup_cases.len() as u64, "warm-up traces");
+    for case in &warmup_cases {
+        figures.warmup.push(trace(&mut connection, &token, case.id, "f1").await?.0);
+        progress.inc(1);
+    }
+    progress.finish();
     let progress = bar(f1_cases.len() as u64, "F1 traces");
     for (i, case) in f1_cases.iter().enumerate() {
         let keys = case_keys(&services, case).await?;
@@ -166,6 +183,7 @@ async fn measure(args: &TraceArgs, database: &str, dir: &std::path::Path) -> any
 
 #[derive(Default)]
 struct Figures {
+    warmup: Vec<Duration>,
     f1: Vec<Duration>,
     floor: Vec<(Duration, u64)>,
     f2: Vec<Duration>,
@@ -191,6 +209,7 @@ fn print_figures(args: &TraceArgs, backend: &str, people: u64, loaded: u64, fill
     println!("| measure | cases | p50 | p90 | p99 | max |");
     println!("|---|---|---|---|---|---|");
     for (name, times) in [
+        ("F1, first traces after the load (warm-up, apart)", &f.warmup),
         ("F1 through the API", &f.f1),
         ("floor: the same check-ins, one bare query", &floor),
         ("F1 + F2 through the API", &f.f2),
@@ -277,12 +296,21 @@ async fn tracer_token(services: &Services) -> anyhow::Result<String> {
     Ok(services.issue_api_token(&super::installer(), account.id, "bench").await?.secret)
 }
 
-/// Confirms `count` different random people as cases today, sampled yesterday.
-async fn confirm_cases(services: &Services, town: &Town, count: usize, rng: &mut StdRng) -> anyhow::Result<Vec<Case>> {
+/// Confirms `count` different random people as cases today, sampled yesterday, none of
+/// them `taken` by an earlier call (and takes them).
+async fn confirm_cases(
+    services: &Services,
+    town: &Town,
+    count: usize,
+    taken: &mut HashSet<PersonId>,
+    rng: &mut StdRng,
+) -> anyhow::Result<Vec<Case>> {
     let confirmed_at = now();
     let sampled = local_date(confirmed_at).previous_day();
-    let mut chosen: Vec<&Resident> = town.people.choose_multiple(rng, count).collect();
+    let mut chosen: Vec<&Resident> =
+        town.people.choose_multiple(rng, count + taken.len()).filter(|r| !taken.contains(&r.id)).take(count).collect();
     chosen.shuffle(rng);
+    taken.extend(chosen.iter().map(|r| r.id));
     let mut cases = Vec::with_capacity(chosen.len());
     for resident in chosen {
         let commune = &town.communes[resident.commune];
