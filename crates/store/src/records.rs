@@ -1,5 +1,6 @@
 //! Records the store keeps beside the domain types: accounts, sessions, keys, audit entries.
 
+use outbreak_domain::venue::Visitor;
 use outbreak_domain::{Grant, Person, PersonId, Phone, Role, UnitCode};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -215,6 +216,18 @@ pub struct NewCheckin {
     pub source: String,
     /// A client's own id for the item (scoped to the client), so retries store it once.
     pub client_key: Option<String>,
+}
+
+impl NewCheckin {
+    /// The name a store keeps: a known person's comes from their record when read (their
+    /// registered name, as tracing lists them), so only a visitor known by phone alone
+    /// keeps the name given at the door.
+    pub(crate) fn name_to_store(&self) -> &str {
+        match Visitor::from_key(&self.visitor) {
+            Some(Visitor::Person(_)) => "",
+            _ => &self.name,
+        }
+    }
 }
 
 /// What became of one check-in of a batch.

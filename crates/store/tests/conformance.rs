@@ -725,6 +725,24 @@ async fn checkins_check_out_and_diaries(store: &dyn Store) {
     assert!(store.checkins_of(&[], t).await.unwrap().is_empty());
     let log = store.venue_checkins(market.id, t - Duration::minutes(1), now(), 10).await.unwrap();
     assert_eq!(log[0].id, id);
+
+    // A known person's check-in reads back with the person and their registered name,
+    // whatever name came with it; a phone's keeps the name given at the door.
+    let resident = person("Trần Văn Khách", None, "00073");
+    store.insert_person(&resident).await.unwrap();
+    let known = resident.id.to_string();
+    let visit = NewCheckin { name: "Anh Khách".into(), ..checkin(&market, &known, t, None) };
+    store.record_checkins(vec![visit], Duration::minutes(30), vec![]).await.unwrap();
+    let diary = store.checkins_of(&[known.clone()], t - Duration::days(1)).await.unwrap();
+    let read = |c: &Checkin| (c.visitor.clone(), c.person, c.phone.clone(), c.name.clone());
+    assert_eq!(diary.iter().map(read).collect::<Vec<_>>(), [(known, Some(resident.id), None, "Trần Văn Khách".into())]);
+    let log = store.venue_checkins(market.id, t - Duration::minutes(1), now(), 10).await.unwrap();
+    let by_phone = log.iter().find(|c| c.person.is_none()).map(read).unwrap();
+    assert_eq!(
+        by_phone,
+        ("tel:+84911111111".into(), None, Some(Phone::parse("p", "0911111111").unwrap()), "Khách".into())
+    );
+    assert_eq!(log.iter().find(|c| c.person.is_some()).unwrap().name, "Trần Văn Khách");
 }
 
 async fn declarations_filter_by_flag_scope_and_visitor(store: &dyn Store) {

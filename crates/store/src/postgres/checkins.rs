@@ -16,8 +16,9 @@ use crate::{CheckinStore, Result, StoreError, key64, venue_key};
 
 const VENUE_COLUMNS: &str =
     "id, code, name, kind, plate, unit_code, unit_path, address, contact_phone, owner_phone, active, created_at";
-const CHECKIN_COLUMNS: &str =
-    "c.id, c.venue_id, v.code, v.name, c.visitor, c.person_id, c.phone, c.name, c.at, c.until, c.source";
+const CHECKIN_COLUMNS: &str = "c.id, c.venue_id, v.code, v.name, c.visitor, c.person_id, c.phone, coalesce(pe.full_name, c.name), c.at, c.until, c.source";
+/// A check-in with its venue and, for a known person, their record.
+const CHECKIN_FROM: &str = "checkins c JOIN venues v ON v.id = c.venue_id LEFT JOIN people pe ON pe.id = c.person_id";
 const DECLARATION_COLUMNS: &str = "d.id, d.visitor, d.person_id, d.phone, d.venue_id, d.at, d.symptoms, d.f0_contact, \
      d.places_visited, d.move_from, d.move_to, d.move_date, d.vehicle, d.flagged, d.unit_path, v.name";
 
@@ -273,7 +274,7 @@ impl CheckinStore for PostgresStore {
                                     &c.visitor,
                                     &visitor.as_ref().and_then(Visitor::person).map(|p| p.0),
                                     &visitor.as_ref().and_then(Visitor::phone).map(Phone::as_str),
-                                    &c.name,
+                                    &c.name_to_store(),
                                     &c.at,
                                     &c.until,
                                     &c.source,
@@ -357,7 +358,7 @@ impl CheckinStore for PostgresStore {
         }
         let client = self.pool.get().await?;
         let sql = format!(
-            "SELECT {CHECKIN_COLUMNS} FROM checkins c JOIN venues v ON v.id = c.venue_id
+            "SELECT {CHECKIN_COLUMNS} FROM {CHECKIN_FROM}
              WHERE c.visitor_key = ANY($3) AND c.at >= $1 AND c.visitor = ANY($2) ORDER BY c.at DESC, c.id DESC"
         );
         let keys: Vec<i64> = visitors.iter().map(|v| key64(v)).collect();
@@ -373,7 +374,7 @@ impl CheckinStore for PostgresStore {
     ) -> Result<Vec<Checkin>> {
         let client = self.pool.get().await?;
         let sql = format!(
-            "SELECT {CHECKIN_COLUMNS} FROM checkins c JOIN venues v ON v.id = c.venue_id
+            "SELECT {CHECKIN_COLUMNS} FROM {CHECKIN_FROM}
              WHERE c.venue_key = $4 AND c.venue_id = $1 AND c.at >= $2 AND c.at < $3 ORDER BY c.at DESC, c.id DESC LIMIT {limit}"
         );
         client.query(&sql, &[&venue.0, &since, &until, &venue_key(venue)]).await?.iter().map(checkin_row).collect()
@@ -529,7 +530,7 @@ async fn copy_batches(
                     &c.visitor,
                     &person,
                     &phone,
-                    &c.name,
+                    &c.name_to_store(),
                     &c.at,
                     &c.until,
                     &c.source,

@@ -14,7 +14,11 @@ use crate::{CheckinStore, Result, StoreError, key64, venue_key};
 
 const VENUE_COLUMNS: &str =
     "id, code, name, kind, plate, unit_code, unit_path, address, contact_phone, owner_phone, active, created_at";
-const CHECKIN_COLUMNS: &str = "c.id, v.id, v.code, v.name, c.visitor, c.name, c.at, c.until, c.source";
+const CHECKIN_COLUMNS: &str =
+    "c.id, v.id, v.code, v.name, c.visitor, coalesce(pe.full_name, c.name), c.at, c.until, c.source";
+/// A check-in with its venue and, for a known person, their record (a person's visitor
+/// key is their id).
+const CHECKIN_FROM: &str = "checkins c JOIN venues v ON v.key = c.venue_key LEFT JOIN people pe ON pe.id = c.visitor";
 const DECLARATION_COLUMNS: &str = "d.id, d.visitor, d.person_id, d.phone, d.venue_id, d.at, d.symptoms, d.f0_contact, \
      d.places_visited, d.move_from, d.move_to, d.move_date, d.vehicle, d.flagged, d.unit_path, v.name";
 
@@ -247,7 +251,7 @@ impl CheckinStore for SqliteStore {
                             venue_key,
                             visitor_key,
                             c.visitor,
-                            c.name,
+                            c.name_to_store(),
                             at,
                             micros(c.until),
                             c.source
@@ -324,7 +328,7 @@ impl CheckinStore for SqliteStore {
             let keys: Vec<String> = visitors.iter().map(|v| key64(v).to_string()).collect();
             let marks: Vec<String> = (2..visitors.len() + 2).map(|i| format!("?{i}")).collect();
             let sql = format!(
-                "SELECT {CHECKIN_COLUMNS} FROM checkins c JOIN venues v ON v.key = c.venue_key
+                "SELECT {CHECKIN_COLUMNS} FROM {CHECKIN_FROM}
                  WHERE c.visitor_key IN ({}) AND c.at >= ?1 AND c.visitor IN ({}) ORDER BY c.at DESC, c.id DESC",
                 keys.join(", "),
                 marks.join(", ")
@@ -347,7 +351,7 @@ impl CheckinStore for SqliteStore {
     ) -> Result<Vec<Checkin>> {
         self.read(move |c| {
             let sql = format!(
-                "SELECT {CHECKIN_COLUMNS} FROM checkins c JOIN venues v ON v.key = c.venue_key
+                "SELECT {CHECKIN_COLUMNS} FROM {CHECKIN_FROM}
                  WHERE c.venue_key = ?1 AND c.at >= ?2 AND c.at < ?3 ORDER BY c.at DESC, c.id DESC LIMIT {limit}"
             );
             let mut stmt = c.prepare_cached(&sql)?;
@@ -476,7 +480,7 @@ fn load_batches(
                     venue_key(c.venue),
                     key64(&c.visitor),
                     c.visitor,
-                    c.name,
+                    c.name_to_store(),
                     micros(c.at),
                     micros(c.until),
                     c.source

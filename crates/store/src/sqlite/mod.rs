@@ -1097,6 +1097,13 @@ mod tests {
                 params![venue.0.to_string(), at],
             )
             .unwrap();
+            old.execute(
+                "INSERT INTO people (id, full_name, name_folded, date_of_birth, birth_year, sex, address_unit,
+                    address_path, street, created_at, updated_at)
+                 VALUES (?1, 'Lê Thị Hoa', 'le thi hoa', '1990-01-01', 1990, 'female', '00070', '/VN/01/00070/', '', ?2, ?2)",
+                params![person.to_string(), at],
+            )
+            .unwrap();
             let mut insert = old
                 .prepare(
                     "INSERT INTO checkins (venue_key, visitor_key, venue_id, visitor, person_id, phone, name, at, until, source)
@@ -1105,7 +1112,7 @@ mod tests {
                 .unwrap();
             let by_person = person.to_string();
             for (visitor, person, phone, name) in [
-                (by_person.as_str(), Some(by_person.as_str()), None, "Lê Thị Hoa"),
+                (by_person.as_str(), Some(by_person.as_str()), None, "Hoa"),
                 ("tel:+84912000001", None, Some("+84912000001"), "Khách"),
             ] {
                 let row =
@@ -1137,6 +1144,12 @@ mod tests {
             ]
         );
         assert_eq!(store.count_venue_checkins(venue, since).await.unwrap(), 2);
+        // The known person's row no longer keeps a name of its own.
+        let stored: String = Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT name FROM checkins WHERE visitor = ?1", [person.to_string()], |r| r.get(0))
+            .unwrap();
+        assert_eq!(stored, "");
         let _ = std::fs::remove_dir_all(dir);
     }
 }
