@@ -257,8 +257,10 @@ pub struct Checkin {
     pub venue_code: String,
     pub venue_name: String,
     pub visitor: String,
+    /// Read back from the visitor key, as is the phone.
     pub person: Option<PersonId>,
     pub phone: Option<Phone>,
+    /// A known person's registered name, else the name given at the door.
     pub name: String,
     pub at: OffsetDateTime,
     pub until: OffsetDateTime,
