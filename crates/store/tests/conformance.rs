@@ -733,7 +733,7 @@ async fn checkins_check_out_and_diaries(store: &dyn Store) {
     let known = resident.id.to_string();
     let visit = NewCheckin { name: "Anh Khách".into(), ..checkin(&market, &known, t, None) };
     store.record_checkins(vec![visit], Duration::minutes(30), vec![]).await.unwrap();
-    let diary = store.checkins_of(&[known.clone()], t - Duration::days(1)).await.unwrap();
+    let diary = store.checkins_of(std::slice::from_ref(&known), t - Duration::days(1)).await.unwrap();
     let read = |c: &Checkin| (c.visitor.clone(), c.person, c.phone.clone(), c.name.clone());
     assert_eq!(diary.iter().map(read).collect::<Vec<_>>(), [(known, Some(resident.id), None, "Trần Văn Khách".into())]);
     let log = store.venue_checkins(market.id, t - Duration::minutes(1), now(), 10).await.unwrap();
