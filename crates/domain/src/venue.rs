@@ -201,8 +201,16 @@ impl Visitor {
     pub fn from_key(key: &str) -> Option<Visitor> {
         match key.strip_prefix("tel:") {
             Some(phone) => Phone::parse("visitor", phone).ok().map(Visitor::Phone),
-            None => Uuid::parse_str(key).ok().map(|id| Visitor::Person(PersonId(id))),
+            None => Visitor::person_in_key(key).map(Visitor::Person),
         }
+    }
+
+    /// The person a stored key names, without reading a phone key's number.
+    pub fn person_in_key(key: &str) -> Option<PersonId> {
+        if key.starts_with("tel:") {
+            return None;
+        }
+        Uuid::parse_str(key).ok().map(PersonId)
     }
 
     pub fn person(&self) -> Option<PersonId> {
@@ -394,6 +402,7 @@ mod tests {
         for visitor in [person, phone] {
             assert_eq!(Visitor::from_key(&visitor.key()), Some(visitor));
         }
+        assert_eq!(Visitor::person_in_key("tel:+84912345678"), None);
         assert_eq!(Visitor::from_key("case"), None);
         assert_eq!(Visitor::from_key("tel:12"), None);
     }

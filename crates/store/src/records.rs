@@ -223,9 +223,9 @@ impl NewCheckin {
     /// registered name, as tracing lists them), so only a visitor known by phone alone
     /// keeps the name given at the door.
     pub(crate) fn name_to_store(&self) -> &str {
-        match Visitor::from_key(&self.visitor) {
-            Some(Visitor::Person(_)) => "",
-            _ => &self.name,
+        match Visitor::person_in_key(&self.visitor) {
+            Some(_) => "",
+            None => &self.name,
         }
     }
 }
