@@ -33,7 +33,7 @@ const SOURCE_VISITS_SQL: &str = "SELECT c.id, c.venue_key, c.visitor_key, c.visi
 
 /// Other visitors' stays at each visit's venue that meet it within the margin, by an
 /// index-only scan of the venue index: no check-in row is read here.
-const MEETINGS_SQL: &str = "SELECT s.n - 1, o.id, o.at, o.until
+const MEETINGS_SQL: &str = "SELECT s.n - 1, o.id, o.at, o.until, o.visitor_key
     FROM UNNEST($1::bigint[], $2::bigint[], $3::timestamptz[], $4::timestamptz[], $5::bigint[])
            WITH ORDINALITY AS s(venue_key, visitor_key, at, until, margin, n)
       JOIN checkins o ON o.venue_key = s.venue_key
@@ -339,7 +339,13 @@ impl TracingStore for PostgresStore {
             .iter()
             .map(|r| {
                 let visit: i64 = r.try_get(0)?;
-                Ok(Meeting { visit: visit as usize, checkin: r.try_get(1)?, at: r.try_get(2)?, until: r.try_get(3)? })
+                Ok(Meeting {
+                    visit: visit as usize,
+                    checkin: r.try_get(1)?,
+                    visitor_key: r.try_get(4)?,
+                    at: r.try_get(2)?,
+                    until: r.try_get(3)?,
+                })
             })
             .collect::<Result<_>>()?;
         let stays: Vec<Stay> = visits.iter().map(|v| v.stay).collect();

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use outbreak_domain::venue::Visitor;
 use outbreak_domain::{Person, PersonId, Phone, Role, Unit, UnitCode};
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params, params_from_iter};
@@ -26,8 +27,8 @@ use uuid::Uuid;
 
 use crate::records::*;
 use crate::{
-    AccountStore, AuditStore, KeyStore, PersonStore, Result, SessionStore, Store, StoreError, UnitStore, name_pattern,
-    subtree_range,
+    AccountStore, AuditStore, KeyStore, PersonStore, Result, SessionStore, Store, StoreError, UnitStore, key64,
+    name_pattern, subtree_range,
 };
 use durability::Durability;
 use rows::*;
@@ -47,6 +48,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("0012_people_match.sql")),
     (13, include_str!("0013_contacts_unindexed_person.sql")),
     (14, include_str!("0014_slim_checkins.sql")),
+    (15, include_str!("0015_people_keys.sql")),
 ];
 
 /// Readers kept open between requests; more are opened under load and closed after.
@@ -260,6 +262,10 @@ fn migrate(conn: &mut Connection) -> Result<()> {
             Ok(crate::venue_key(outbreak_domain::venue::VenueId(id)))
         },
     )?;
+    // Migration 15 keys the people already stored by their visitor keys.
+    conn.create_scalar_function("key64", 1, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, |f| {
+        Ok(key64(&f.get::<String>(0)?))
+    })?;
     apply(conn, MIGRATIONS)
 }
 
@@ -335,11 +341,11 @@ fn put_person(tx: &Connection, paths: &mut UnitPaths, person: &Person, replace: 
     let sql = if replace {
         "UPDATE people SET full_name = ?2, name_folded = ?3, date_of_birth = ?4, birth_year = ?5, sex = ?6,
             phone = ?7, cccd = ?8, insurance_number = ?9, address_unit = ?10, address_path = ?11, street = ?12,
-            household = ?13, updated_at = ?15 WHERE id = ?1"
+            household = ?13, updated_at = ?15, key = ?16 WHERE id = ?1"
     } else {
         "INSERT INTO people (id, full_name, name_folded, date_of_birth, birth_year, sex, phone, cccd, insurance_number,
-            address_unit, address_path, street, household, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+            address_unit, address_path, street, household, created_at, updated_at, key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
     };
     let written = tx.prepare_cached(sql)?.execute(params![
         person.id.0.to_string(),
@@ -357,6 +363,8 @@ fn put_person(tx: &Connection, paths: &mut UnitPaths, person: &Person, replace: 
         person.household.as_ref().map(UnitCode::as_str),
         micros(person.created_at),
         micros(person.updated_at),
+        // The index key of the person's visitor key (their id): tracing finds them by it.
+        key64(&Visitor::Person(person.id).key()),
     ]);
     match written {
         Ok(0) => Err(StoreError::NotFound("person")),
@@ -1072,11 +1080,11 @@ impl AuditStore for SqliteStore {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::{CheckinStore, key64, venue_key};
+    use crate::{CheckinStore, TracingStore, key64, venue_key};
     use outbreak_domain::venue::VenueId;
 
     #[tokio::test]
-    async fn check_ins_stored_before_the_slim_rows_read_back_whole() {
+    async fn check_ins_and_people_stored_before_migrations_14_and_15_read_back_whole() {
         let dir = std::env::temp_dir().join(format!("outbreak-migrate-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("store.sqlite");
@@ -1150,6 +1158,32 @@ mod tests {
             .query_row("SELECT name FROM checkins WHERE visitor = ?1", [person.to_string()], |r| r.get(0))
             .unwrap();
         assert_eq!(stored, "");
+
+        // Migration 15 keys the people already stored: tracing finds the person by their key,
+        // and the visitor by phone from their row.
+        let met = |visitor: &str| crate::tracing::Presence {
+            visitor: visitor.into(),
+            from: crate_now() - time::Duration::days(1),
+            until: crate_now(),
+        };
+        let by_phone = store.copresence(&[met("tel:+84912000001")], 10).await.unwrap();
+        assert_eq!(
+            by_phone
+                .iter()
+                .map(|r| (r.visitor.as_str(), r.person, r.name.as_str(), r.home_path.as_deref()))
+                .collect::<Vec<_>>(),
+            [(
+                person.to_string().as_str(),
+                Some(outbreak_domain::PersonId(person)),
+                "Lê Thị Hoa",
+                Some("/VN/01/00070/")
+            )]
+        );
+        let by_person = store.copresence(&[met(&person.to_string())], 10).await.unwrap();
+        assert_eq!(
+            by_person.iter().map(|r| (r.visitor.as_str(), r.person, r.name.as_str())).collect::<Vec<_>>(),
+            [("tel:+84912000001", None, "Khách")]
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 }

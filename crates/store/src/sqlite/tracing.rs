@@ -1,6 +1,6 @@
 //! Co-presence, households and contacts in SQLite.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
@@ -36,16 +36,21 @@ const SOURCE_VISITS_SQL: &str = "WITH src AS (
     ORDER BY src.n, c.at, c.id";
 
 /// Other visitors' stays at each visit's venue that meet it within the margin, from the
-/// venue index alone: no check-in row is read here.
+/// venue index alone (which also says whether each was made by phone): no check-in row is
+/// read here.
 const MEETINGS_SQL: &str = "WITH s AS MATERIALIZED (
         SELECT key AS n, value ->> 0 AS venue_key, value ->> 1 AS visitor_key, value ->> 2 AS at,
                value ->> 3 AS until, value ->> 4 AS margin
         FROM json_each(?1)
     )
-    SELECT s.n, o.id, o.at, o.until
+    SELECT s.n, o.id, o.visitor_key, o.by_phone, o.at, o.until
     FROM s CROSS JOIN checkins o INDEXED BY checkins_venue
     WHERE o.venue_key = s.venue_key AND o.at > s.at - ?2 - s.margin AND o.at < s.until + s.margin
       AND o.until + s.margin > s.at AND o.visitor_key <> s.visitor_key";
+
+/// People by their visitor keys, from the index that carries what a contact needs.
+const PEOPLE_BY_KEY_SQL: &str = "SELECT pe.key, pe.id, pe.full_name, pe.phone, pe.address_path
+    FROM json_each(?1) j CROSS JOIN people pe INDEXED BY people_key ON pe.key = j.value";
 
 /// The rows of the listed check-ins, with the people they are (a person's visitor key is
 /// their id).
@@ -88,8 +93,7 @@ fn met_visitor(r: &Row) -> rusqlite::Result<Result<(i64, MetVisitor)>> {
 }
 
 /// The rows of these check-ins, each read once.
-fn met_visitors(c: &Connection, checkins: impl Iterator<Item = i64>) -> Result<HashMap<i64, MetVisitor>> {
-    let mut wanted: Vec<i64> = checkins.collect();
+fn checkin_visitors(c: &Connection, mut wanted: Vec<i64>) -> Result<HashMap<i64, MetVisitor>> {
     wanted.sort_unstable();
     wanted.dedup();
     c.prepare_cached(MET_VISITORS_SQL)?
@@ -98,7 +102,79 @@ fn met_visitors(c: &Connection, checkins: impl Iterator<Item = i64>) -> Result<H
         .collect()
 }
 
-/// The three reads of [`TracingStore::copresence`], in one read transaction so that they
+/// A person found by their visitor key, as they would be met.
+fn person_by_key(r: &Row) -> Result<MetVisitor> {
+    let (id, name, phone, home_path): (String, String, Option<String>, String) =
+        (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+    Ok(MetVisitor {
+        person: Some(PersonId(parse_uuid(&id)?)),
+        visitor: id,
+        name,
+        phone: phone.as_deref().map(stored_phone).transpose()?,
+        home_path: Some(home_path),
+    })
+}
+
+/// Who the visitors of the listed check-ins are. One who checked in as a person is found by
+/// their visitor key in `people_key`, which costs neither their check-in's row nor their
+/// record: at a hundred million check-ins those are pages the disk would be asked for. The
+/// rows of the others are read: those who checked in by phone, and anyone whose key is not
+/// one registered person's (no longer registered, or sharing the 64-bit key with another).
+fn met_visitors(
+    c: &Connection,
+    listed: &[(Meeting, u64)],
+    by_phone: &HashSet<i64>,
+) -> Result<HashMap<i64, MetVisitor>> {
+    let as_person = |m: &Meeting| !by_phone.contains(&m.checkin);
+    let mut keys: Vec<i64> = listed.iter().filter(|(m, _)| as_person(m)).map(|(m, _)| m.visitor_key).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    // A key two people share names neither.
+    let mut people: HashMap<i64, Option<MetVisitor>> = HashMap::with_capacity(keys.len());
+    let mut stmt = c.prepare_cached(PEOPLE_BY_KEY_SQL)?;
+    let mut rows = stmt.query([serde_json::Value::from(keys).to_string()])?;
+    while let Some(r) = rows.next()? {
+        let (key, person) = (r.get(0)?, person_by_key(r)?);
+        people.entry(key).and_modify(|p| *p = None).or_insert(Some(person));
+    }
+    let mut met = HashMap::with_capacity(listed.len());
+    let mut unread = Vec::new();
+    for (m, _) in listed {
+        match people.get(&m.visitor_key) {
+            Some(Some(person)) if as_person(m) => {
+                met.insert(m.checkin, person.clone());
+            }
+            _ => unread.push(m.checkin),
+        }
+    }
+    met.extend(checkin_visitors(c, unread)?);
+    Ok(met)
+}
+
+/// The meetings of the visits asked (see [`MEETINGS_SQL`]), and which of them were check-ins
+/// by phone.
+fn meetings(c: &Connection, asked: &str, longest: i64) -> Result<(Vec<Meeting>, HashSet<i64>)> {
+    let (mut meetings, mut by_phone) = (Vec::new(), HashSet::new());
+    let mut stmt = c.prepare_cached(MEETINGS_SQL)?;
+    let mut found = stmt.query(params![asked, longest])?;
+    while let Some(r) = found.next()? {
+        let (visit, checkin, visitor_key, phone, at, until): (i64, i64, i64, bool, i64, i64) =
+            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?);
+        if phone {
+            by_phone.insert(checkin);
+        }
+        meetings.push(Meeting {
+            visit: visit as usize,
+            checkin,
+            visitor_key,
+            at: from_micros(at),
+            until: from_micros(until),
+        });
+    }
+    Ok((meetings, by_phone))
+}
+
+/// The reads of [`TracingStore::copresence`], in one read transaction so that they all
 /// see the same check-ins.
 fn copresence_in(c: &Connection, sources: &str, cap: u32) -> Result<Vec<CoPresence>> {
     let tx = c.unchecked_transaction()?;
@@ -123,16 +199,10 @@ fn copresence_in(c: &Connection, sources: &str, cap: u32) -> Result<Vec<CoPresen
             ])
         })
         .collect();
-    let meetings: Vec<Meeting> = tx
-        .prepare_cached(MEETINGS_SQL)?
-        .query_map(params![serde_json::Value::Array(asked).to_string(), longest], |r| {
-            let (visit, checkin, at, until): (i64, i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
-            Ok(Meeting { visit: visit as usize, checkin, at: from_micros(at), until: from_micros(until) })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+    let (meetings, by_phone) = meetings(&tx, &serde_json::Value::Array(asked).to_string(), longest)?;
     let stays: Vec<Stay> = visits.iter().map(|v| v.stay).collect();
     let ranked = rank_meetings(visits.len(), &meetings, &stays, cap);
-    let rows = met_visitors(&tx, ranked.iter().map(|(m, _)| m.checkin))?;
+    let rows = met_visitors(&tx, &ranked, &by_phone)?;
     ::tracing::trace!(
         visits = visits.len(),
         meetings = meetings.len(),

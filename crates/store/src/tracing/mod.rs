@@ -469,6 +469,7 @@ impl SourceVisit {
 pub(crate) struct Meeting {
     pub visit: usize,
     pub checkin: i64,
+    pub visitor_key: i64,
     pub at: OffsetDateTime,
     pub until: OffsetDateTime,
 }
