@@ -23,7 +23,7 @@ pub use certificates::*;
 pub use error::StoreError;
 pub use postgres::PostgresStore;
 pub use records::*;
-pub use sqlite::{READER_CACHE_KIB as SQLITE_READER_CACHE_KIB, SqliteStore};
+pub use sqlite::{READER_CACHE_KIB as SQLITE_READER_CACHE_KIB, STAY_CLASSES as SQLITE_STAY_CLASSES, SqliteStore};
 pub use testing::*;
 pub use vaccination::*;
 pub use zoning::*;

@@ -381,10 +381,19 @@ enum Floor {
     Postgres(tokio_postgres::Client),
 }
 
-const FLOOR_SQLITE: &str = "SELECT o.id, o.visitor, o.at, o.until
-     FROM checkins s INDEXED BY checkins_visitor CROSS JOIN checkins o INDEXED BY checkins_venue
-     WHERE s.visitor_key = ?1 AND s.at >= ?2 - ?4 AND s.at < ?3 AND s.visitor = ?5 AND s.until > ?2
-       AND o.venue_key = s.venue_key AND o.at > s.at - ?4 - ?6 AND o.at < s.until + ?6";
+/// On SQLite the venue index is read class of stay by class, each as far back as its longest
+/// stay, as the engine reads it.
+static FLOOR_SQLITE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH {classes}
+         SELECT o.id, o.visitor, o.at, o.until
+         FROM checkins s INDEXED BY checkins_visitor CROSS JOIN k CROSS JOIN checkins o INDEXED BY checkins_venue
+         WHERE s.visitor_key = ?1 AND s.at >= ?2 - ?4 AND s.at < ?3 AND s.visitor = ?5 AND s.until > ?2
+           AND o.venue_key = s.venue_key AND o.stay_class = k.class
+           AND o.at > s.at - k.longest - ?6 AND o.at < s.until + ?6",
+        classes = *outbreak_store::SQLITE_STAY_CLASSES
+    )
+});
 
 const FLOOR_POSTGRES: &str = "SELECT o.id, o.visitor, o.at, o.until
      FROM checkins s JOIN checkins o ON o.venue_key = s.venue_key
@@ -433,7 +442,7 @@ impl Floor {
                     let conn = conn.lock().map_err(|_| anyhow::anyhow!("the floor's connection lock was poisoned"))?;
                     let started = Instant::now();
                     let mut rows: u64 = 0;
-                    let mut stmt = conn.prepare_cached(FLOOR_SQLITE)?;
+                    let mut stmt = conn.prepare_cached(&FLOOR_SQLITE)?;
                     for key in &keys {
                         let params = rusqlite::params![outbreak_store::key64(key), from, until, longest, key, margin];
                         let mut cursor = stmt.query(params)?;

@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 use time::{Duration, OffsetDateTime};
 
 use super::rows::{from_micros, micros, parse_uuid};
-use super::{SqliteStore, push_scope, unique_violation, unit_path};
+use super::{EVERY_STAY_CLASS, SqliteStore, push_scope, unique_violation, unit_path};
 use crate::decode::{CheckinColumns, DeclarationColumns, venue as decode_venue};
 use crate::records::*;
 use crate::{CheckinStore, Result, StoreError, key64, venue_key};
@@ -352,7 +352,8 @@ impl CheckinStore for SqliteStore {
         self.read(move |c| {
             let sql = format!(
                 "SELECT {CHECKIN_COLUMNS} FROM {CHECKIN_FROM}
-                 WHERE c.venue_key = ?1 AND c.at >= ?2 AND c.at < ?3 ORDER BY c.at DESC, c.id DESC LIMIT {limit}"
+                 WHERE c.venue_key = ?1 AND c.{EVERY_STAY_CLASS} AND c.at >= ?2 AND c.at < ?3
+                 ORDER BY c.at DESC, c.id DESC LIMIT {limit}"
             );
             let mut stmt = c.prepare_cached(&sql)?;
             let rows = stmt.query_map(params![venue_key(venue), micros(since), micros(until)], checkin_row)?;
@@ -364,7 +365,9 @@ impl CheckinStore for SqliteStore {
     async fn count_venue_checkins(&self, venue: VenueId, since: OffsetDateTime) -> Result<u64> {
         self.read(move |c| {
             let n: i64 = c
-                .prepare_cached("SELECT count(*) FROM checkins WHERE venue_key = ?1 AND at >= ?2")?
+                .prepare_cached(&format!(
+                    "SELECT count(*) FROM checkins WHERE venue_key = ?1 AND {EVERY_STAY_CLASS} AND at >= ?2"
+                ))?
                 .query_row(params![venue_key(venue), micros(since)], |r| r.get(0))?;
             Ok(n as u64)
         })

@@ -15,9 +15,10 @@ mod contact_tracing;
 mod zoning;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use async_trait::async_trait;
+use outbreak_domain::tracing::LONGEST_STAY;
 use outbreak_domain::venue::Visitor;
 use outbreak_domain::{Person, PersonId, Phone, Role, Unit, UnitCode};
 use rusqlite::functions::FunctionFlags;
@@ -102,6 +103,23 @@ fn connect(path: &Path) -> Result<Connection> {
 /// The page cache of a connection for reads, in KiB: smaller than the writer's (see
 /// `connect`).
 pub const READER_CACHE_KIB: i64 = 65536;
+
+/// The longest stay of each class of the venue index but the last (migration 15's
+/// `stay_class`, 0 to 4), in minutes; the last class holds the longer stays, up to
+/// [`LONGEST_STAY`].
+const STAY_CLASS_MINUTES: [i64; 5] = [15, 30, 60, 120, 240];
+
+/// The stay classes as a table `k(class, longest)`, the longest in microseconds: a query that
+/// reads the venue index by time asks each class in turn, looking back as far as its
+/// longest stay.
+pub static STAY_CLASSES: LazyLock<String> = LazyLock::new(|| {
+    let longest = STAY_CLASS_MINUTES.iter().map(|m| m * 60_000_000).chain([LONGEST_STAY.whole_microseconds() as i64]);
+    let rows: Vec<String> = longest.enumerate().map(|(class, micros)| format!("({class}, {micros})")).collect();
+    format!("k(class, longest) AS (VALUES {})", rows.join(", "))
+});
+
+/// Every stay class, for a query that reads one venue's check-ins by time alone.
+const EVERY_STAY_CLASS: &str = "stay_class IN (0, 1, 2, 3, 4, 5)";
 
 /// A connection for reads.
 fn connect_reader(path: &Path) -> Result<Connection> {
@@ -1082,6 +1100,45 @@ mod tests {
     use super::*;
     use crate::{CheckinStore, TracingStore, key64, venue_key};
     use outbreak_domain::venue::VenueId;
+
+    /// The classes the venue index files stays under (migration 15's SQL) are those the
+    /// co-presence search asks for (`STAY_CLASSES`): each stay is in the first class whose
+    /// longest stay it does not exceed.
+    #[test]
+    fn stays_are_filed_under_the_classes_the_search_asks_for() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        let longest: Vec<i64> = STAY_CLASS_MINUTES
+            .iter()
+            .map(|m| m * 60_000_000)
+            .chain([LONGEST_STAY.whole_microseconds() as i64])
+            .collect();
+        let listed: Vec<(i64, i64)> = conn
+            .prepare(&format!("WITH {} SELECT class, longest FROM k ORDER BY class", *STAY_CLASSES))
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(listed, longest.iter().enumerate().map(|(c, l)| (c as i64, *l)).collect::<Vec<_>>());
+        let stays = longest.iter().flat_map(|l| [l - 1, *l, l + 1]).chain([0, 60_000_000]);
+        for stay in stays {
+            conn.execute(
+                "INSERT INTO checkins (venue_key, visitor_key, visitor, name, at, until, source)
+                 VALUES (1, 2, 'tel:+84912000001', 'Khách', 1000, 1000 + ?1, 'poster')",
+                [stay],
+            )
+            .unwrap();
+            let (class, by_phone): (i64, bool) = conn
+                .query_row("SELECT stay_class, by_phone FROM checkins ORDER BY id DESC LIMIT 1", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .unwrap();
+            let expected = longest.iter().position(|l| stay <= *l).unwrap_or(longest.len() - 1);
+            assert_eq!(class, expected as i64, "a stay of {stay} µs");
+            assert!(by_phone);
+        }
+    }
 
     #[tokio::test]
     async fn check_ins_and_people_stored_before_migrations_14_and_15_read_back_whole() {

@@ -37,16 +37,22 @@ const SOURCE_VISITS_SQL: &str = "WITH src AS (
 
 /// Other visitors' stays at each visit's venue that meet it within the margin, from the
 /// venue index alone (which also says whether each was made by phone): no check-in row is
-/// read here.
-const MEETINGS_SQL: &str = "WITH s AS MATERIALIZED (
-        SELECT key AS n, value ->> 0 AS venue_key, value ->> 1 AS visitor_key, value ->> 2 AS at,
-               value ->> 3 AS until, value ->> 4 AS margin
-        FROM json_each(?1)
+/// read here. Each class of stays is read back only as far as its longest stay.
+static MEETINGS_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH s AS MATERIALIZED (
+            SELECT key AS n, value ->> 0 AS venue_key, value ->> 1 AS visitor_key, value ->> 2 AS at,
+                   value ->> 3 AS until, value ->> 4 AS margin
+            FROM json_each(?1)
+        ), {STAY_CLASSES}
+        SELECT s.n, o.id, o.visitor_key, o.by_phone, o.at, o.until
+        FROM s CROSS JOIN k CROSS JOIN checkins o INDEXED BY checkins_venue
+        WHERE o.venue_key = s.venue_key AND o.stay_class = k.class
+          AND o.at > s.at - k.longest - s.margin AND o.at < s.until + s.margin
+          AND o.until + s.margin > s.at AND o.visitor_key <> s.visitor_key",
+        STAY_CLASSES = *super::STAY_CLASSES
     )
-    SELECT s.n, o.id, o.visitor_key, o.by_phone, o.at, o.until
-    FROM s CROSS JOIN checkins o INDEXED BY checkins_venue
-    WHERE o.venue_key = s.venue_key AND o.at > s.at - ?2 - s.margin AND o.at < s.until + s.margin
-      AND o.until + s.margin > s.at AND o.visitor_key <> s.visitor_key";
+});
 
 /// People by their visitor keys, from the index that carries what a contact needs.
 const PEOPLE_BY_KEY_SQL: &str = "SELECT pe.key, pe.id, pe.full_name, pe.phone, pe.address_path
@@ -153,10 +159,10 @@ fn met_visitors(
 
 /// The meetings of the visits asked (see [`MEETINGS_SQL`]), and which of them were check-ins
 /// by phone.
-fn meetings(c: &Connection, asked: &str, longest: i64) -> Result<(Vec<Meeting>, HashSet<i64>)> {
+fn meetings(c: &Connection, asked: &str) -> Result<(Vec<Meeting>, HashSet<i64>)> {
     let (mut meetings, mut by_phone) = (Vec::new(), HashSet::new());
-    let mut stmt = c.prepare_cached(MEETINGS_SQL)?;
-    let mut found = stmt.query(params![asked, longest])?;
+    let mut stmt = c.prepare_cached(&MEETINGS_SQL)?;
+    let mut found = stmt.query([asked])?;
     while let Some(r) = found.next()? {
         let (visit, checkin, visitor_key, phone, at, until): (i64, i64, i64, bool, i64, i64) =
             (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?);
@@ -199,7 +205,7 @@ fn copresence_in(c: &Connection, sources: &str, cap: u32) -> Result<Vec<CoPresen
             ])
         })
         .collect();
-    let (meetings, by_phone) = meetings(&tx, &serde_json::Value::Array(asked).to_string(), longest)?;
+    let (meetings, by_phone) = meetings(&tx, &serde_json::Value::Array(asked).to_string())?;
     let stays: Vec<Stay> = visits.iter().map(|v| v.stay).collect();
     let ranked = rank_meetings(visits.len(), &meetings, &stays, cap);
     let rows = met_visitors(&tx, &ranked, &by_phone)?;
