@@ -30,7 +30,8 @@ async fn citizen_signs_in_with_a_code_from_the_sms_log_and_sees_their_qr() {
     let browser = Browser::start().await;
     let c = &browser.client;
     c.goto(&server.url).await.unwrap();
-    assert!(c.source().await.unwrap().contains("Người dân đăng nhập"), "Vietnamese first");
+    let home = c.source().await.unwrap();
+    assert!(home.contains("Người dân đăng nhập"), "Vietnamese first, and this is what the browser showed: {home}");
     click(c, "a[href='/signin']").await;
     fill(c, "#phone", "0987 654 321").await;
     click(c, "#send-code").await;

@@ -462,7 +462,8 @@ impl SourceVisit {
 }
 
 /// Another visitor's check-in at a source visit's venue whose stay meets it, as read from the
-/// venue index alone (`(venue_key, at)` carrying `until` and `visitor_key`): the stays are
+/// venue index alone (by venue and arrival, carrying the stay's end and the visitor key;
+/// SQLite's also files stays by length and says which were made by phone): the stays are
 /// ranked before any check-in row is read, so a hub's thousands of visitors cost index
 /// entries, and only the listed ones cost rows. `visit` is the position of the source visit.
 #[derive(Debug, Clone, Copy)]
