@@ -352,8 +352,9 @@ impl CheckinStore for SqliteStore {
         self.read(move |c| {
             let sql = format!(
                 "SELECT {CHECKIN_COLUMNS} FROM {CHECKIN_FROM}
-                 WHERE c.venue_key = ?1 AND c.{EVERY_STAY_CLASS} AND c.at >= ?2 AND c.at < ?3
-                 ORDER BY c.at DESC, c.id DESC LIMIT {limit}"
+                 WHERE c.venue_key = ?1 AND c.{every_class} AND c.at >= ?2 AND c.at < ?3
+                 ORDER BY c.at DESC, c.id DESC LIMIT {limit}",
+                every_class = *EVERY_STAY_CLASS
             );
             let mut stmt = c.prepare_cached(&sql)?;
             let rows = stmt.query_map(params![venue_key(venue), micros(since), micros(until)], checkin_row)?;
@@ -366,7 +367,8 @@ impl CheckinStore for SqliteStore {
         self.read(move |c| {
             let n: i64 = c
                 .prepare_cached(&format!(
-                    "SELECT count(*) FROM checkins WHERE venue_key = ?1 AND {EVERY_STAY_CLASS} AND at >= ?2"
+                    "SELECT count(*) FROM checkins WHERE venue_key = ?1 AND {every_class} AND at >= ?2",
+                    every_class = *EVERY_STAY_CLASS
                 ))?
                 .query_row(params![venue_key(venue), micros(since)], |r| r.get(0))?;
             Ok(n as u64)

@@ -109,17 +109,25 @@ pub const READER_CACHE_KIB: i64 = 65536;
 /// [`LONGEST_STAY`].
 const STAY_CLASS_MINUTES: [i64; 5] = [15, 30, 60, 120, 240];
 
+/// The longest stay of each class in turn, in microseconds.
+fn stay_class_longest() -> impl Iterator<Item = i64> {
+    STAY_CLASS_MINUTES.iter().map(|m| m * 60_000_000).chain([LONGEST_STAY.whole_microseconds() as i64])
+}
+
 /// The stay classes as a table `k(class, longest)`, the longest in microseconds: a query that
 /// reads the venue index by time asks each class in turn, looking back as far as its
 /// longest stay.
 pub static STAY_CLASSES: LazyLock<String> = LazyLock::new(|| {
-    let longest = STAY_CLASS_MINUTES.iter().map(|m| m * 60_000_000).chain([LONGEST_STAY.whole_microseconds() as i64]);
-    let rows: Vec<String> = longest.enumerate().map(|(class, micros)| format!("({class}, {micros})")).collect();
+    let rows: Vec<String> =
+        stay_class_longest().enumerate().map(|(class, micros)| format!("({class}, {micros})")).collect();
     format!("k(class, longest) AS (VALUES {})", rows.join(", "))
 });
 
 /// Every stay class, for a query that reads one venue's check-ins by time alone.
-const EVERY_STAY_CLASS: &str = "stay_class IN (0, 1, 2, 3, 4, 5)";
+static EVERY_STAY_CLASS: LazyLock<String> = LazyLock::new(|| {
+    let classes: Vec<String> = (0..stay_class_longest().count()).map(|class| class.to_string()).collect();
+    format!("stay_class IN ({})", classes.join(", "))
+});
 
 /// A connection for reads.
 fn connect_reader(path: &Path) -> Result<Connection> {
@@ -1108,11 +1116,7 @@ mod tests {
     fn stays_are_filed_under_the_classes_the_search_asks_for() {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn).unwrap();
-        let longest: Vec<i64> = STAY_CLASS_MINUTES
-            .iter()
-            .map(|m| m * 60_000_000)
-            .chain([LONGEST_STAY.whole_microseconds() as i64])
-            .collect();
+        let longest: Vec<i64> = stay_class_longest().collect();
         let listed: Vec<(i64, i64)> = conn
             .prepare(&format!("WITH {} SELECT class, longest FROM k ORDER BY class", *STAY_CLASSES))
             .unwrap()

@@ -153,7 +153,9 @@ fn met_visitors(
             _ => unread.push(m.checkin),
         }
     }
-    met.extend(checkin_visitors(c, unread)?);
+    if !unread.is_empty() {
+        met.extend(checkin_visitors(c, unread)?);
+    }
     Ok(met)
 }
 
