@@ -11,11 +11,12 @@ mod verify;
 use clap::Parser;
 
 /// mimalloc: the server allocates small short-lived buffers per request, where it is
-/// markedly faster than the system allocator. Built without transparent huge pages
-/// (`no_thp`): mimalloc returns freed memory to the system and takes it back as the next
-/// batch of work needs it, and with huge pages each time it comes back is a 2 MiB page
-/// the kernel zeroes whole. Recording results from a file, whose chunks each allocate and
-/// free maps of 50,000 rows, ran a quarter faster without them.
+/// markedly faster than the system allocator. Built with `no_thp`, it does not ask the
+/// kernel for transparent huge pages: it returns freed memory to the system and takes it
+/// back as the next batch of work needs it, and each time a huge page comes back the
+/// kernel zeroes all 2 MiB of it. Recording results from a file, whose chunks each
+/// allocate and free maps of 50,000 rows, ran a quarter faster without them (see
+/// docs/benchmarks.md; docs/operations.md for hosts that give huge pages unasked).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
