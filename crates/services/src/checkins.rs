@@ -26,8 +26,12 @@ use crate::{Caller, Result, ServiceError, Services, audit_entry};
 
 /// Items in one batch request, at most.
 pub const MAX_BATCH: usize = 10_000;
-/// Check-ins gathered into one store transaction, at most.
-const MAX_COMMIT: usize = 20_000;
+/// Check-ins gathered into one store transaction, at most. Visitors' index keys are
+/// scattered, so a transaction dirties index pages all over, and a commit writes each page it
+/// dirtied once however many rows it took: larger groups write fewer pages a check-in. 50,000
+/// keeps the writer busy for about a third of a second on this machine; 20,000 ingested a
+/// seventh fewer batched check-ins a second (`docs/benchmarks.md`).
+const MAX_COMMIT: usize = 50_000;
 
 /// Who checked in, as a client identifies them; exactly one field is set.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
