@@ -30,7 +30,7 @@ pub const MAX_BATCH: usize = 10_000;
 /// scattered, so a transaction dirties index pages all over, and a commit writes each page it
 /// dirtied once however many rows it took: larger groups write fewer pages a check-in. A group
 /// of 50,000 holds the writer for up to about 0.4 s on this machine; groups of 20,000 ingested
-/// a tenth to a seventh fewer batched check-ins a second (`docs/benchmarks.md`).
+/// 4–13% fewer batched check-ins a second (`docs/benchmarks.md`).
 const MAX_COMMIT: usize = 50_000;
 
 /// Who checked in, as a client identifies them; exactly one field is set.
