@@ -6,6 +6,9 @@ mod cli;
 mod demo;
 mod serve;
 mod simulate;
+// The one module allowed `unsafe`: it hands SQLite an allocator through SQLite's C API.
+#[allow(unsafe_code)]
+mod sqlite_memory;
 mod verify;
 
 use clap::Parser;
@@ -22,6 +25,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
+    // Before anything opens a database: SQLite takes its allocator only then.
+    if !sqlite_memory::use_mimalloc() {
+        eprintln!("outbreak: SQLite keeps the C library's allocator");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
