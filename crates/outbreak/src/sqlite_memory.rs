@@ -3,10 +3,11 @@
 //! SQLite calls the C library's `malloc` unless told otherwise, and most of what it allocates
 //! is page-cache pages. In WAL mode a reader's cache is emptied whenever another connection
 //! has committed, so on a server that writes between reads every read transaction frees
-//! its pages and allocates them again. glibc gives such memory back to the kernel as soon
-//! as it is free (`mprotect`, `madvise`) and takes it back page fault by page fault, under
-//! its arena lock: at 100 million check-ins that was a tenth of a contact trace's time.
-//! mimalloc keeps freed pages for the next allocation of the thread.
+//! its pages and allocates them again. glibc gives such memory back to the kernel once
+//! enough of it is free at the top of a heap, and takes it back page fault by page fault
+//! (`mprotect`, then faults, under its arena lock): tracing over 100 million check-ins,
+//! that was a tenth of the process's CPU time (`docs/benchmarks.md`). mimalloc keeps freed
+//! memory for the allocations that follow.
 //!
 //! The workspace's only `unsafe` code: SQLite is configured through its C API.
 
