@@ -24,7 +24,7 @@ const HEADER: usize = 8;
 
 /// Makes SQLite allocate through mimalloc. It must run before the first SQLite connection
 /// is opened, which initialises SQLite; later, SQLite refuses and keeps the C library's
-/// allocator, which works the same, only slower. Returns whether SQLite took it.
+/// allocator, which works the same. Returns whether SQLite took it.
 pub fn use_mimalloc() -> bool {
     let methods = ffi::sqlite3_mem_methods {
         xMalloc: Some(malloc),
