@@ -43,6 +43,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("0012_people_match.sql")),
     (13, include_str!("0013_contacts_unindexed_person.sql")),
     (14, include_str!("0014_venue_keys.sql")),
+    (15, include_str!("0015_queue_by_unit.sql")),
 ];
 
 const UNIT_COLUMNS: &str = "code, parent_code, level, name, division_type, path, population";

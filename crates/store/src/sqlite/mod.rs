@@ -50,6 +50,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("0013_contacts_unindexed_person.sql")),
     (14, include_str!("0014_slim_checkins.sql")),
     (15, include_str!("0015_people_keys.sql")),
+    (16, include_str!("0016_queue_by_unit.sql")),
 ];
 
 /// Readers kept open between requests; more are opened under load and closed after.
