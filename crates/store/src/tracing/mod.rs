@@ -394,20 +394,18 @@ impl ExposureContactColumns {
     }
 }
 
-/// What `contact.identified` says, for a case's contact or an exposure's.
+/// What `contact.identified` says besides its subject, the contact's id: whose contact it
+/// is, and which generation. The rest is in the contact's record, which a consumer reads
+/// (the notifier does). A trace writes an event for each of its thousands of contacts, so
+/// the payload carries nothing the record already says.
 #[derive(Serialize)]
 struct IdentifiedPayload {
-    contact: ContactId,
     /// The case whose contact it is, or the exposure that made them one.
     #[serde(skip_serializing_if = "Option::is_none")]
     case: Option<CaseId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     exposure: Option<ExposureId>,
-    person: Option<PersonId>,
     generation: u8,
-    kind: ContactKind,
-    #[serde(with = "time::serde::rfc3339")]
-    exposure_at: OffsetDateTime,
 }
 
 /// The outbox event for a new contact of an exposure: the notifier tells them by SMS; the
@@ -418,13 +416,9 @@ pub(crate) fn exposure_identified_event(contact: &ExposureContact) -> crate::tes
         subject: contact.id.to_string(),
         unit_path: contact.unit_path.clone(),
         payload: payload(&IdentifiedPayload {
-            contact: contact.id,
             case: None,
             exposure: Some(contact.exposure),
-            person: contact.person,
             generation: 1,
-            kind: contact.kind,
-            exposure_at: contact.exposure_at,
         }),
         at: contact.created_at,
     }
@@ -560,13 +554,9 @@ pub(crate) fn identified_event(contact: &Contact) -> crate::testing::plan::NewEv
         subject: contact.id.to_string(),
         unit_path: contact.unit_path.clone(),
         payload: payload(&IdentifiedPayload {
-            contact: contact.id,
             case: Some(contact.case),
             exposure: None,
-            person: contact.person,
             generation: contact.generation,
-            kind: contact.kind,
-            exposure_at: contact.exposure_at,
         }),
         at: contact.created_at,
     }
