@@ -609,13 +609,40 @@ impl PersonStore for SqliteStore {
     }
 }
 
-/// Appends events to the outbox, in order. A row a statement: one that writes several
-/// rows journals every page it changes first, in case it has to stop half-way.
+/// Events one outbox `INSERT` writes. The table keeps its sequence (`AUTOINCREMENT`), which
+/// a statement reads and writes back once however many rows it adds, so a trace's
+/// thousands of events go in statements of this many. A statement that may stop half-way
+/// journals the pages it changes first, but the outbox only grows at its end, and new
+/// pages need no journal.
+const EVENTS_PER_INSERT: usize = 32;
+
+const INSERT_EVENT: &str = "INSERT INTO events (kind, subject, unit_path, payload, at) VALUES (?, ?, ?, ?, ?)";
+
+static INSERT_EVENTS: LazyLock<String> =
+    LazyLock::new(|| format!("{INSERT_EVENT}{}", ", (?, ?, ?, ?, ?)".repeat(EVENTS_PER_INSERT - 1)));
+
+/// Appends events to the outbox, in order.
 fn insert_events(tx: &Connection, events: &[crate::testing::plan::NewEvent]) -> Result<()> {
-    let mut insert =
-        tx.prepare_cached("INSERT INTO events (kind, subject, unit_path, payload, at) VALUES (?1, ?2, ?3, ?4, ?5)")?;
-    for e in events {
-        insert.execute(params![e.kind, e.subject, e.unit_path, e.payload.get(), micros(e.at)])?;
+    // Binds an event's columns from parameter `first` on.
+    let bind = |insert: &mut rusqlite::Statement, first: usize, e: &crate::testing::plan::NewEvent| {
+        insert.raw_bind_parameter(first, e.kind)?;
+        insert.raw_bind_parameter(first + 1, &e.subject)?;
+        insert.raw_bind_parameter(first + 2, &e.unit_path)?;
+        insert.raw_bind_parameter(first + 3, e.payload.get())?;
+        insert.raw_bind_parameter(first + 4, micros(e.at))
+    };
+    let mut chunks = events.chunks_exact(EVENTS_PER_INSERT);
+    let mut insert = tx.prepare_cached(&INSERT_EVENTS)?;
+    for chunk in &mut chunks {
+        for (i, e) in chunk.iter().enumerate() {
+            bind(&mut insert, 5 * i + 1, e)?;
+        }
+        insert.raw_execute()?;
+    }
+    let mut insert = tx.prepare_cached(INSERT_EVENT)?;
+    for e in chunks.remainder() {
+        bind(&mut insert, 1, e)?;
+        insert.raw_execute()?;
     }
     Ok(())
 }
