@@ -415,11 +415,7 @@ pub(crate) fn exposure_identified_event(contact: &ExposureContact) -> crate::tes
         kind: "contact.identified",
         subject: contact.id.to_string(),
         unit_path: contact.unit_path.clone(),
-        payload: payload(&IdentifiedPayload {
-            case: None,
-            exposure: Some(contact.exposure),
-            generation: 1,
-        }),
+        payload: payload(&IdentifiedPayload { case: None, exposure: Some(contact.exposure), generation: 1 }),
         at: contact.created_at,
     }
 }
