@@ -806,6 +806,22 @@ async fn retention_deletes_only_what_is_older(store: &dyn Store) {
         })
         .collect();
     store.record_checkins(visits, Duration::minutes(30), vec![]).await.unwrap();
+    // A second venue, and stays of other lengths: SQLite finds old check-ins venue by
+    // venue and stay class by stay class.
+    let shop = venue("SHP23456", "26740", "/VN/79/26740/", None);
+    store.insert_venue(&shop).await.unwrap();
+    let errands: Vec<NewCheckin> = [(-22 * 24, 10), (-21 * 24 - 1, 300), (-2, 10)]
+        .iter()
+        .enumerate()
+        .map(|(i, (hours, minutes))| {
+            let at = now() + Duration::hours(*hours);
+            NewCheckin {
+                until: at + Duration::minutes(*minutes),
+                ..checkin(&shop, &format!("tel:+8492222222{i}"), at, None)
+            }
+        })
+        .collect();
+    store.record_checkins(errands, Duration::minutes(30), vec![]).await.unwrap();
     for hours in [-22 * 24, -1] {
         let record = NewDeclarationRecord {
             visitor: "tel:+84911111111".into(),
@@ -825,10 +841,12 @@ async fn retention_deletes_only_what_is_older(store: &dyn Store) {
         };
         store.insert_declaration(&record).await.unwrap();
     }
-    assert_eq!(store.purge_before(cutoff).await.unwrap(), (2, 1));
-    assert_eq!(store.count_checkins().await.unwrap(), 3);
-    let left = store.venue_checkins(market.id, now() - Duration::days(30), now(), 10).await.unwrap();
-    assert!(left.iter().all(|c| c.at >= cutoff));
+    assert_eq!(store.purge_before(cutoff).await.unwrap(), (4, 1));
+    assert_eq!(store.count_checkins().await.unwrap(), 4);
+    for place in [&market, &shop] {
+        let left = store.venue_checkins(place.id, now() - Duration::days(30), now(), 10).await.unwrap();
+        assert!(!left.is_empty() && left.iter().all(|c| c.at >= cutoff));
+    }
     // The client keys of deleted visits went with them: the same key is new again.
     let again = store
         .record_checkins(vec![checkin(&market, "tel:+84911111111", now(), Some("k1"))], Duration::minutes(30), vec![])

@@ -451,7 +451,20 @@ impl CheckinStore for SqliteStore {
     async fn purge_before(&self, cutoff: OffsetDateTime) -> Result<(u64, u64)> {
         self.write(move |tx| {
             let cutoff = micros(cutoff);
-            let checkins = tx.execute("DELETE FROM checkins WHERE at < ?1", [cutoff])? as u64;
+            // No index orders check-ins by time alone (migration 17): each venue of the
+            // venue index in turn, found by a seek past the one before, and each of its
+            // stay classes is read back from the cutoff.
+            let checkins = tx
+                .prepare_cached(&format!(
+                    "WITH RECURSIVE venue(key) AS (
+                       SELECT min(venue_key) FROM checkins
+                       UNION ALL
+                       SELECT (SELECT min(venue_key) FROM checkins WHERE venue_key > venue.key)
+                       FROM venue WHERE venue.key IS NOT NULL)
+                     DELETE FROM checkins WHERE venue_key IN (SELECT key FROM venue) AND {every_class} AND at < ?1",
+                    every_class = *EVERY_STAY_CLASS
+                ))?
+                .execute([cutoff])? as u64;
             tx.execute("DELETE FROM checkin_client_keys WHERE at < ?1", [cutoff])?;
             let declarations = tx.execute("DELETE FROM declarations WHERE at < ?1", [cutoff])? as u64;
             Ok((checkins, declarations))

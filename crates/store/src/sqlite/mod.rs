@@ -51,6 +51,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("0014_slim_checkins.sql")),
     (15, include_str!("0015_people_keys.sql")),
     (16, include_str!("0016_queue_by_unit.sql")),
+    (17, include_str!("0017_retention_by_venue.sql")),
 ];
 
 /// Readers kept open between requests; more are opened under load and closed after.
