@@ -16,7 +16,7 @@ use super::rows::{from_micros, micros, parse_uuid};
 use super::{SqliteStore, insert_audit, insert_events, push_scope, unique_violation, unit_path};
 use crate::records::NewAuditEntry;
 use crate::testing::columns::{CaseColumns, PoolColumns, SessionColumns, SpecimenColumns, day, word};
-use crate::testing::plan::{Before, NewEvent, OpenCase, ResultPlan, ResultState, payload, plan_results};
+use crate::testing::plan::{Before, NewEvent, OpenCase, PlanMap, ResultPlan, ResultState, payload, plan_results};
 use crate::testing::*;
 use crate::{Result, StoreError};
 
@@ -223,7 +223,7 @@ fn member_rows(c: &Connection, pool: PoolId) -> Result<Vec<(SpecimenColumns, i64
 }
 
 /// Where each loaded specimen's row is, so the writer updates it without a look-up by id.
-type Rowids = HashMap<SpecimenId, i64>;
+type Rowids = PlanMap<SpecimenId, i64>;
 
 /// Adds `delta` to the running totals and turnaround histogram.
 fn apply_totals(
@@ -291,7 +291,7 @@ fn load_result_state(tx: &Connection, results: &[RecordResult]) -> Result<(Resul
     // Room for a result per tube at first, so that the maps grow by few rehashes.
     state.specimens.reserve(results.len());
     state.specimen_barcodes.reserve(results.len());
-    let mut rowids = Rowids::with_capacity(results.len());
+    let mut rowids = Rowids::with_capacity_and_hasher(results.len(), Default::default());
     for r in results {
         let barcode = r.result.barcode.as_str();
         if state.specimen_barcodes.contains_key(barcode) || state.pool_barcodes.contains_key(barcode) {
@@ -450,52 +450,50 @@ fn plan_chunk(c: &Connection, results: &[RecordResult], scope: &[String]) -> Res
 }
 
 /// Records a chunk in the writer's transaction by the reader's plan, or by its own when the
-/// reader made none. When a row the reader's plan changes is no longer as the plan found
-/// it (the chunk before or someone else's write changed it since), the results are handed
-/// back, for the transaction to be rolled back and the chunk recorded again without that
-/// plan.
-fn write_chunk(
-    tx: &Connection,
-    chunk: Chunk,
-    scope: &[String],
-) -> Result<std::result::Result<Vec<ResultOutcome>, Vec<RecordResult>>> {
-    let planned = match chunk.planned {
+/// reader made none, and returns the outcomes. When a row the reader's plan changes is no
+/// longer as the plan found it (the chunk before or someone else's write changed it
+/// since), it returns none, for the transaction to be rolled back and the chunk recorded
+/// again without that plan.
+fn write_chunk(tx: &Connection, chunk: &mut Chunk, scope: &[String]) -> Result<Option<Vec<ResultOutcome>>> {
+    let mut planned = match chunk.planned.take() {
         Some(planned) => planned,
         None => plan_chunk(tx, &chunk.results, scope)?,
     };
-    Ok(match apply_result_plan(tx, &planned.state, &planned.rowids, &planned.plan)? {
-        Written::Whole => Ok(planned.plan.outcomes),
-        Written::Stale => Err(chunk.results),
-    })
+    let outcomes = match apply_result_plan(tx, &planned.state, &planned.rowids, &planned.plan)? {
+        Written::Whole => Some(std::mem::take(&mut planned.plan.outcomes)),
+        Written::Stale => None,
+    };
+    chunk.planned = Some(planned);
+    Ok(outcomes)
 }
 
 impl SqliteStore {
     /// Commits a chunk (and `audit` with it) without waiting for the disk, by the reader's
-    /// plan or, when that plan met rows changed since, by the writer's own; the outcomes
-    /// and the commit's number.
+    /// plan or, when that plan met rows changed since, by the writer's own; the outcomes,
+    /// the commit's number and the chunk, whose memory is the caller's to free.
     async fn commit_chunk(
         &self,
         mut chunk: Chunk,
         scope: &[String],
         audit: Vec<NewAuditEntry>,
-    ) -> Result<(Vec<ResultOutcome>, u64)> {
+    ) -> Result<(Vec<ResultOutcome>, u64, Chunk)> {
         loop {
             let by_reader = chunk.planned.is_some();
             let (scope, audit) = (scope.to_vec(), audit.clone());
             let written = self
                 .commit_if(move |tx| {
-                    let written = write_chunk(tx, chunk, &scope)?;
-                    if written.is_ok() {
-                        for entry in &audit {
-                            insert_audit(tx, entry)?;
-                        }
+                    let mut chunk = chunk;
+                    let Some(outcomes) = write_chunk(tx, &mut chunk, &scope)? else { return Ok(Err(chunk)) };
+                    for entry in &audit {
+                        insert_audit(tx, entry)?;
                     }
-                    Ok(written)
+                    Ok(Ok((outcomes, chunk)))
                 })
                 .await?;
             match written {
-                Ok((recorded, commit, _)) => return Ok((recorded, commit)),
-                Err(results) if by_reader => {
+                Ok(((recorded, chunk), commit, _)) => return Ok((recorded, commit, chunk)),
+                Err(stale) if by_reader => {
+                    let results = stale.results;
                     ::tracing::debug!(results = results.len(), "results planned again: their tubes changed meanwhile");
                     chunk = Chunk { results, planned: None };
                 }
@@ -867,10 +865,15 @@ impl TestingStore for SqliteStore {
             chunks.push(chunk);
         }
         let (sender, mut chunks_planned) = tokio::sync::mpsc::channel::<Result<Chunk>>(1);
+        // Written chunks come back to the reader, which allocated their maps, to be freed:
+        // mimalloc frees another thread's memory by a slower path, and freeing a chunk on
+        // the writer took a tenth of its time.
+        let (written_back, written) = std::sync::mpsc::channel::<Chunk>();
         let planner = {
             let scope = scope.clone();
-            self.read(move |c| {
+            self.read_mapped(move |c| {
                 for results in chunks {
+                    written.try_iter().for_each(drop);
                     let started = std::time::Instant::now();
                     // One snapshot per chunk, so that the tubes and cases it reads agree.
                     let chunk = if on_snapshots {
@@ -888,6 +891,10 @@ impl TestingStore for SqliteStore {
                         break;
                     }
                 }
+                // The writer stops once the last chunk is sent; then it drops its end of
+                // `written` when done.
+                drop(sender);
+                written.iter().for_each(drop);
                 Ok(())
             })
         };
@@ -901,7 +908,10 @@ impl TestingStore for SqliteStore {
             while let Some(chunk) = chunks_planned.recv().await {
                 let chunk = chunk?;
                 let (size, started) = (chunk.results.len(), std::time::Instant::now());
-                let (recorded, commit) = self.commit_chunk(chunk, &scope, audit.take().unwrap_or_default()).await?;
+                let (recorded, commit, chunk) =
+                    self.commit_chunk(chunk, &scope, audit.take().unwrap_or_default()).await?;
+                // Freed here if the reader has stopped.
+                let _ = written_back.send(chunk);
                 last_commit = commit;
                 outcomes.extend(recorded);
                 ::tracing::debug!(

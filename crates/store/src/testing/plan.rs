@@ -8,6 +8,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use rustc_hash::FxBuildHasher;
+
 use outbreak_domain::testing::{
     CaseId, CaseStatus, Conclusion, EPISODE, Outcome, PoolId, SpecimenId, SpecimenStatus, TestType, turnaround_bucket,
 };
@@ -18,6 +20,13 @@ use serde_json::value::RawValue;
 use time::{Date, OffsetDateTime};
 
 use super::{Case, RecordResult, ResultOutcome, Totals, rollup_paths};
+
+/// A map touched once or more per specimen while planning. Fx rather than the standard
+/// SipHash, which was a tenth of planning a chunk: Fx is not keyed, but every key here is
+/// the store's own (ids, the labels of tubes it holds, unit paths), so no one can fill a
+/// map with colliding keys by writing a file.
+pub(crate) type PlanMap<K, V> = HashMap<K, V, FxBuildHasher>;
+pub(crate) type PlanSet<K> = HashSet<K, FxBuildHasher>;
 
 #[derive(Debug, Clone)]
 pub(crate) struct SpecimenState {
@@ -66,11 +75,11 @@ pub(crate) struct OpenCase {
 /// members) and the open cases of the people concerned.
 #[derive(Debug, Default)]
 pub(crate) struct ResultState {
-    pub specimens: HashMap<SpecimenId, SpecimenState>,
-    pub pools: HashMap<PoolId, PoolState>,
-    pub specimen_barcodes: HashMap<String, SpecimenId>,
-    pub pool_barcodes: HashMap<String, PoolId>,
-    pub open_cases: HashMap<PersonId, Vec<OpenCase>>,
+    pub specimens: PlanMap<SpecimenId, SpecimenState>,
+    pub pools: PlanMap<PoolId, PoolState>,
+    pub specimen_barcodes: PlanMap<String, SpecimenId>,
+    pub pool_barcodes: PlanMap<String, PoolId>,
+    pub open_cases: PlanMap<PersonId, Vec<OpenCase>>,
 }
 
 impl ResultState {
@@ -177,12 +186,12 @@ pub(crate) struct ResultPlan {
     pub turnaround: HashMap<(String, Date, i64), i64>,
     /// What `specimens` and `pools` hold, to add each once without scanning them: a batch
     /// of ten thousand results would otherwise cost fifty million comparisons.
-    touched_specimens: HashSet<SpecimenId>,
-    touched_pools: HashSet<PoolId>,
+    touched_specimens: PlanSet<SpecimenId>,
+    touched_pools: PlanSet<PoolId>,
     /// Totals and turnaround gathered by home path while planning (a batch has far fewer
     /// homes than results), rolled up to `totals` and `turnaround` at the end.
-    by_home: HashMap<String, HashMap<(Date, TestType), Totals>>,
-    times_by_home: HashMap<String, HashMap<(Date, i64), i64>>,
+    by_home: PlanMap<String, PlanMap<(Date, TestType), Totals>>,
+    times_by_home: PlanMap<String, PlanMap<(Date, i64), i64>>,
 }
 
 impl ResultPlan {
@@ -248,6 +257,12 @@ pub(crate) fn plan_results(
     mut new_case_id: impl FnMut() -> CaseId,
 ) -> ResultPlan {
     let mut plan = ResultPlan::default();
+    // Room for every tube loaded, so that the plan's lists and sets never grow by rehashing.
+    plan.outcomes.reserve(results.len());
+    plan.history.reserve(results.len());
+    plan.specimens.reserve(state.specimens.len());
+    plan.touched_specimens.reserve(state.specimens.len());
+    plan.events.reserve(state.specimens.len());
     let in_scope = |path: &str| scope.iter().any(|prefix| path.starts_with(prefix.as_str()));
     for input in results {
         let barcode = input.result.barcode.as_str();
