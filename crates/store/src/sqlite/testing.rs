@@ -869,9 +869,13 @@ impl TestingStore for SqliteStore {
         // mimalloc frees another thread's memory by a slower path, and freeing a chunk on
         // the writer took a tenth of its time.
         let (written_back, written) = std::sync::mpsc::channel::<Chunk>();
+        // An upload of several transactions maps the database for its planner (see
+        // `read_mapped`); a few results typed in on a page use a pooled reader rather than
+        // open a connection.
+        let mapped = chunks.len() > 1;
         let planner = {
             let scope = scope.clone();
-            self.read_mapped(move |c| {
+            let plan = move |c: &Connection| {
                 for results in chunks {
                     written.try_iter().for_each(drop);
                     let started = std::time::Instant::now();
@@ -896,7 +900,8 @@ impl TestingStore for SqliteStore {
                 drop(sender);
                 written.iter().for_each(drop);
                 Ok(())
-            })
+            };
+            async move { if mapped { self.read_mapped(plan).await } else { self.read(plan).await } }
         };
         // Moved in, so that a failed write drops the receiver and the reader stops.
         let writer = async move {
