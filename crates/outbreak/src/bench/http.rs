@@ -27,14 +27,17 @@ impl Connection {
         body: &[u8],
     ) -> anyhow::Result<(u16, Vec<u8>)> {
         let auth = token.map(|t| format!("authorization: Bearer {t}\r\n")).unwrap_or_default();
-        let head = format!(
+        let mut request = format!(
             "{method} {path} HTTP/1.1\r\nhost: {}\r\n{auth}content-type: application/json\r\ncontent-length: {}\r\n\r\n",
             self.host,
             body.len()
-        );
-        let stream = self.stream.get_mut();
-        stream.write_all(head.as_bytes()).await?;
-        stream.write_all(body).await?;
+        )
+        .into_bytes();
+        // One write, as an HTTP client sends a small request: a body written apart would
+        // cost a second segment and a second read on the server, which the trivial
+        // handler's requests (no body) never pay, and the ratio would measure the client.
+        request.extend_from_slice(body);
+        self.stream.get_mut().write_all(&request).await?;
         let mut line = String::new();
         self.stream.read_line(&mut line).await?;
         let status: u16 = line.split(' ').nth(1).and_then(|s| s.parse().ok()).context("no HTTP status")?;
