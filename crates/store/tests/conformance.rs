@@ -637,6 +637,18 @@ async fn checkins_repeat_within_the_window_and_retries_store_once(store: &dyn St
     assert!(store.record_checkins(bad, window, vec![]).await.is_err());
     assert_eq!(store.count_checkins().await.unwrap(), 3, "a failed batch stores nothing");
     assert_eq!(store.count_venue_checkins(market.id, t - Duration::minutes(1)).await.unwrap(), 3);
+    // A client key sent twice in one batch is one check-in, and a scan near a stored visit
+    // repeats that visit.
+    let later = vec![
+        checkin(&market, "tel:+84944444444", t, Some("gate:4")),
+        checkin(&market, "tel:+84955555555", t, Some("gate:4")),
+        checkin(&market, "tel:+84911111111", t + Duration::minutes(20), None),
+    ];
+    let outcomes = store.record_checkins(later, window, vec![]).await.unwrap();
+    assert!(matches!(outcomes[0], CheckinOutcome::Stored(_)));
+    assert_eq!(outcomes[1], CheckinOutcome::Repeat(outcomes[0].id()));
+    assert_eq!(outcomes[2], CheckinOutcome::Repeat(first[0].id()));
+    assert_eq!(store.count_checkins().await.unwrap(), 4);
 }
 
 async fn bulk_loaded_checkins_are_found_like_recorded_ones(store: &dyn Store) {

@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use outbreak_domain::Phone;
 use outbreak_domain::venue::{VenueId, Visitor};
+use std::collections::{HashMap, HashSet};
 use time::{Date, Duration, OffsetDateTime, Time};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
@@ -230,67 +231,55 @@ impl CheckinStore for PostgresStore {
         let txn = client.transaction().await?;
         let result = async {
             // Each venue of the batch is checked once, not once per row.
-            let venues: Vec<uuid::Uuid> = checkins.iter().map(|c| c.venue.0).collect::<std::collections::HashSet<_>>().into_iter().collect();
+            let venues: Vec<uuid::Uuid> =
+                checkins.iter().map(|c| c.venue.0).collect::<HashSet<_>>().into_iter().collect();
             let known: i64 = txn.query_one("SELECT count(*) FROM venues WHERE id = ANY($1)", &[&venues]).await?.get(0);
             if known as usize != venues.len() {
                 return Err(StoreError::NotFound("venue"));
             }
-            let known_key = txn.prepare_cached("SELECT checkin_id FROM checkin_client_keys WHERE client_key = $1").await?;
-            let repeat = txn
-                .prepare_cached(
-                    // Only the visitor's index can serve this: their few check-ins, not the venue's many.
-                    "SELECT id FROM checkins WHERE visitor_key = $6 AND at > $3 AND at < $4
-                     AND venue_id = $1 AND visitor = $2 AND $5::bigint IS NOT NULL ORDER BY at LIMIT 1",
+            // A few set-based statements for the whole batch rather than two round trips a
+            // check-in: what the store already holds, then the new rows at once.
+            let keys: Vec<&str> = checkins.iter().filter_map(|c| c.client_key.as_deref()).collect();
+            let known_keys: HashMap<String, i64> = if keys.is_empty() {
+                HashMap::new()
+            } else {
+                txn.query("SELECT client_key, checkin_id FROM checkin_client_keys WHERE client_key = ANY($1)", &[&keys])
+                    .await?
+                    .iter()
+                    .map(|r| (r.get(0), r.get(1)))
+                    .collect()
+            };
+            let stored = earlier_visits(&txn, &checkins, window).await?;
+            let batch = decide_batch(&checkins, &known_keys, &stored, window);
+            let ids = new_checkin_ids(&txn, batch.new.len()).await?;
+            insert_new_checkins(&txn, &checkins, &batch.new, &ids).await?;
+            let id_of = |found: Found| match found {
+                Found::Stored(id) => id,
+                Found::New(k) => ids[k],
+            };
+            if !batch.remember.is_empty() {
+                let (keys, checkin_ids, ats): (Vec<&str>, Vec<i64>, Vec<OffsetDateTime>) = batch
+                    .remember
+                    .iter()
+                    .map(|&(i, found)| {
+                        (checkins[i].client_key.as_deref().unwrap_or_default(), id_of(found), checkins[i].at)
+                    })
+                    .collect();
+                txn.execute(
+                    "INSERT INTO checkin_client_keys (client_key, checkin_id, at)
+                     SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[])",
+                    &[&keys, &checkin_ids, &ats],
                 )
                 .await?;
-            let insert = txn
-                .prepare_cached(
-                    "INSERT INTO checkins (venue_id, visitor, person_id, phone, name, at, until, source, venue_key, visitor_key)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
-                )
-                .await?;
-            let remember =
-                txn.prepare_cached("INSERT INTO checkin_client_keys (client_key, checkin_id, at) VALUES ($1, $2, $3)").await?;
-            let mut outcomes = Vec::with_capacity(checkins.len());
-            for c in &checkins {
-                if let Some(key) = &c.client_key
-                    && let Some(row) = txn.query_opt(&known_key, &[key]).await? {
-                        outcomes.push(CheckinOutcome::Repeat(row.get(0)));
-                        continue;
-                    }
-                let (venue_key, visitor_key) = (venue_key(c.venue), key64(&c.visitor));
-                let visitor = Visitor::from_key(&c.visitor);
-                let earlier = txn
-                    .query_opt(&repeat, &[&c.venue.0, &c.visitor, &(c.at - window), &(c.at + window), &venue_key, &visitor_key])
-                    .await?;
-                let outcome = match earlier {
-                    Some(row) => CheckinOutcome::Repeat(row.get(0)),
-                    None => {
-                        let row = txn
-                            .query_one(
-                                &insert,
-                                &[
-                                    &c.venue.0,
-                                    &c.visitor,
-                                    &visitor.as_ref().and_then(Visitor::person).map(|p| p.0),
-                                    &visitor.as_ref().and_then(Visitor::phone).map(Phone::as_str),
-                                    &c.name_to_store(),
-                                    &c.at,
-                                    &c.until,
-                                    &c.source,
-                                    &venue_key,
-                                    &visitor_key,
-                                ],
-                            )
-                            .await?;
-                        CheckinOutcome::Stored(row.get(0))
-                    }
-                };
-                if let Some(key) = &c.client_key {
-                    txn.execute(&remember, &[key, &outcome.id(), &c.at]).await?;
-                }
-                outcomes.push(outcome);
             }
+            let outcomes =
+                batch
+                    .outcomes
+                    .iter()
+                    .map(|&(found, is_new)| {
+                        if is_new { CheckinOutcome::Stored(id_of(found)) } else { CheckinOutcome::Repeat(id_of(found)) }
+                    })
+                    .collect();
             for entry in &audit {
                 super::insert_audit(&txn, entry).await?;
             }
@@ -542,4 +531,162 @@ async fn copy_batches(
         loaded += batch.len() as u64;
     }
     Ok(loaded)
+}
+
+/// A check-in a batch refers to: one the store holds, or the batch's `k`-th new row.
+#[derive(Clone, Copy)]
+enum Found {
+    Stored(i64),
+    New(usize),
+}
+
+/// What becomes of each check-in of a batch, decided in order as if they were recorded one
+/// by one, from what the store held before the batch.
+struct BatchPlan {
+    /// For each check-in: the new row it becomes (and `true`), or the check-in it repeats.
+    outcomes: Vec<(Found, bool)>,
+    /// The check-ins stored as new rows, in order.
+    new: Vec<usize>,
+    /// The check-ins whose client key is remembered, with what it stands for.
+    remember: Vec<(usize, Found)>,
+}
+
+/// Decides a batch: a client key seen before (in the store or earlier in the batch) is a
+/// repeat of what it named; otherwise the visitor's earliest check-in at the same venue
+/// less than `window` away, stored or earlier in the batch, is the visit this repeats;
+/// otherwise the check-in is new. `stored[i]` is the earliest such check-in the store held
+/// for check-in `i`.
+fn decide_batch(
+    checkins: &[NewCheckin],
+    known_keys: &HashMap<String, i64>,
+    stored: &[Option<(i64, OffsetDateTime)>],
+    window: Duration,
+) -> BatchPlan {
+    let mut plan = BatchPlan { outcomes: Vec::with_capacity(checkins.len()), new: Vec::new(), remember: Vec::new() };
+    let mut batch_keys: HashMap<&str, Found> = HashMap::new();
+    let mut batch_visits: HashMap<(VenueId, &str), Vec<(OffsetDateTime, usize)>> = HashMap::new();
+    for (i, c) in checkins.iter().enumerate() {
+        let key = c.client_key.as_deref();
+        if let Some(found) =
+            key.and_then(|k| known_keys.get(k).map(|id| Found::Stored(*id)).or(batch_keys.get(k).copied()))
+        {
+            plan.outcomes.push((found, false));
+            continue;
+        }
+        let in_batch = batch_visits
+            .get(&(c.venue, c.visitor.as_str()))
+            .into_iter()
+            .flatten()
+            .filter(|(at, _)| *at > c.at - window && *at < c.at + window)
+            .min_by_key(|(at, _)| *at)
+            .map(|&(at, k)| (at, Found::New(k)));
+        let in_store = stored.get(i).copied().flatten().map(|(id, at)| (at, Found::Stored(id)));
+        let found = match (in_store, in_batch) {
+            (Some(s), Some(b)) => Some(if b.0 < s.0 { b } else { s }),
+            (s, b) => s.or(b),
+        };
+        let (found, is_new) = match found {
+            Some((_, found)) => (found, false),
+            None => {
+                let k = plan.new.len();
+                plan.new.push(i);
+                batch_visits.entry((c.venue, c.visitor.as_str())).or_default().push((c.at, k));
+                (Found::New(k), true)
+            }
+        };
+        if let Some(key) = key {
+            batch_keys.insert(key, found);
+            plan.remember.push((i, found));
+        }
+        plan.outcomes.push((found, is_new));
+    }
+    plan
+}
+
+/// For each check-in, the visitor's earliest stored check-in at the same venue less than
+/// `window` away, with its time: one statement for the whole batch.
+async fn earlier_visits(
+    txn: &tokio_postgres::Transaction<'_>,
+    checkins: &[NewCheckin],
+    window: Duration,
+) -> Result<Vec<Option<(i64, OffsetDateTime)>>> {
+    let venues: Vec<uuid::Uuid> = checkins.iter().map(|c| c.venue.0).collect();
+    let visitors: Vec<&str> = checkins.iter().map(|c| c.visitor.as_str()).collect();
+    let visitor_keys: Vec<i64> = checkins.iter().map(|c| key64(&c.visitor)).collect();
+    let after: Vec<OffsetDateTime> = checkins.iter().map(|c| c.at - window).collect();
+    let before: Vec<OffsetDateTime> = checkins.iter().map(|c| c.at + window).collect();
+    let rows = txn
+        .query(
+            // Only the visitor's index can serve this: their few check-ins, not the venue's many.
+            "SELECT e.id, e.at
+             FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::timestamptz[], $5::timestamptz[])
+                  WITH ORDINALITY AS i(venue_id, visitor, visitor_key, after, before, n)
+             LEFT JOIN LATERAL (
+                 SELECT c.id, c.at FROM checkins c
+                 WHERE c.visitor_key = i.visitor_key AND c.at > i.after AND c.at < i.before
+                   AND c.venue_id = i.venue_id AND c.visitor = i.visitor
+                 ORDER BY c.at LIMIT 1
+             ) e ON true
+             ORDER BY i.n",
+            &[&venues, &visitors, &visitor_keys, &after, &before],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get::<_, Option<i64>>(0).zip(r.get::<_, Option<OffsetDateTime>>(1))).collect())
+}
+
+/// `count` ids from the check-ins' own sequence, in ascending order, so that a batch's new
+/// rows are numbered in the batch's order.
+async fn new_checkin_ids(txn: &tokio_postgres::Transaction<'_>, count: usize) -> Result<Vec<i64>> {
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    let mut ids: Vec<i64> = txn
+        .query(
+            "SELECT nextval(pg_get_serial_sequence('checkins', 'id')) FROM generate_series(1, $1::bigint)",
+            &[&(count as i64)],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if ids.len() != count {
+        return Err(StoreError::Backend(format!("asked for {count} check-in ids, got {}", ids.len())));
+    }
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Inserts the check-ins `new` names, with `ids`, in one statement.
+async fn insert_new_checkins(
+    txn: &tokio_postgres::Transaction<'_>,
+    checkins: &[NewCheckin],
+    new: &[usize],
+    ids: &[i64],
+) -> Result<()> {
+    if new.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<&NewCheckin> = new.iter().map(|&i| &checkins[i]).collect();
+    let visitors: Vec<Option<Visitor>> = rows.iter().map(|c| Visitor::from_key(&c.visitor)).collect();
+    let venues: Vec<uuid::Uuid> = rows.iter().map(|c| c.venue.0).collect();
+    let visitor_texts: Vec<&str> = rows.iter().map(|c| c.visitor.as_str()).collect();
+    let people: Vec<Option<uuid::Uuid>> =
+        visitors.iter().map(|v| v.as_ref().and_then(Visitor::person).map(|p| p.0)).collect();
+    let phones: Vec<Option<&str>> =
+        visitors.iter().map(|v| v.as_ref().and_then(Visitor::phone).map(Phone::as_str)).collect();
+    let names: Vec<&str> = rows.iter().map(|c| c.name_to_store()).collect();
+    let ats: Vec<OffsetDateTime> = rows.iter().map(|c| c.at).collect();
+    let untils: Vec<OffsetDateTime> = rows.iter().map(|c| c.until).collect();
+    let sources: Vec<&str> = rows.iter().map(|c| c.source.as_str()).collect();
+    let venue_keys: Vec<i64> = rows.iter().map(|c| venue_key(c.venue)).collect();
+    let visitor_keys: Vec<i64> = rows.iter().map(|c| key64(&c.visitor)).collect();
+    txn.execute(
+        "INSERT INTO checkins (id, venue_id, visitor, person_id, phone, name, at, until, source, venue_key, visitor_key)
+         OVERRIDING SYSTEM VALUE
+         SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[],
+                              $7::timestamptz[], $8::timestamptz[], $9::text[], $10::bigint[], $11::bigint[])",
+        &[&ids, &venues, &visitor_texts, &people, &phones, &names, &ats, &untils, &sources, &venue_keys, &visitor_keys],
+    )
+    .await?;
+    Ok(())
 }
