@@ -581,11 +581,8 @@ fn decide_batch(
             .min_by_key(|(at, _)| *at)
             .map(|&(at, k)| (at, Found::New(k)));
         let in_store = stored.get(i).copied().flatten().map(|(id, at)| (at, Found::Stored(id)));
-        let found = match (in_store, in_batch) {
-            (Some(s), Some(b)) => Some(if b.0 < s.0 { b } else { s }),
-            (s, b) => s.or(b),
-        };
-        let (found, is_new) = match found {
+        // The earlier of the two; the stored one on a tie, as SQLite finds it first.
+        let (found, is_new) = match [in_store, in_batch].into_iter().flatten().min_by_key(|(at, _)| *at) {
             Some((_, found)) => (found, false),
             None => {
                 let k = plan.new.len();
