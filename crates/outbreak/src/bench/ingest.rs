@@ -115,11 +115,12 @@ async fn measure(args: &IngestArgs, database: &str, dir: &std::path::Path) -> an
     // shared host slowing down or speeding up during the run weighs on both alike: run one
     // after the other, their ratio moved by a third between runs minutes apart.
     eprintln!("[{backend}] trivial handler and single check-ins, taking turns");
+    let mut connections = connect(&address, args.connections).await?;
     let (mut trivial, mut trivial_time) = (0, Duration::ZERO);
     let (mut acked_single, mut single_time) = (0, Duration::ZERO);
     for _ in 0..args.seconds {
         let (elapsed, requests) =
-            load(args, &address, SLICE, |_| ("GET", "/healthz".to_owned(), Vec::new()), &token, |_| 0).await?.0;
+            load(&mut connections, SLICE, |_| ("GET", "/healthz".to_owned(), Vec::new()), &token, |_| 0).await?.0;
         trivial += requests;
         trivial_time += elapsed;
         if args.batches_only {
@@ -127,8 +128,7 @@ async fn measure(args: &IngestArgs, database: &str, dir: &std::path::Path) -> an
         }
         let codes = codes.clone();
         let ((elapsed, _), acked) = load(
-            args,
-            &address,
+            &mut connections,
             SLICE,
             move |i| {
                 let body =
@@ -146,8 +146,7 @@ async fn measure(args: &IngestArgs, database: &str, dir: &std::path::Path) -> an
     let codes_batch = codes.clone();
     let size = args.batch;
     let (batches, acked_batch) = load(
-        args,
-        &address,
+        &mut connections,
         Duration::from_secs(args.seconds),
         move |i| {
             let items: Vec<String> = (0..size)
@@ -227,11 +226,21 @@ type Request = (&'static str, String, Vec<u8>);
 /// One turn of the trivial handler or of single check-ins.
 const SLICE: Duration = Duration::from_secs(1);
 
-/// Runs `connections` keep-alive connections for `time`, each sending the requests `make`
-/// builds; returns (elapsed, requests answered) and the sum of `count`.
+/// The keep-alive connections every phase and turn sends its requests on. Opened once: a
+/// turn opening its own would leave hundreds of closed connections a second waiting out
+/// TIME_WAIT, and a long run would use up the local ports.
+async fn connect(address: &str, count: usize) -> anyhow::Result<Vec<Connection>> {
+    let mut connections = Vec::with_capacity(count);
+    for _ in 0..count {
+        connections.push(Connection::open(address).await?);
+    }
+    Ok(connections)
+}
+
+/// Sends requests on all `connections` at once for `time`, each connection the requests
+/// `make` builds; returns (elapsed, requests answered) and the sum of `count`.
 async fn load(
-    args: &IngestArgs,
-    address: &str,
+    connections: &mut Vec<Connection>,
     time: Duration,
     make: impl Fn(usize) -> Request + Send + Sync + Clone + 'static,
     token: &str,
@@ -240,10 +249,9 @@ async fn load(
     let deadline = Instant::now() + time;
     let started = Instant::now();
     let mut workers = Vec::new();
-    for worker in 0..args.connections {
-        let (address, token, make) = (address.to_owned(), token.to_owned(), make.clone());
+    for (worker, mut connection) in connections.drain(..).enumerate() {
+        let (token, make) = (token.to_owned(), make.clone());
         workers.push(tokio::spawn(async move {
-            let mut connection = Connection::open(&address).await?;
             let (mut requests, mut counted) = (0u64, 0u64);
             let mut i = worker;
             while Instant::now() < deadline {
@@ -256,12 +264,13 @@ async fn load(
                 counted += count((status, &answer));
                 i += STRIDE;
             }
-            anyhow::Ok((requests, counted))
+            anyhow::Ok((connection, requests, counted))
         }));
     }
     let (mut requests, mut counted) = (0, 0);
     for worker in workers {
-        let (r, c) = worker.await.context("a load worker failed")??;
+        let (connection, r, c) = worker.await.context("a load worker failed")??;
+        connections.push(connection);
         requests += r;
         counted += c;
     }
