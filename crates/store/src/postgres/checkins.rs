@@ -230,13 +230,7 @@ impl CheckinStore for PostgresStore {
         let mut client = self.pool.get().await?;
         let txn = client.transaction().await?;
         let result = async {
-            // Each venue of the batch is checked once, not once per row.
-            let venues: Vec<uuid::Uuid> =
-                checkins.iter().map(|c| c.venue.0).collect::<HashSet<_>>().into_iter().collect();
-            let known: i64 = txn.query_one("SELECT count(*) FROM venues WHERE id = ANY($1)", &[&venues]).await?.get(0);
-            if known as usize != venues.len() {
-                return Err(StoreError::NotFound("venue"));
-            }
+            check_venues(&txn, &checkins).await?;
             // A few set-based statements for the whole batch rather than two round trips a
             // check-in: what the store already holds, then the new rows at once.
             let keys: Vec<&str> = checkins.iter().filter_map(|c| c.client_key.as_deref()).collect();
@@ -480,12 +474,7 @@ async fn copy_batches(
     let mut loaded = 0;
     while let Some(batch) = batches.recv().await {
         let txn = client.transaction().await?;
-        let venues: Vec<uuid::Uuid> =
-            batch.iter().map(|c| c.venue.0).collect::<std::collections::HashSet<_>>().into_iter().collect();
-        let known: i64 = txn.query_one("SELECT count(*) FROM venues WHERE id = ANY($1)", &[&venues]).await?.get(0);
-        if known as usize != venues.len() {
-            return Err(StoreError::NotFound("venue"));
-        }
+        check_venues(&txn, &batch).await?;
         let sink = txn
             .copy_in(
                 "COPY checkins (venue_key, visitor_key, venue_id, visitor, person_id, phone, name, at, until, source) \
@@ -531,6 +520,17 @@ async fn copy_batches(
         loaded += batch.len() as u64;
     }
     Ok(loaded)
+}
+
+/// `NotFound("venue")` unless every venue the check-ins name is stored: each venue of the
+/// batch is checked once, not once per row.
+async fn check_venues(txn: &tokio_postgres::Transaction<'_>, checkins: &[NewCheckin]) -> Result<()> {
+    let venues: Vec<uuid::Uuid> = checkins.iter().map(|c| c.venue.0).collect::<HashSet<_>>().into_iter().collect();
+    let known: i64 = txn.query_one("SELECT count(*) FROM venues WHERE id = ANY($1)", &[&venues]).await?.get(0);
+    if known as usize != venues.len() {
+        return Err(StoreError::NotFound("venue"));
+    }
+    Ok(())
 }
 
 /// A check-in a batch refers to: one the store holds, or the batch's `k`-th new row.
