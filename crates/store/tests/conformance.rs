@@ -649,6 +649,26 @@ async fn checkins_repeat_within_the_window_and_retries_store_once(store: &dyn St
     assert_eq!(outcomes[1], CheckinOutcome::Repeat(outcomes[0].id()));
     assert_eq!(outcomes[2], CheckinOutcome::Repeat(first[0].id()));
     assert_eq!(store.count_checkins().await.unwrap(), 4);
+    // Groups one after another with nothing read between, as single check-ins come, then a
+    // large group: each sees the check-ins and client keys of those before it.
+    let one = store.record_checkins(vec![checkin(&market, "tel:+84966666666", t, Some("gate:6"))], window, vec![]);
+    let one = one.await.unwrap()[0];
+    let again = vec![
+        checkin(&market, "tel:+84966666666", t + Duration::minutes(5), None),
+        checkin(&market, "tel:+84977777777", t, Some("gate:6")),
+    ];
+    let again = store.record_checkins(again, window, vec![]).await.unwrap();
+    assert_eq!(again, [CheckinOutcome::Repeat(one.id()), CheckinOutcome::Repeat(one.id())]);
+    let mut large: Vec<NewCheckin> =
+        (0..1_200).map(|i| checkin(&market, &format!("tel:+8498{i:07}"), t, None)).collect();
+    large.push(checkin(&market, "tel:+84966666666", t + Duration::minutes(10), Some("gate:7")));
+    large.push(checkin(&market, "tel:+84988888888", t, Some("gate:6")));
+    let outcomes = store.record_checkins(large, window, vec![]).await.unwrap();
+    assert!(outcomes[..1_200].iter().all(|o| matches!(o, CheckinOutcome::Stored(_))));
+    assert_eq!(outcomes[1_200..], [CheckinOutcome::Repeat(one.id()), CheckinOutcome::Repeat(one.id())]);
+    let after = store.record_checkins(vec![checkin(&market, "tel:+84999999999", t, Some("gate:7"))], window, vec![]);
+    assert_eq!(after.await.unwrap(), [CheckinOutcome::Repeat(one.id())], "a repeat's client key is kept too");
+    assert_eq!(store.count_checkins().await.unwrap(), 1_205);
 }
 
 async fn bulk_loaded_checkins_are_found_like_recorded_ones(store: &dyn Store) {

@@ -3,9 +3,10 @@
 use async_trait::async_trait;
 use outbreak_domain::Phone;
 use outbreak_domain::venue::{VenueId, Visitor};
-use rusqlite::{OptionalExtension, Row, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use time::{Duration, OffsetDateTime};
 
+use super::inbox::{self, Inbox};
 use super::rows::{from_micros, micros, parse_uuid};
 use super::{EVERY_STAY_CLASS, SqliteStore, push_scope, unique_violation, unit_path};
 use crate::decode::{CheckinColumns, DeclarationColumns, venue as decode_venue};
@@ -206,6 +207,7 @@ impl CheckinStore for SqliteStore {
         audit: Vec<NewAuditEntry>,
     ) -> Result<Vec<CheckinOutcome>> {
         let window = micros(OffsetDateTime::UNIX_EPOCH + window);
+        let inner = self.inner.clone();
         self.write(move |tx| {
             // Each venue of the batch is checked once, not once per row.
             let mut venue_known = tx.prepare_cached("SELECT 1 FROM venues WHERE id = ?1")?;
@@ -217,52 +219,10 @@ impl CheckinStore for SqliteStore {
                     return Err(StoreError::NotFound("venue"));
                 }
             }
-            let mut known_key =
-                tx.prepare_cached("SELECT checkin_id FROM checkin_client_keys WHERE client_key = ?1")?;
-            let mut repeat = tx.prepare_cached(
-                // The visitor's few check-ins, not the venue's many: SQLite has no statistics
-                // to tell the two indexes apart on a fresh store.
-                "SELECT id FROM checkins INDEXED BY checkins_visitor WHERE visitor_key = ?2 AND at > ?3 AND at < ?4
-                 AND venue_key = ?1 AND visitor = ?5 ORDER BY at LIMIT 1",
-            )?;
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO checkins (venue_key, visitor_key, visitor, name, at, until, source)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            let mut remember =
-                tx.prepare_cached("INSERT INTO checkin_client_keys (client_key, checkin_id, at) VALUES (?1, ?2, ?3)")?;
-            let mut outcomes = Vec::with_capacity(checkins.len());
-            for c in &checkins {
-                if let Some(key) = &c.client_key
-                    && let Some(id) = known_key.query_row([key], |r| r.get(0)).optional()?
-                {
-                    outcomes.push(CheckinOutcome::Repeat(id));
-                    continue;
-                }
-                let (venue_key, visitor_key) = (venue_key(c.venue), key64(&c.visitor));
-                let at = micros(c.at);
-                let earlier: Option<i64> = repeat
-                    .query_row(params![venue_key, visitor_key, at - window, at + window, c.visitor], |r| r.get(0))
-                    .optional()?;
-                let outcome = match earlier {
-                    Some(id) => CheckinOutcome::Repeat(id),
-                    None => {
-                        insert.execute(params![
-                            venue_key,
-                            visitor_key,
-                            c.visitor,
-                            c.name_to_store(),
-                            at,
-                            micros(c.until),
-                            c.source
-                        ])?;
-                        CheckinOutcome::Stored(tx.last_insert_rowid())
-                    }
-                };
-                if let Some(key) = &c.client_key {
-                    remember.execute(params![key, outcome.id(), at])?;
-                }
-                outcomes.push(outcome);
+            let mut inbox = inner.inbox.lock().map_err(super::poisoned)?;
+            let outcomes = record_rows(tx, &mut inbox, &checkins, window)?;
+            if inbox.is_full() {
+                inbox.move_all(tx)?;
             }
             for entry in &audit {
                 super::insert_audit(tx, entry)?;
@@ -276,6 +236,9 @@ impl CheckinStore for SqliteStore {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = inner.writer.lock().map_err(super::poisoned)?;
+            let tx = conn.transaction()?;
+            inner.inbox.lock().map_err(super::poisoned)?.move_all(&tx)?;
+            tx.commit()?;
             // The indexes as the migrations made them, read back so that nothing here can
             // drift from the schema.
             let indexes: Vec<(String, String)> = conn
@@ -306,7 +269,9 @@ impl CheckinStore for SqliteStore {
 
     async fn check_out(&self, id: i64, visitor: &str, at: OffsetDateTime) -> Result<()> {
         let visitor = visitor.to_owned();
+        let inner = self.inner.clone();
         self.write(move |tx| {
+            inner.inbox.lock().map_err(super::poisoned)?.move_all(tx)?;
             let at = micros(at);
             match tx.execute(
                 "UPDATE checkins SET until = min(until, max(at, ?3)) WHERE id = ?1 AND visitor = ?2",
@@ -321,7 +286,7 @@ impl CheckinStore for SqliteStore {
 
     async fn checkins_of(&self, visitors: &[String], since: OffsetDateTime) -> Result<Vec<Checkin>> {
         let visitors = visitors.to_vec();
-        self.read(move |c| {
+        self.read_checkins(move |c| {
             if visitors.is_empty() {
                 return Ok(Vec::new());
             }
@@ -349,7 +314,7 @@ impl CheckinStore for SqliteStore {
         until: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<Checkin>> {
-        self.read(move |c| {
+        self.read_checkins(move |c| {
             let sql = format!(
                 "SELECT {CHECKIN_COLUMNS} FROM {CHECKIN_FROM}
                  WHERE c.venue_key = ?1 AND c.{every_class} AND c.at >= ?2 AND c.at < ?3
@@ -364,7 +329,7 @@ impl CheckinStore for SqliteStore {
     }
 
     async fn count_venue_checkins(&self, venue: VenueId, since: OffsetDateTime) -> Result<u64> {
-        self.read(move |c| {
+        self.read_checkins(move |c| {
             let n: i64 = c
                 .prepare_cached(&format!(
                     "SELECT count(*) FROM checkins WHERE venue_key = ?1 AND {every_class} AND at >= ?2",
@@ -377,7 +342,8 @@ impl CheckinStore for SqliteStore {
     }
 
     async fn count_checkins(&self) -> Result<u64> {
-        self.read(|c| Ok(c.query_row("SELECT count(*) FROM checkins", [], |r| r.get::<_, i64>(0))? as u64)).await
+        self.read_checkins(|c| Ok(c.query_row("SELECT count(*) FROM checkins", [], |r| r.get::<_, i64>(0))? as u64))
+            .await
     }
 
     async fn insert_declaration(&self, d: &NewDeclarationRecord) -> Result<i64> {
@@ -449,7 +415,9 @@ impl CheckinStore for SqliteStore {
     }
 
     async fn purge_before(&self, cutoff: OffsetDateTime) -> Result<(u64, u64)> {
+        let inner = self.inner.clone();
         self.write(move |tx| {
+            inner.inbox.lock().map_err(super::poisoned)?.move_all(tx)?;
             let cutoff = micros(cutoff);
             // No index orders check-ins by time alone (migration 17): each venue of the
             // venue index in turn, found by a seek past the one before, and each of its
@@ -471,6 +439,92 @@ impl CheckinStore for SqliteStore {
         })
         .await
     }
+}
+
+/// Records check-ins in the batch's order: one whose client key was seen before, or whose
+/// visitor was at the venue less than `window` before or after, is a repeat of that
+/// check-in. A small group's new check-ins are held in the inbox; a large group's go
+/// straight into `checkins`, the inbox moved there first.
+fn record_rows(
+    tx: &Connection,
+    inbox: &mut Inbox,
+    checkins: &[NewCheckin],
+    window: i64,
+) -> Result<Vec<CheckinOutcome>> {
+    let mut next_id = if checkins.len() < inbox::SMALL_GROUP {
+        Some(inbox.begin(tx)?)
+    } else {
+        inbox.move_all(tx)?;
+        None
+    };
+    let mut known_key = tx.prepare_cached("SELECT checkin_id FROM checkin_client_keys WHERE client_key = ?1")?;
+    let mut repeat = tx.prepare_cached(
+        // The visitor's few check-ins, not the venue's many: SQLite has no statistics to
+        // tell the two indexes apart on a fresh store.
+        "SELECT at, id FROM checkins INDEXED BY checkins_visitor WHERE visitor_key = ?2 AND at > ?3 AND at < ?4
+         AND venue_key = ?1 AND visitor = ?5 ORDER BY at LIMIT 1",
+    )?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO checkins (venue_key, visitor_key, visitor, name, at, until, source)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    let mut remember =
+        tx.prepare_cached("INSERT INTO checkin_client_keys (client_key, checkin_id, at) VALUES (?1, ?2, ?3)")?;
+    let mut outcomes = Vec::with_capacity(checkins.len());
+    for c in checkins {
+        if let Some(key) = &c.client_key {
+            let known = match inbox.client_key(key) {
+                Some(id) => Some(id),
+                None => known_key.query_row([key], |r| r.get(0)).optional()?,
+            };
+            if let Some(id) = known {
+                outcomes.push(CheckinOutcome::Repeat(id));
+                continue;
+            }
+        }
+        let (venue_key, visitor_key) = (venue_key(c.venue), key64(&c.visitor));
+        let at = micros(c.at);
+        let stored: Option<(i64, i64)> = repeat
+            .query_row(params![venue_key, visitor_key, at - window, at + window, c.visitor], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let held = inbox.earliest(venue_key, visitor_key, &c.visitor, at - window, at + window);
+        // The earlier of the two; a stored check-in came first on a tie.
+        let earlier = match (stored, held) {
+            (Some(s), Some(h)) if h.0 < s.0 => Some(h),
+            (Some(s), _) => Some(s),
+            (None, h) => h,
+        };
+        // A held check-in keeps its client key in the inbox, to move with it.
+        let (outcome, key_held) = match (earlier, next_id.as_mut()) {
+            (Some((_, id)), _) => (CheckinOutcome::Repeat(id), false),
+            (None, Some(next)) => {
+                inbox.hold(tx, *next, c)?;
+                *next += 1;
+                (CheckinOutcome::Stored(*next - 1), true)
+            }
+            (None, None) => {
+                insert.execute(params![
+                    venue_key,
+                    visitor_key,
+                    c.visitor,
+                    c.name_to_store(),
+                    at,
+                    micros(c.until),
+                    c.source
+                ])?;
+                (CheckinOutcome::Stored(tx.last_insert_rowid()), false)
+            }
+        };
+        if let Some(key) = &c.client_key
+            && !key_held
+        {
+            remember.execute(params![key, outcome.id(), at])?;
+        }
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
 }
 
 /// Writes each batch in a transaction of its own, as it comes.

@@ -6,6 +6,7 @@
 mod certificates;
 mod checkins;
 mod durability;
+mod inbox;
 mod rows;
 mod testing;
 mod vaccination;
@@ -52,6 +53,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (15, include_str!("0015_people_keys.sql")),
     (16, include_str!("0016_queue_by_unit.sql")),
     (17, include_str!("0017_retention_by_venue.sql")),
+    (18, include_str!("0018_checkin_inbox.sql")),
 ];
 
 /// Readers kept open between requests; more are opened under load and closed after.
@@ -69,6 +71,8 @@ struct Inner {
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     durability: Arc<Durability>,
+    /// Locked only by the writer, inside its transactions.
+    inbox: Mutex<inbox::Inbox>,
 }
 
 fn connect(path: &Path) -> Result<Connection> {
@@ -178,6 +182,12 @@ impl SqliteStore {
             }
             let mut writer = connect(&path)?;
             migrate(&mut writer)?;
+            // Check-ins answered before a stop: from here on only the writer's map says
+            // what the inbox holds.
+            let mut inbox = inbox::Inbox::default();
+            let tx = writer.transaction()?;
+            inbox.move_all(&tx)?;
+            tx.commit()?;
             let durability = Durability::start(&path);
             durability.flush_now(&path)?;
             let inner = Arc::new(Inner {
@@ -185,6 +195,7 @@ impl SqliteStore {
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
                 durability,
+                inbox: Mutex::new(inbox),
             });
             start_checkpointer(Arc::downgrade(&inner), path);
             Ok(SqliteStore { inner, results_per_transaction: testing::RESULTS_PER_TRANSACTION })
@@ -216,6 +227,28 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+
+    /// Like `read`, for reads of check-ins: the inbox is moved into `checkins` first when it
+    /// holds any, so that the read sees every check-in recorded before it began.
+    async fn read_checkins<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let held = self
+            .read(|c| Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM checkin_inbox)", [], |r| r.get::<_, bool>(0))?))
+            .await?;
+        if held {
+            let inner = self.inner.clone();
+            // Not waited for on the disk: every check-in moved is there already, in the inbox.
+            let Ok(_) = self
+                .commit_if(move |tx| {
+                    inner.inbox.lock().map_err(poisoned)?.move_all(tx)?;
+                    Ok(Ok::<_, std::convert::Infallible>(()))
+                })
+                .await?;
+        }
+        self.read(f).await
     }
 
     /// Like `read`, on a connection of its own that reads the file through a memory map, for

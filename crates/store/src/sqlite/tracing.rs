@@ -422,7 +422,7 @@ impl TracingStore for SqliteStore {
             .map(|s| serde_json::json!([s.visitor, key64(&s.visitor), micros(s.from), micros(s.until)]))
             .collect();
         let sources = serde_json::Value::Array(sources).to_string();
-        self.read(move |c| copresence_in(c, &sources, cap)).await
+        self.read_checkins(move |c| copresence_in(c, &sources, cap)).await
     }
 
     async fn household_members(&self, people: &[PersonId]) -> Result<Vec<HouseholdMember>> {
