@@ -286,20 +286,27 @@ fn insert_case(tx: &Connection, case: &Case) -> Result<()> {
 
 /// Loads what `plan_results` needs for a batch: the tubes it names and the open cases of
 /// their people.
+///
+/// The tubes are looked up in the order of their labels, and the specimens then read in the
+/// order of their rows. A chunk's tubes are scattered over indexes and tables of millions
+/// of rows, and each new snapshot starts from an empty page cache (or, for an upload's
+/// planner, a memory map made afresh): in key order the next look-up usually lands on a
+/// page already read, or among the neighbours the kernel maps around each fault, where in
+/// the file's order nearly every look-up faulted in pages of its own.
 fn load_result_state(tx: &Connection, results: &[RecordResult]) -> Result<(ResultState, Rowids)> {
     let mut state = ResultState::default();
     // Room for a result per tube at first, so that the maps grow by few rehashes.
     state.specimens.reserve(results.len());
     state.specimen_barcodes.reserve(results.len());
     let mut rowids = Rowids::with_capacity_and_hasher(results.len(), Default::default());
-    for r in results {
-        let barcode = r.result.barcode.as_str();
-        if state.specimen_barcodes.contains_key(barcode) || state.pool_barcodes.contains_key(barcode) {
-            continue;
-        }
-        if let Some((specimen, rowid)) = specimen_row_by_barcode(tx, barcode)? {
-            rowids.insert(SpecimenId(specimen.id), rowid);
-            state.add_specimen(specimen.state()?);
+    let mut barcodes: Vec<&str> = results.iter().map(|r| r.result.barcode.as_str()).collect();
+    barcodes.sort_unstable();
+    barcodes.dedup();
+    let mut specimen_at = tx.prepare_cached("SELECT rowid FROM specimens WHERE barcode = ?1")?;
+    let mut specimens = Vec::with_capacity(barcodes.len());
+    for barcode in barcodes {
+        if let Some(rowid) = specimen_at.query_row([barcode], |r| r.get::<_, i64>(0)).optional()? {
+            specimens.push(rowid);
         } else if let Some(pool) = pool_by_barcode(tx, barcode)? {
             let members = member_rows(tx, PoolId(pool.id))?;
             let ids = members.iter().map(|(m, _)| SpecimenId(m.id)).collect();
@@ -309,6 +316,14 @@ fn load_result_state(tx: &Connection, results: &[RecordResult]) -> Result<(Resul
             }
             state.add_pool(pool.state(ids)?);
         }
+    }
+    specimens.sort_unstable();
+    let mut specimen = tx.prepare_cached(&format!("{SPECIMEN_SELECT} WHERE s.rowid = ?1"))?;
+    for rowid in specimens {
+        let (columns, rowid) = specimen.query_row([rowid], with_rowid)?;
+        let columns = columns?;
+        rowids.insert(SpecimenId(columns.id), rowid);
+        state.add_specimen(columns.state()?);
     }
     let since = results.iter().map(|r| r.recorded_at).min().map(|at| micros(at - EPISODE)).unwrap_or(0);
     let mut open = tx.prepare_cached(
