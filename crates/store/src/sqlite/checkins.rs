@@ -7,7 +7,6 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use time::{Duration, OffsetDateTime};
 
 use super::inbox::{self, Inbox};
-use super::recent::Recent;
 use super::rows::{from_micros, micros, parse_uuid};
 use super::{EVERY_STAY_CLASS, SqliteStore, push_scope, unique_violation, unit_path};
 use crate::decode::{CheckinColumns, DeclarationColumns, venue as decode_venue};
@@ -221,10 +220,9 @@ impl CheckinStore for SqliteStore {
                 }
             }
             let mut inbox = inner.inbox.lock().map_err(super::poisoned)?;
-            let mut recent = inner.recent.lock().map_err(super::poisoned)?;
-            let outcomes = record_rows(tx, &mut inbox, &mut recent, &checkins, window)?;
+            let outcomes = record_rows(tx, &mut inbox, &checkins, window)?;
             if inbox.is_full() {
-                inbox.move_all(tx, &mut recent)?;
+                inbox.move_all(tx)?;
             }
             for entry in &audit {
                 super::insert_audit(tx, entry)?;
@@ -239,7 +237,7 @@ impl CheckinStore for SqliteStore {
         tokio::task::spawn_blocking(move || {
             let mut conn = inner.writer.lock().map_err(super::poisoned)?;
             let tx = conn.transaction()?;
-            inner.move_inbox(&tx)?;
+            inner.inbox.lock().map_err(super::poisoned)?.move_all(&tx)?;
             tx.commit()?;
             // The indexes as the migrations made them, read back so that nothing here can
             // drift from the schema.
@@ -273,7 +271,7 @@ impl CheckinStore for SqliteStore {
         let visitor = visitor.to_owned();
         let inner = self.inner.clone();
         self.write(move |tx| {
-            inner.move_inbox(tx)?;
+            inner.inbox.lock().map_err(super::poisoned)?.move_all(tx)?;
             let at = micros(at);
             match tx.execute(
                 "UPDATE checkins SET until = min(until, max(at, ?3)) WHERE id = ?1 AND visitor = ?2",
@@ -419,11 +417,8 @@ impl CheckinStore for SqliteStore {
     async fn purge_before(&self, cutoff: OffsetDateTime) -> Result<(u64, u64)> {
         let inner = self.inner.clone();
         self.write(move |tx| {
-            let mut inbox = inner.inbox.lock().map_err(super::poisoned)?;
-            let mut recent = inner.recent.lock().map_err(super::poisoned)?;
-            inbox.move_all(tx, &mut recent)?;
+            inner.inbox.lock().map_err(super::poisoned)?.move_all(tx)?;
             let cutoff = micros(cutoff);
-            recent.forget_before(cutoff);
             // No index orders check-ins by time alone (migration 17): each venue of the
             // venue index in turn, found by a seek past the one before, and each of its
             // stay classes is read back from the cutoff.
@@ -453,19 +448,16 @@ impl CheckinStore for SqliteStore {
 fn record_rows(
     tx: &Connection,
     inbox: &mut Inbox,
-    recent: &mut Recent,
     checkins: &[NewCheckin],
     window: i64,
 ) -> Result<Vec<CheckinOutcome>> {
-    recent.begin(tx)?;
     let mut next_id = if checkins.len() < inbox::SMALL_GROUP {
         Some(inbox.begin(tx)?)
     } else {
-        inbox.move_all(tx, recent)?;
+        inbox.move_all(tx)?;
         None
     };
     let mut known_key = tx.prepare_cached("SELECT checkin_id FROM checkin_client_keys WHERE client_key = ?1")?;
-    let mut visitor_of = tx.prepare_cached("SELECT visitor FROM checkins WHERE id = ?1")?;
     let mut repeat = tx.prepare_cached(
         // The visitor's few check-ins, not the venue's many: SQLite has no statistics to
         // tell the two indexes apart on a fresh store.
@@ -492,19 +484,12 @@ fn record_rows(
         }
         let (venue_key, visitor_key) = (venue_key(c.venue), key64(&c.visitor));
         let at = micros(c.at);
-        let (from, to) = (at - window, at + window);
-        let remembered = recent.covers(from).then(|| recent.earliest(venue_key, visitor_key, from, to));
-        let stored: Option<(i64, i64)> = match remembered {
-            Some(None) => None,
-            Some(Some((seen_at, id))) if visitor_of.query_row([id], |r| r.get::<_, String>(0))? == c.visitor => {
-                Some((seen_at, id))
-            }
-            // Not remembered that far back, or another visitor whose key is the same.
-            _ => repeat
-                .query_row(params![venue_key, visitor_key, from, to, c.visitor], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?,
-        };
-        let held = inbox.earliest(venue_key, visitor_key, &c.visitor, from, to);
+        let stored: Option<(i64, i64)> = repeat
+            .query_row(params![venue_key, visitor_key, at - window, at + window, c.visitor], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let held = inbox.earliest(venue_key, visitor_key, &c.visitor, at - window, at + window);
         // The earlier of the two; a stored check-in came first on a tie.
         let earlier = match (stored, held) {
             (Some(s), Some(h)) if h.0 < s.0 => Some(h),
@@ -515,13 +500,11 @@ fn record_rows(
         let (outcome, key_held) = match (earlier, next_id.as_mut()) {
             (Some((_, id)), _) => (CheckinOutcome::Repeat(id), false),
             (None, Some(next)) => {
-                recent.raise_ceiling(tx, at)?;
                 inbox.hold(tx, *next, c)?;
                 *next += 1;
                 (CheckinOutcome::Stored(*next - 1), true)
             }
             (None, None) => {
-                recent.raise_ceiling(tx, at)?;
                 insert.execute(params![
                     venue_key,
                     visitor_key,
@@ -531,9 +514,7 @@ fn record_rows(
                     micros(c.until),
                     c.source
                 ])?;
-                let id = tx.last_insert_rowid();
-                recent.add(visitor_key, venue_key, at, id);
-                (CheckinOutcome::Stored(id), false)
+                (CheckinOutcome::Stored(tx.last_insert_rowid()), false)
             }
         };
         if let Some(key) = &c.client_key
@@ -576,11 +557,6 @@ fn load_batches(
                     micros(c.until),
                     c.source
                 ])?;
-            }
-            // The writer's memory of recent check-ins starts past the latest time loaded
-            // (`recent.rs`).
-            if let Some(latest) = batch.iter().map(|c| micros(c.at)).max() {
-                tx.prepare_cached("UPDATE checkin_ceiling SET at = max(coalesce(at, ?1), ?1)")?.execute([latest])?;
             }
         }
         tx.commit()?;

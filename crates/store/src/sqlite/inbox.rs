@@ -21,7 +21,6 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, params};
 
-use super::recent::Recent;
 use super::rows::micros;
 use crate::Result;
 use crate::records::NewCheckin;
@@ -138,12 +137,8 @@ impl Inbox {
     }
 
     /// Moves every held check-in into `checkins` under its id, and its client key into
-    /// `checkin_client_keys`; the writer's memory of recent check-ins learns them. Returns
-    /// how many moved.
-    pub(super) fn move_all(&mut self, tx: &Connection, recent: &mut Recent) -> Result<usize> {
-        // Both memories agree with the tables before one is handed to the other.
-        self.begin(tx)?;
-        recent.begin(tx)?;
+    /// `checkin_client_keys`; returns how many moved.
+    pub(super) fn move_all(&mut self, tx: &Connection) -> Result<usize> {
         tx.prepare_cached(
             "INSERT INTO checkins (id, venue_key, visitor_key, visitor, name, at, until, source)
              SELECT id, venue_key, visitor_key, visitor, name, at, until, source FROM checkin_inbox ORDER BY id",
@@ -155,11 +150,6 @@ impl Inbox {
         )?
         .execute([])?;
         let moved = tx.prepare_cached("DELETE FROM checkin_inbox")?.execute([])?;
-        for (visitor_key, held) in std::mem::take(&mut self.by_visitor) {
-            for h in held {
-                recent.add(visitor_key, h.venue_key, h.at, h.id);
-            }
-        }
         *self = Inbox::default();
         if moved > 0 {
             ::tracing::debug!(moved, "check-ins moved from the inbox");
@@ -217,7 +207,7 @@ mod tests {
         assert_eq!(earliest, Some((at, id)));
         assert_eq!(inbox.earliest(venue_key(venue), key64(&first.visitor), "tel:+84933333333", at - 1, at + 1), None);
 
-        assert_eq!(inbox.move_all(&tx, &mut Recent::default()).unwrap(), 1);
+        assert_eq!(inbox.move_all(&tx).unwrap(), 1);
         let moved: i64 = tx.query_row("SELECT id FROM checkins", [], |r| r.get(0)).unwrap();
         let keyed: i64 = tx
             .query_row("SELECT checkin_id FROM checkin_client_keys WHERE client_key = 'gate:1'", [], |r| r.get(0))
@@ -227,9 +217,9 @@ mod tests {
         assert_eq!(inbox.begin(&tx).unwrap(), id + 1, "numbering goes on after the moved check-in");
     }
 
-    /// A store in a scratch file with one venue, and the venue.
-    async fn store_with_a_market(name: &str) -> (std::path::PathBuf, super::super::SqliteStore, VenueId) {
-        let path = outbreak_testkit::scratch_dir(name).join("store.sqlite");
+    #[tokio::test]
+    async fn check_ins_held_when_the_store_stopped_are_moved_when_it_opens() {
+        let path = outbreak_testkit::scratch_dir("inbox").join("store.sqlite");
         let venue = VenueId(Uuid::now_v7());
         let store = super::super::SqliteStore::open(&path).await.unwrap();
         let raw = Connection::open(&path).unwrap();
@@ -239,17 +229,11 @@ mod tests {
         )
         .unwrap();
         raw.execute(
-                "INSERT INTO venues (id, key, code, name, kind, unit_code, unit_path, address, contact_phone, active, created_at)
-                 VALUES (?1, ?2, 'CHO12345', 'Chợ Hôm', 'market', '00070', '/VN/01/00070/', 'Phố Huế', '0912345678', 1, 0)",
-                params![venue.0.to_string(), venue_key(venue)],
+                "INSERT INTO venues (id, code, name, kind, unit_code, unit_path, address, contact_phone, active, created_at)
+                 VALUES (?1, 'CHO12345', 'Chợ Hôm', 'market', '00070', '/VN/01/00070/', 'Phố Huế', '0912345678', 1, 0)",
+                [venue.0.to_string()],
             )
             .unwrap();
-        (path, store, venue)
-    }
-
-    #[tokio::test]
-    async fn check_ins_held_when_the_store_stopped_are_moved_when_it_opens() {
-        let (path, store, venue) = store_with_a_market("inbox").await;
         let window = Duration::minutes(30);
         let held = store.record_checkins(vec![checkin(venue, "tel:+84911111111", "gate:1")], window, vec![]);
         let held = held.await.unwrap()[0];
@@ -266,35 +250,5 @@ mod tests {
         assert_eq!((count("checkin_inbox"), count("checkins")), (0, 1));
         let retried = store.record_checkins(vec![checkin(venue, "tel:+84911111111", "gate:1")], window, vec![]);
         assert_eq!(retried.await.unwrap(), [CheckinOutcome::Repeat(held.id())]);
-        let mut rescanned = checkin(venue, "tel:+84911111111", "gate:3");
-        rescanned.at += Duration::minutes(1);
-        let rescanned = store.record_checkins(vec![rescanned], window, vec![]);
-        assert_eq!(rescanned.await.unwrap(), [CheckinOutcome::Repeat(held.id())], "the window, after a restart");
-    }
-
-    /// A bulk load writes `checkins` without the writer's memory of recent check-ins: it
-    /// raises the ceiling, so the memory reads what the load wrote from the index.
-    #[tokio::test]
-    async fn a_check_in_loaded_in_bulk_is_seen_by_the_repeat_window() {
-        let (_path, store, venue) = store_with_a_market("recent-load").await;
-        let window = Duration::minutes(30);
-        let first = store.record_checkins(vec![checkin(venue, "tel:+84922222222", "gate:1")], window, vec![]);
-        let first = first.await.unwrap()[0];
-        // Later than the ceiling the first check-in raised.
-        let mut loaded = checkin(venue, "tel:+84911111111", "load:1");
-        (loaded.at, loaded.until) = (loaded.at + Duration::hours(1), loaded.until + Duration::hours(1));
-        let (send, receive) = tokio::sync::mpsc::channel(1);
-        send.send(vec![NewCheckin { client_key: None, ..loaded.clone() }]).await.unwrap();
-        drop(send);
-        assert_eq!(store.load_checkins(receive).await.unwrap(), 1);
-        let stored = store.checkins_of(&[loaded.visitor.clone()], loaded.at - Duration::hours(1)).await.unwrap();
-
-        let mut rescanned = NewCheckin { client_key: None, ..loaded };
-        rescanned.at += Duration::minutes(1);
-        let outcomes = store.record_checkins(vec![rescanned], window, vec![]).await.unwrap();
-        assert_eq!(outcomes, [CheckinOutcome::Repeat(stored[0].id)]);
-        let again = checkin(venue, "tel:+84922222222", "gate:2");
-        let again = store.record_checkins(vec![again], window, vec![]).await.unwrap();
-        assert_eq!(again, [CheckinOutcome::Repeat(first.id())], "and what was recorded before the load");
     }
 }

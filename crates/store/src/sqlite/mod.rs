@@ -7,7 +7,6 @@ mod certificates;
 mod checkins;
 mod durability;
 mod inbox;
-mod recent;
 mod rows;
 mod testing;
 mod vaccination;
@@ -55,7 +54,6 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (16, include_str!("0016_queue_by_unit.sql")),
     (17, include_str!("0017_retention_by_venue.sql")),
     (18, include_str!("0018_checkin_inbox.sql")),
-    (19, include_str!("0019_checkin_ceiling.sql")),
 ];
 
 /// Readers kept open between requests; more are opened under load and closed after.
@@ -73,17 +71,8 @@ struct Inner {
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     durability: Arc<Durability>,
-    /// Locked only by the writer, inside its transactions; `inbox` before `recent`.
+    /// Locked only by the writer, inside its transactions.
     inbox: Mutex<inbox::Inbox>,
-    recent: Mutex<recent::Recent>,
-}
-
-impl Inner {
-    /// Moves the inbox into `checkins`, inside the writer's transaction `tx`.
-    fn move_inbox(&self, tx: &Connection) -> Result<usize> {
-        let mut inbox = self.inbox.lock().map_err(poisoned)?;
-        inbox.move_all(tx, &mut *self.recent.lock().map_err(poisoned)?)
-    }
 }
 
 fn connect(path: &Path) -> Result<Connection> {
@@ -195,9 +184,9 @@ impl SqliteStore {
             migrate(&mut writer)?;
             // Check-ins answered before a stop: from here on only the writer's map says
             // what the inbox holds.
-            let (mut inbox, mut recent) = (inbox::Inbox::default(), recent::Recent::default());
+            let mut inbox = inbox::Inbox::default();
             let tx = writer.transaction()?;
-            inbox.move_all(&tx, &mut recent)?;
+            inbox.move_all(&tx)?;
             tx.commit()?;
             let durability = Durability::start(&path);
             durability.flush_now(&path)?;
@@ -207,7 +196,6 @@ impl SqliteStore {
                 readers: Mutex::new(Vec::new()),
                 durability,
                 inbox: Mutex::new(inbox),
-                recent: Mutex::new(recent),
             });
             start_checkpointer(Arc::downgrade(&inner), path);
             Ok(SqliteStore { inner, results_per_transaction: testing::RESULTS_PER_TRANSACTION })
@@ -255,7 +243,7 @@ impl SqliteStore {
             // Not waited for on the disk: every check-in moved is there already, in the inbox.
             let Ok(_) = self
                 .commit_if(move |tx| {
-                    inner.move_inbox(tx)?;
+                    inner.inbox.lock().map_err(poisoned)?.move_all(tx)?;
                     Ok(Ok::<_, std::convert::Infallible>(()))
                 })
                 .await?;
