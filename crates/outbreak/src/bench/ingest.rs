@@ -37,6 +37,10 @@ pub struct IngestArgs {
     /// Skip the one-per-request phase (to profile the batched path alone).
     #[arg(long)]
     batches_only: bool,
+    /// Give every batched item a `client_id`, as a gate or gateway that retries does: each
+    /// is then also remembered, so that a retried batch stores nothing twice.
+    #[arg(long)]
+    client_ids: bool,
 }
 
 /// Visitors are phone numbers drawn from one counter, so no two check-ins are one visit,
@@ -145,16 +149,18 @@ async fn measure(args: &IngestArgs, database: &str, dir: &std::path::Path) -> an
     eprintln!("[{backend}] batched check-ins");
     let codes_batch = codes.clone();
     let size = args.batch;
+    let client_ids = args.client_ids;
     let (batches, acked_batch) = load(
         &mut connections,
         Duration::from_secs(args.seconds),
         move |i| {
             let items: Vec<String> = (0..size)
                 .map(|j| {
+                    let phone = next_phone();
+                    let client_id = if client_ids { format!(r#","client_id":"gate-{phone}""#) } else { String::new() };
                     format!(
-                        r#"{{"venue":"{}","visitor":{{"phone":"{}"}}}}"#,
+                        r#"{{"venue":"{}","visitor":{{"phone":"{phone}"}}{client_id}}}"#,
                         codes_batch[(i + j) % codes_batch.len()],
-                        next_phone()
                     )
                 })
                 .collect();
