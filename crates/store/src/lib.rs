@@ -171,7 +171,8 @@ pub trait CheckinStore {
     async fn set_venue_active(&self, id: VenueId, active: bool) -> Result<()>;
     /// Records check-ins in one transaction, in order, with the audit entries for them. A
     /// visitor already checked in at the venue less than `window` before or after is a
-    /// repeat; so is a client key seen before.
+    /// repeat; so is a client key under which the same visitor stored a check-in before
+    /// (a repeat's key is not kept: its retry is found by the window again).
     /// `NotFound("venue")` when a check-in names an unknown venue, and then nothing is stored.
     async fn record_checkins(
         &self,

@@ -214,7 +214,8 @@ pub struct NewCheckin {
     pub until: OffsetDateTime,
     /// `poster`, `staff` or `api`.
     pub source: String,
-    /// A client's own id for the item (scoped to the client), so retries store it once.
+    /// A client's own id for the item (scoped to the client, and to the visitor), so
+    /// retries store it once.
     pub client_key: Option<String>,
 }
 

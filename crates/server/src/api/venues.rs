@@ -356,7 +356,7 @@ async fn check_in(
 }
 
 /// Records a batch of check-ins. Each item is answered in order: `stored`, `repeat` (the
-/// same visit, or a retried `client_id`) or `refused` with the reason; good items are
+/// same visit, or a `client_id` retried for the same visitor) or `refused` with the reason; good items are
 /// stored whatever happens to the others.
 #[utoipa::path(post, path = "/checkins/batch", tag = "venues", request_body = Batch,
     responses((status = 200, body = BatchResult), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody)),

@@ -234,14 +234,17 @@ impl CheckinStore for PostgresStore {
             // A few set-based statements for the whole batch rather than two round trips a
             // check-in: what the store already holds, then the new rows at once.
             let keys: Vec<&str> = checkins.iter().filter_map(|c| c.client_key.as_deref()).collect();
-            let known_keys: HashMap<String, i64> = if keys.is_empty() {
+            let known_keys: HashMap<(String, String), i64> = if keys.is_empty() {
                 HashMap::new()
             } else {
-                txn.query("SELECT client_key, checkin_id FROM checkin_client_keys WHERE client_key = ANY($1)", &[&keys])
-                    .await?
-                    .iter()
-                    .map(|r| (r.get(0), r.get(1)))
-                    .collect()
+                txn.query(
+                    "SELECT visitor, client_key, checkin_id FROM checkin_client_keys WHERE client_key = ANY($1)",
+                    &[&keys],
+                )
+                .await?
+                .iter()
+                .map(|r| ((r.get(0), r.get(1)), r.get(2)))
+                .collect()
             };
             let stored = earlier_visits(&txn, &checkins, window).await?;
             let batch = decide_batch(&checkins, &known_keys, &stored, window);
@@ -252,17 +255,20 @@ impl CheckinStore for PostgresStore {
                 Found::New(k) => ids[k],
             };
             if !batch.remember.is_empty() {
-                let (keys, checkin_ids, ats): (Vec<&str>, Vec<i64>, Vec<OffsetDateTime>) = batch
-                    .remember
-                    .iter()
-                    .map(|&(i, found)| {
-                        (checkins[i].client_key.as_deref().unwrap_or_default(), id_of(found), checkins[i].at)
-                    })
-                    .collect();
+                let mut keys = Vec::with_capacity(batch.remember.len());
+                let mut visitors = Vec::with_capacity(batch.remember.len());
+                let mut checkin_ids = Vec::with_capacity(batch.remember.len());
+                let mut ats = Vec::with_capacity(batch.remember.len());
+                for &(i, found) in &batch.remember {
+                    keys.push(checkins[i].client_key.as_deref().unwrap_or_default());
+                    visitors.push(checkins[i].visitor.as_str());
+                    checkin_ids.push(id_of(found));
+                    ats.push(checkins[i].at);
+                }
                 txn.execute(
-                    "INSERT INTO checkin_client_keys (client_key, checkin_id, at)
-                     SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[])",
-                    &[&keys, &checkin_ids, &ats],
+                    "INSERT INTO checkin_client_keys (client_key, visitor, checkin_id, at)
+                     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[])",
+                    &[&keys, &visitors, &checkin_ids, &ats],
                 )
                 .await?;
             }
@@ -547,29 +553,29 @@ struct BatchPlan {
     outcomes: Vec<(Found, bool)>,
     /// The check-ins stored as new rows, in order.
     new: Vec<usize>,
-    /// The check-ins whose client key is remembered, with what it stands for.
+    /// The new check-ins that came with a client key, with the row each becomes.
     remember: Vec<(usize, Found)>,
 }
 
-/// Decides a batch: a client key seen before (in the store or earlier in the batch) is a
-/// repeat of what it named; otherwise the visitor's earliest check-in at the same venue
-/// less than `window` away, stored or earlier in the batch, is the visit this repeats;
-/// otherwise the check-in is new. `stored[i]` is the earliest such check-in the store held
-/// for check-in `i`.
+/// Decides a batch: a client key the same visitor stored a check-in under before (in the
+/// store or earlier in the batch) is a repeat of that check-in; otherwise the visitor's
+/// earliest check-in at the same venue less than `window` away, stored or earlier in the
+/// batch, is the visit this repeats; otherwise the check-in is new. `stored[i]` is the
+/// earliest such check-in the store held for check-in `i`; `known_keys` is keyed by
+/// (visitor, client key).
 fn decide_batch(
     checkins: &[NewCheckin],
-    known_keys: &HashMap<String, i64>,
+    known_keys: &HashMap<(String, String), i64>,
     stored: &[Option<(i64, OffsetDateTime)>],
     window: Duration,
 ) -> BatchPlan {
     let mut plan = BatchPlan { outcomes: Vec::with_capacity(checkins.len()), new: Vec::new(), remember: Vec::new() };
-    let mut batch_keys: HashMap<&str, Found> = HashMap::new();
+    let mut batch_keys: HashMap<(&str, &str), Found> = HashMap::new();
     let mut batch_visits: HashMap<(VenueId, &str), Vec<(OffsetDateTime, usize)>> = HashMap::new();
     for (i, c) in checkins.iter().enumerate() {
         let key = c.client_key.as_deref();
-        if let Some(found) =
-            key.and_then(|k| known_keys.get(k).map(|id| Found::Stored(*id)).or(batch_keys.get(k).copied()))
-        {
+        let known = |k: &str| known_keys.get(&(c.visitor.clone(), k.to_owned())).map(|id| Found::Stored(*id));
+        if let Some(found) = key.and_then(|k| known(k).or(batch_keys.get(&(c.visitor.as_str(), k)).copied())) {
             plan.outcomes.push((found, false));
             continue;
         }
@@ -591,8 +597,10 @@ fn decide_batch(
                 (Found::New(k), true)
             }
         };
-        if let Some(key) = key {
-            batch_keys.insert(key, found);
+        if let Some(key) = key
+            && is_new
+        {
+            batch_keys.insert((c.visitor.as_str(), key), found);
             plan.remember.push((i, found));
         }
         plan.outcomes.push((found, is_new));

@@ -44,6 +44,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("0013_contacts_unindexed_person.sql")),
     (14, include_str!("0014_venue_keys.sql")),
     (15, include_str!("0015_queue_by_unit.sql")),
+    (16, include_str!("0016_client_keys_by_visitor.sql")),
 ];
 
 const UNIT_COLUMNS: &str = "code, parent_code, level, name, division_type, path, population";

@@ -433,7 +433,6 @@ impl CheckinStore for SqliteStore {
                     every_class = *EVERY_STAY_CLASS
                 ))?
                 .execute([cutoff])? as u64;
-            tx.execute("DELETE FROM checkin_client_keys WHERE at < ?1", [cutoff])?;
             let declarations = tx.execute("DELETE FROM declarations WHERE at < ?1", [cutoff])? as u64;
             Ok((checkins, declarations))
         })
@@ -441,9 +440,9 @@ impl CheckinStore for SqliteStore {
     }
 }
 
-/// Records check-ins in the batch's order: one whose client key was seen before, or whose
-/// visitor was at the venue less than `window` before or after, is a repeat of that
-/// check-in. A small group's new check-ins are held in the inbox; a large group's go
+/// Records check-ins in the batch's order: one whose visitor stored a check-in under the
+/// same client key before, or was at the venue less than `window` before or after, is a
+/// repeat of that check-in. A small group's new check-ins are held in the inbox; a large group's go
 /// straight into `checkins`, the inbox moved there first.
 fn record_rows(
     tx: &Connection,
@@ -457,7 +456,12 @@ fn record_rows(
         inbox.move_all(tx)?;
         None
     };
-    let mut known_key = tx.prepare_cached("SELECT checkin_id FROM checkin_client_keys WHERE client_key = ?1")?;
+    // A key is its visitor's, and hashed in the visitor index; the visitor is compared in
+    // full, as the key of the index is a hash too.
+    let mut known_key = tx.prepare_cached(
+        "SELECT id FROM checkins INDEXED BY checkins_visitor WHERE visitor_key = ?1 AND client_hash = ?2
+         AND visitor = ?3 ORDER BY at LIMIT 1",
+    )?;
     let mut repeat = tx.prepare_cached(
         // The visitor's few check-ins, not the venue's many: SQLite has no statistics to
         // tell the two indexes apart on a fresh store.
@@ -465,24 +469,23 @@ fn record_rows(
          AND venue_key = ?1 AND visitor = ?5 ORDER BY at LIMIT 1",
     )?;
     let mut insert = tx.prepare_cached(
-        "INSERT INTO checkins (venue_key, visitor_key, visitor, name, at, until, source)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO checkins (venue_key, visitor_key, visitor, name, at, until, source, client_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
-    let mut remember =
-        tx.prepare_cached("INSERT INTO checkin_client_keys (client_key, checkin_id, at) VALUES (?1, ?2, ?3)")?;
     let mut outcomes = Vec::with_capacity(checkins.len());
     for c in checkins {
-        if let Some(key) = &c.client_key {
-            let known = match inbox.client_key(key) {
+        let (venue_key, visitor_key) = (venue_key(c.venue), key64(&c.visitor));
+        let client_hash = c.client_key.as_deref().map(key64);
+        if let (Some(key), Some(hash)) = (&c.client_key, client_hash) {
+            let known = match inbox.client_key(&c.visitor, key) {
                 Some(id) => Some(id),
-                None => known_key.query_row([key], |r| r.get(0)).optional()?,
+                None => known_key.query_row(params![visitor_key, hash, c.visitor], |r| r.get(0)).optional()?,
             };
             if let Some(id) = known {
                 outcomes.push(CheckinOutcome::Repeat(id));
                 continue;
             }
         }
-        let (venue_key, visitor_key) = (venue_key(c.venue), key64(&c.visitor));
         let at = micros(c.at);
         let stored: Option<(i64, i64)> = repeat
             .query_row(params![venue_key, visitor_key, at - window, at + window, c.visitor], |r| {
@@ -496,13 +499,14 @@ fn record_rows(
             (Some(s), _) => Some(s),
             (None, h) => h,
         };
-        // A held check-in keeps its client key in the inbox, to move with it.
-        let (outcome, key_held) = match (earlier, next_id.as_mut()) {
-            (Some((_, id)), _) => (CheckinOutcome::Repeat(id), false),
+        // A repeat's client key is not kept: a retry of it is the same visit again, which
+        // the window finds as long as the visit it repeats is kept.
+        let outcome = match (earlier, next_id.as_mut()) {
+            (Some((_, id)), _) => CheckinOutcome::Repeat(id),
             (None, Some(next)) => {
                 inbox.hold(tx, *next, c)?;
                 *next += 1;
-                (CheckinOutcome::Stored(*next - 1), true)
+                CheckinOutcome::Stored(*next - 1)
             }
             (None, None) => {
                 insert.execute(params![
@@ -512,16 +516,12 @@ fn record_rows(
                     c.name_to_store(),
                     at,
                     micros(c.until),
-                    c.source
+                    c.source,
+                    client_hash
                 ])?;
-                (CheckinOutcome::Stored(tx.last_insert_rowid()), false)
+                CheckinOutcome::Stored(tx.last_insert_rowid())
             }
         };
-        if let Some(key) = &c.client_key
-            && !key_held
-        {
-            remember.execute(params![key, outcome.id(), at])?;
-        }
         outcomes.push(outcome);
     }
     Ok(outcomes)
@@ -544,8 +544,8 @@ fn load_batches(
                 }
             }
             let mut insert = tx.prepare_cached(
-                "INSERT INTO checkins (venue_key, visitor_key, visitor, name, at, until, source)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO checkins (venue_key, visitor_key, visitor, name, at, until, source, client_hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
             for c in &batch {
                 insert.execute(params![
@@ -555,7 +555,8 @@ fn load_batches(
                     c.name_to_store(),
                     micros(c.at),
                     micros(c.until),
-                    c.source
+                    c.source,
+                    c.client_key.as_deref().map(key64)
                 ])?;
             }
         }

@@ -39,7 +39,8 @@ pub(super) struct Inbox {
     /// The table's last id when the map was last made or added to.
     last_id: Option<i64>,
     by_visitor: HashMap<i64, Vec<Held>>,
-    by_client_key: HashMap<String, i64>,
+    /// (visitor, client key) of each held check-in that came with a key.
+    by_client_key: HashMap<(String, String), i64>,
     rows: usize,
 }
 
@@ -80,15 +81,15 @@ impl Inbox {
     fn remember(&mut self, visitor_key: i64, held: Held, client_key: Option<String>) {
         self.last_id = Some(held.id);
         if let Some(key) = client_key {
-            self.by_client_key.insert(key, held.id);
+            self.by_client_key.insert((held.visitor.clone(), key), held.id);
         }
         self.by_visitor.entry(visitor_key).or_default().push(held);
         self.rows += 1;
     }
 
-    /// The id of the held check-in that came with this client key.
-    pub(super) fn client_key(&self, key: &str) -> Option<i64> {
-        self.by_client_key.get(key).copied()
+    /// The id of the held check-in that came with this client key for this visitor.
+    pub(super) fn client_key(&self, visitor: &str, key: &str) -> Option<i64> {
+        self.by_client_key.get(&(visitor.to_owned(), key.to_owned())).copied()
     }
 
     /// The earliest held check-in by this visitor at this venue with its time in `(from,
@@ -136,17 +137,14 @@ impl Inbox {
         self.rows >= MOVE_AT
     }
 
-    /// Moves every held check-in into `checkins` under its id, and its client key into
-    /// `checkin_client_keys`; returns how many moved.
+    /// Moves every held check-in into `checkins` under its id, its client key hashed as a
+    /// stored check-in's is (`key64`, which the writer's connection has from `migrate`);
+    /// returns how many moved.
     pub(super) fn move_all(&mut self, tx: &Connection) -> Result<usize> {
         tx.prepare_cached(
-            "INSERT INTO checkins (id, venue_key, visitor_key, visitor, name, at, until, source)
-             SELECT id, venue_key, visitor_key, visitor, name, at, until, source FROM checkin_inbox ORDER BY id",
-        )?
-        .execute([])?;
-        tx.prepare_cached(
-            "INSERT INTO checkin_client_keys (client_key, checkin_id, at)
-             SELECT client_key, id, at FROM checkin_inbox WHERE client_key IS NOT NULL",
+            "INSERT INTO checkins (id, venue_key, visitor_key, visitor, name, at, until, source, client_hash)
+             SELECT id, venue_key, visitor_key, visitor, name, at, until, source, key64(client_key)
+             FROM checkin_inbox ORDER BY id",
         )?
         .execute([])?;
         let moved = tx.prepare_cached("DELETE FROM checkin_inbox")?.execute([])?;
@@ -200,20 +198,19 @@ mod tests {
 
         let tx = conn.transaction().unwrap();
         assert_eq!(inbox.begin(&tx).unwrap(), id + 1, "the rolled-back id is free again");
-        assert_eq!(inbox.client_key("gate:2"), None, "a rolled-back check-in is not held");
-        assert_eq!(inbox.client_key("gate:1"), Some(id));
+        assert_eq!(inbox.client_key(&lost.visitor, "gate:2"), None, "a rolled-back check-in is not held");
+        assert_eq!(inbox.client_key(&first.visitor, "gate:1"), Some(id));
+        assert_eq!(inbox.client_key(&lost.visitor, "gate:1"), None, "a key is its visitor's");
         let at = micros(first.at);
         let earliest = inbox.earliest(venue_key(venue), key64(&first.visitor), &first.visitor, at - 1, at + 1);
         assert_eq!(earliest, Some((at, id)));
         assert_eq!(inbox.earliest(venue_key(venue), key64(&first.visitor), "tel:+84933333333", at - 1, at + 1), None);
 
         assert_eq!(inbox.move_all(&tx).unwrap(), 1);
-        let moved: i64 = tx.query_row("SELECT id FROM checkins", [], |r| r.get(0)).unwrap();
-        let keyed: i64 = tx
-            .query_row("SELECT checkin_id FROM checkin_client_keys WHERE client_key = 'gate:1'", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!((moved, keyed), (id, id));
-        assert_eq!(inbox.client_key("gate:1"), None);
+        let moved: (i64, i64) =
+            tx.query_row("SELECT id, client_hash FROM checkins", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        assert_eq!(moved, (id, key64("gate:1")));
+        assert_eq!(inbox.client_key(&first.visitor, "gate:1"), None);
         assert_eq!(inbox.begin(&tx).unwrap(), id + 1, "numbering goes on after the moved check-in");
     }
 

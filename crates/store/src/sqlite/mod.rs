@@ -54,6 +54,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (16, include_str!("0016_queue_by_unit.sql")),
     (17, include_str!("0017_retention_by_venue.sql")),
     (18, include_str!("0018_checkin_inbox.sql")),
+    (19, include_str!("0019_client_keys_in_checkins.sql")),
 ];
 
 /// Readers kept open between requests; more are opened under load and closed after.
@@ -345,9 +346,11 @@ fn migrate(conn: &mut Connection) -> Result<()> {
             Ok(crate::venue_key(outbreak_domain::venue::VenueId(id)))
         },
     )?;
-    // Migration 15 keys the people already stored by their visitor keys.
+    // Migration 15 keys the people already stored by their visitor keys, migration 19 and
+    // the inbox's moves hash client keys (NULL where a check-in came without one). It stays
+    // on the writer's connection after the migrations.
     conn.create_scalar_function("key64", 1, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, |f| {
-        Ok(key64(&f.get::<String>(0)?))
+        Ok(f.get::<Option<String>>(0)?.map(|text| key64(&text)))
     })?;
     apply(conn, MIGRATIONS)
 }
@@ -1229,7 +1232,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn check_ins_and_people_stored_before_migrations_14_and_15_read_back_whole() {
+    async fn check_ins_people_and_client_keys_stored_before_migrations_14_15_and_19_read_back_whole() {
         let dir = std::env::temp_dir().join(format!("outbreak-migrate-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("store.sqlite");
@@ -1272,6 +1275,12 @@ mod tests {
                     params![venue_key(venue), key64(visitor), venue.0.to_string(), visitor, person, phone, name, at];
                 insert.execute(row).unwrap();
             }
+            old.execute(
+                "INSERT INTO checkin_client_keys (client_key, checkin_id, at)
+                 SELECT 'gate:1', id, at FROM checkins WHERE visitor = 'tel:+84912000001'",
+                [],
+            )
+            .unwrap();
         }
         let store = SqliteStore::open(&path).await.unwrap();
         let since = crate_now() - time::Duration::days(1);
@@ -1329,6 +1338,21 @@ mod tests {
             by_person.iter().map(|r| (r.visitor.as_str(), r.person, r.name.as_str())).collect::<Vec<_>>(),
             [("tel:+84912000001", None, "Khách")]
         );
+
+        // Migration 19 moves a client key into the row of the check-in it named: a retry
+        // from the same visitor is that check-in, even outside the repeat window.
+        let keyed = read.iter().find(|c| c.visitor == "tel:+84912000001").unwrap();
+        let retry = NewCheckin {
+            venue,
+            visitor: "tel:+84912000001".into(),
+            name: "Khách".into(),
+            at: keyed.at + time::Duration::hours(1),
+            until: keyed.at + time::Duration::hours(2),
+            source: "api".into(),
+            client_key: Some("gate:1".into()),
+        };
+        let outcomes = store.record_checkins(vec![retry], time::Duration::minutes(30), vec![]).await.unwrap();
+        assert_eq!(outcomes, [CheckinOutcome::Repeat(keyed.id)]);
         let _ = std::fs::remove_dir_all(dir);
     }
 }
