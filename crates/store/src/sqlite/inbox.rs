@@ -39,8 +39,8 @@ pub(super) struct Inbox {
     /// The table's last id when the map was last made or added to.
     last_id: Option<i64>,
     by_visitor: HashMap<i64, Vec<Held>>,
-    /// (visitor, client key) of each held check-in that came with a key.
-    by_client_key: HashMap<(String, String), i64>,
+    /// The held check-ins that came with a client key, by key: each visitor's, with its id.
+    by_client_key: HashMap<String, Vec<(String, i64)>>,
     rows: usize,
 }
 
@@ -81,7 +81,7 @@ impl Inbox {
     fn remember(&mut self, visitor_key: i64, held: Held, client_key: Option<String>) {
         self.last_id = Some(held.id);
         if let Some(key) = client_key {
-            self.by_client_key.insert((held.visitor.clone(), key), held.id);
+            self.by_client_key.entry(key).or_default().push((held.visitor.clone(), held.id));
         }
         self.by_visitor.entry(visitor_key).or_default().push(held);
         self.rows += 1;
@@ -89,7 +89,7 @@ impl Inbox {
 
     /// The id of the held check-in that came with this client key for this visitor.
     pub(super) fn client_key(&self, visitor: &str, key: &str) -> Option<i64> {
-        self.by_client_key.get(&(visitor.to_owned(), key.to_owned())).copied()
+        self.by_client_key.get(key)?.iter().find(|(held, _)| held == visitor).map(|&(_, id)| id)
     }
 
     /// The earliest held check-in by this visitor at this venue with its time in `(from,
