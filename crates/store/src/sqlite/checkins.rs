@@ -442,8 +442,8 @@ impl CheckinStore for SqliteStore {
 
 /// Records check-ins in the batch's order: one whose visitor stored a check-in under the
 /// same client key before, or was at the venue less than `window` before or after, is a
-/// repeat of that check-in. A small group's new check-ins are held in the inbox; a large group's go
-/// straight into `checkins`, the inbox moved there first.
+/// repeat of that check-in. A small group's new check-ins are held in the inbox; a large
+/// group's go straight into `checkins`, the inbox moved there first.
 fn record_rows(
     tx: &Connection,
     inbox: &mut Inbox,
