@@ -4,9 +4,9 @@
 -- visitor, so the key now rides with the check-in it stored, hashed (`key64`) into its row
 -- and its visitor index entry, which the check-in pays for anyway; a retry is found among
 -- its visitor's entries. A key is thereby its visitor's: the same key sent for another
--- visitor is another check-in. Keys that named a repeat of another check-in, or a second key
--- of one check-in, are not carried over: a retry of such an item is the same visit again,
--- which the repeat window finds.
+-- visitor is another check-in. One key is carried over for each check-in (the least, where
+-- a repeat's key named it too); a retry under any other is the same visit again, which the
+-- repeat window finds.
 ALTER TABLE checkins ADD COLUMN client_hash INTEGER;
 UPDATE checkins SET client_hash = keys.hash
     FROM (SELECT checkin_id, key64(min(client_key)) AS hash FROM checkin_client_keys GROUP BY checkin_id) AS keys
