@@ -234,18 +234,18 @@ impl CheckinStore for PostgresStore {
             // A few set-based statements for the whole batch rather than two round trips a
             // check-in: what the store already holds, then the new rows at once.
             let keys: Vec<&str> = checkins.iter().filter_map(|c| c.client_key.as_deref()).collect();
-            let known_keys: HashMap<(String, String), i64> = if keys.is_empty() {
-                HashMap::new()
-            } else {
-                txn.query(
-                    "SELECT visitor, client_key, checkin_id FROM checkin_client_keys WHERE client_key = ANY($1)",
-                    &[&keys],
-                )
-                .await?
-                .iter()
-                .map(|r| ((r.get(0), r.get(1)), r.get(2)))
-                .collect()
-            };
+            let mut known_keys: HashMap<String, Vec<(String, i64)>> = HashMap::new();
+            if !keys.is_empty() {
+                let rows = txn
+                    .query(
+                        "SELECT client_key, visitor, checkin_id FROM checkin_client_keys WHERE client_key = ANY($1)",
+                        &[&keys],
+                    )
+                    .await?;
+                for r in &rows {
+                    known_keys.entry(r.get(0)).or_default().push((r.get(1), r.get(2)));
+                }
+            }
             let stored = earlier_visits(&txn, &checkins, window).await?;
             let batch = decide_batch(&checkins, &known_keys, &stored, window);
             let ids = new_checkin_ids(&txn, batch.new.len()).await?;
@@ -561,11 +561,11 @@ struct BatchPlan {
 /// store or earlier in the batch) is a repeat of that check-in; otherwise the visitor's
 /// earliest check-in at the same venue less than `window` away, stored or earlier in the
 /// batch, is the visit this repeats; otherwise the check-in is new. `stored[i]` is the
-/// earliest such check-in the store held for check-in `i`; `known_keys` is keyed by
-/// (visitor, client key).
+/// earliest such check-in the store held for check-in `i`; `known_keys` holds, for each
+/// client key, the visitors who stored a check-in under it and that check-in's id.
 fn decide_batch(
     checkins: &[NewCheckin],
-    known_keys: &HashMap<(String, String), i64>,
+    known_keys: &HashMap<String, Vec<(String, i64)>>,
     stored: &[Option<(i64, OffsetDateTime)>],
     window: Duration,
 ) -> BatchPlan {
@@ -574,7 +574,10 @@ fn decide_batch(
     let mut batch_visits: HashMap<(VenueId, &str), Vec<(OffsetDateTime, usize)>> = HashMap::new();
     for (i, c) in checkins.iter().enumerate() {
         let key = c.client_key.as_deref();
-        let known = |k: &str| known_keys.get(&(c.visitor.clone(), k.to_owned())).map(|id| Found::Stored(*id));
+        let known = |k: &str| {
+            let stored = known_keys.get(k)?.iter().find(|(visitor, _)| *visitor == c.visitor);
+            stored.map(|&(_, id)| Found::Stored(id))
+        };
         if let Some(found) = key.and_then(|k| known(k).or(batch_keys.get(&(c.visitor.as_str(), k)).copied())) {
             plan.outcomes.push((found, false));
             continue;
