@@ -55,6 +55,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (17, include_str!("0017_retention_by_venue.sql")),
     (18, include_str!("0018_checkin_inbox.sql")),
     (19, include_str!("0019_client_keys_in_checkins.sql")),
+    (20, include_str!("0020_totals_by_day.sql")),
 ];
 
 /// Readers kept open between requests; more are opened under load and closed after.
@@ -335,6 +336,12 @@ impl SqliteStore {
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
+    migration_functions(conn)?;
+    apply(conn, MIGRATIONS)
+}
+
+/// The functions of our own that migrations call.
+fn migration_functions(conn: &Connection) -> Result<()> {
     // Migration 14 keys the venues already stored as the code does.
     conn.create_scalar_function(
         "venue_key",
@@ -352,7 +359,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     conn.create_scalar_function("key64", 1, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, |f| {
         Ok(f.get::<Option<String>>(0)?.map(|text| key64(&text)))
     })?;
-    apply(conn, MIGRATIONS)
+    Ok(())
 }
 
 /// Applies those of `migrations` not yet applied, each in a transaction of its own.
@@ -1353,6 +1360,58 @@ mod tests {
         };
         let outcomes = store.record_checkins(vec![retry], time::Duration::minutes(30), vec![]).await.unwrap();
         assert_eq!(outcomes, [CheckinOutcome::Repeat(keyed.id)]);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Migration 20 files the running totals by day; what the dashboards read is unchanged.
+    #[tokio::test]
+    async fn testing_totals_stored_before_migration_20_read_back_whole() {
+        use crate::testing::{DailyTotals, Totals};
+        use crate::TestingStore;
+        use outbreak_domain::testing::TestType;
+        let dir = std::env::temp_dir().join(format!("outbreak-migrate-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("store.sqlite");
+        {
+            let mut old = connect(&path).unwrap();
+            migration_functions(&old).unwrap();
+            apply(&mut old, &MIGRATIONS[..19]).unwrap();
+            old.execute_batch(
+                "INSERT INTO testing_totals (unit_path, day, test_type, collected, positive, negative, invalid, retest, rejected)
+                 VALUES ('/VN/01/', '2021-07-01', 'rt_pcr', 10, 1, 8, 1, 0, 0),
+                        ('/VN/01/', '2021-07-02', 'rt_pcr', 20, 2, 18, 0, 0, 0),
+                        ('/VN/01/', '2021-07-02', 'rapid_antigen', 5, 0, 4, 0, 1, 0),
+                        ('/VN/79/', '2021-07-02', 'rt_pcr', 7, 0, 6, 0, 0, 1);
+                 INSERT INTO testing_turnaround (unit_path, day, hours, specimens)
+                 VALUES ('/VN/01/', '2021-07-01', 6, 3), ('/VN/01/', '2021-07-02', 6, 4),
+                        ('/VN/01/', '2021-07-02', 30, 2), ('/VN/79/', '2021-07-02', 6, 9);",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).await.unwrap();
+        let (first, second) = (time::macros::date!(2021 - 07 - 01), time::macros::date!(2021 - 07 - 02));
+        let totals = |collected, positive, negative, invalid, retest, rejected| Totals {
+            collected,
+            positive,
+            negative,
+            invalid,
+            retest,
+            rejected,
+        };
+        assert_eq!(
+            store.testing_totals("/VN/01/", first, second).await.unwrap(),
+            [
+                DailyTotals { day: first, test_type: TestType::RtPcr, totals: totals(10, 1, 8, 1, 0, 0) },
+                DailyTotals { day: second, test_type: TestType::RapidAntigen, totals: totals(5, 0, 4, 0, 1, 0) },
+                DailyTotals { day: second, test_type: TestType::RtPcr, totals: totals(20, 2, 18, 0, 0, 0) },
+            ]
+        );
+        assert_eq!(
+            store.testing_totals_of(&["/VN/01/".into(), "/VN/79/".into()], second, second).await.unwrap(),
+            [("/VN/01/".into(), totals(25, 2, 22, 0, 1, 0)), ("/VN/79/".into(), totals(7, 0, 6, 0, 0, 1))]
+        );
+        assert_eq!(store.testing_totals_all("/VN/01/").await.unwrap(), totals(35, 3, 30, 1, 1, 0));
+        assert_eq!(store.turnaround("/VN/01/", first, second).await.unwrap(), [(6, 7), (30, 2)]);
         let _ = std::fs::remove_dir_all(dir);
     }
 }

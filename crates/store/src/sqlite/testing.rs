@@ -232,9 +232,10 @@ fn apply_totals(
     turnaround: &HashMap<(String, Date, i64), i64>,
 ) -> Result<()> {
     let mut upsert = tx.prepare_cached(
-        "INSERT INTO testing_totals (unit_path, day, test_type, collected, positive, negative, invalid, retest, rejected)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-         ON CONFLICT (unit_path, day, test_type) DO UPDATE SET collected = collected + excluded.collected,
+        "INSERT INTO testing_totals
+           (unit_path, day, test_type, collected, positive, negative, invalid, retest, rejected, depth)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (day, depth, unit_path, test_type) DO UPDATE SET collected = collected + excluded.collected,
            positive = positive + excluded.positive, negative = negative + excluded.negative,
            invalid = invalid + excluded.invalid, retest = retest + excluded.retest, rejected = rejected + excluded.rejected",
     )?;
@@ -249,18 +250,25 @@ fn apply_totals(
                 t.negative,
                 t.invalid,
                 t.retest,
-                t.rejected
+                t.rejected,
+                depth(path)
             ])?;
         }
     }
     let mut upsert = tx.prepare_cached(
         "INSERT INTO testing_turnaround (unit_path, day, hours, specimens) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (unit_path, day, hours) DO UPDATE SET specimens = specimens + excluded.specimens",
+         ON CONFLICT (day, unit_path, hours) DO UPDATE SET specimens = specimens + excluded.specimens",
     )?;
     for ((path, day, hours), n) in turnaround {
         upsert.execute(params![path, day.to_string(), hours, n])?;
     }
     Ok(())
+}
+
+/// How deep a unit's path is (its slashes), under which its totals are filed: a unit's
+/// children are one depth below it, and their totals of a day a range of that day's rows.
+fn depth(path: &str) -> i64 {
+    path.bytes().filter(|b| *b == b'/').count() as i64
 }
 
 fn insert_case(tx: &Connection, case: &Case) -> Result<()> {
@@ -1137,22 +1145,45 @@ impl TestingStore for SqliteStore {
         .await
     }
 
+    /// The units asked for are a dashboard's units below one unit, all of a depth: each
+    /// day, their rows are read as one range of that day's rows at that depth, from the
+    /// least path asked for to the greatest, and rows of units not asked for are skipped.
     async fn testing_totals_of(&self, unit_paths: &[String], from: Date, to: Date) -> Result<Vec<(String, Totals)>> {
         let unit_paths = unit_paths.to_vec();
         self.read(move |c| {
+            let mut sums: HashMap<&str, Totals> = unit_paths.iter().map(|p| (p.as_str(), Totals::default())).collect();
+            let mut by_depth: HashMap<i64, (&str, &str)> = HashMap::new();
+            for path in &unit_paths {
+                let range = by_depth.entry(depth(path)).or_insert((path, path));
+                range.0 = range.0.min(path);
+                range.1 = range.1.max(path);
+            }
             let mut stmt = c.prepare_cached(
-                "SELECT COALESCE(SUM(collected), 0), COALESCE(SUM(positive), 0), COALESCE(SUM(negative), 0),
-                   COALESCE(SUM(invalid), 0), COALESCE(SUM(retest), 0), COALESCE(SUM(rejected), 0)
-                 FROM testing_totals WHERE unit_path = ?1 AND day >= ?2 AND day <= ?3",
+                "SELECT unit_path, collected, positive, negative, invalid, retest, rejected FROM testing_totals
+                 WHERE day = ?1 AND depth = ?2 AND unit_path >= ?3 AND unit_path <= ?4",
             )?;
-            let (from, to) = (from.to_string(), to.to_string());
-            unit_paths
-                .into_iter()
-                .map(|path| {
-                    let totals = stmt.query_row(params![path, from, to], totals_row)?;
-                    Ok((path, totals))
-                })
-                .collect()
+            let mut day = from;
+            while day <= to {
+                for (depth, (least, greatest)) in &by_depth {
+                    let mut rows = stmt.query(params![day.to_string(), depth, least, greatest])?;
+                    while let Some(r) = rows.next()? {
+                        let path = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+                        if let Some(sum) = sums.get_mut(path) {
+                            sum.add(&Totals {
+                                collected: r.get(1)?,
+                                positive: r.get(2)?,
+                                negative: r.get(3)?,
+                                invalid: r.get(4)?,
+                                retest: r.get(5)?,
+                                rejected: r.get(6)?,
+                            });
+                        }
+                    }
+                }
+                let Some(next) = day.next_day() else { break };
+                day = next;
+            }
+            Ok(unit_paths.iter().map(|p| (p.clone(), sums.get(p.as_str()).copied().unwrap_or_default())).collect())
         })
         .await
     }
