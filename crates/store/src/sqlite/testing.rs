@@ -867,8 +867,9 @@ impl TestingStore for SqliteStore {
     /// (the other half), and only the writing needs the writer: while the writer records
     /// one chunk, a reader loads and plans the next.
     ///
-    /// A plan from an older snapshot is written only over rows that still hold what it
-    /// found (see `apply_result_plan`). What it refuses without writing (a rejected tube, a
+    /// A plan from an older snapshot (the planner keeps the one it started the upload
+    /// with) is written only over rows that still hold what it found (see
+    /// `apply_result_plan`). What it refuses without writing (a rejected tube, a
     /// result that is already there) stays true of the rows since, as if the chunk had come
     /// before the writes in between, except where a correction changed a result: results
     /// that carry corrections are planned by the writer.
@@ -901,16 +902,20 @@ impl TestingStore for SqliteStore {
         let planner = {
             let scope = scope.clone();
             let plan = move |c: &Connection| {
+                // One snapshot for the whole upload. A reader's page cache (or memory map)
+                // is emptied whenever it starts a snapshot after someone else's commit, so
+                // a snapshot per chunk read every page afresh after each chunk the writer
+                // committed, and planning took half as long again. The writer checks every
+                // row a plan changes anyway. While the snapshot is held, the checkpointer
+                // cannot copy the upload's pages back into the database file; it does once
+                // the last chunk is planned, rather than beside the writer
+                // (`docs/benchmarks.md`, issue 4).
+                let snapshot = c.unchecked_transaction()?;
                 for results in chunks {
                     written.try_iter().for_each(drop);
                     let started = std::time::Instant::now();
-                    // One snapshot per chunk, so that the tubes and cases it reads agree.
                     let chunk = if on_snapshots {
-                        c.unchecked_transaction().map_err(StoreError::from).and_then(|snapshot| {
-                            let planned = plan_chunk(&snapshot, &results, &scope)?;
-                            snapshot.finish()?;
-                            Ok(Chunk { results, planned: Some(planned) })
-                        })
+                        plan_chunk(&snapshot, &results, &scope).map(|planned| Chunk { results, planned: Some(planned) })
                     } else {
                         Ok(Chunk { results, planned: None })
                     };
@@ -920,6 +925,7 @@ impl TestingStore for SqliteStore {
                         break;
                     }
                 }
+                snapshot.finish()?;
                 // The writer stops once the last chunk is sent; then it drops its end of
                 // `written` when done.
                 drop(sender);
