@@ -212,7 +212,15 @@ async fn measure(args: &ResultsArgs, database: &str, dir: &std::path::Path) -> a
         }
         dashboards.push((unit, times));
     }
-    Ok(Figures { backend, rows: report.rows as u64, specimens, upload, checkpointed, recorded: report.recorded, dashboards })
+    Ok(Figures {
+        backend,
+        rows: report.rows as u64,
+        specimens,
+        upload,
+        checkpointed,
+        recorded: report.recorded,
+        dashboards,
+    })
 }
 
 /// Writes `count` people spread evenly over the communes.

@@ -1366,8 +1366,8 @@ mod tests {
     /// Migration 20 files the running totals by day; what the dashboards read is unchanged.
     #[tokio::test]
     async fn testing_totals_stored_before_migration_20_read_back_whole() {
-        use crate::testing::{DailyTotals, Totals};
         use crate::TestingStore;
+        use crate::testing::{DailyTotals, Totals};
         use outbreak_domain::testing::TestType;
         let dir = std::env::temp_dir().join(format!("outbreak-migrate-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
