@@ -905,7 +905,7 @@ impl TestingStore for SqliteStore {
                 // One snapshot for the whole upload. A reader's page cache (or memory map)
                 // is emptied whenever it starts a snapshot after someone else's commit, so
                 // a snapshot per chunk read every page afresh after each chunk the writer
-                // committed, and planning took half as long again. The writer checks every
+                // committed, and planning took about twice as long. The writer checks every
                 // row a plan changes anyway. While the snapshot is held, the checkpointer
                 // cannot copy the upload's pages back into the database file; it does once
                 // the last chunk is planned, rather than beside the writer
@@ -1151,9 +1151,10 @@ impl TestingStore for SqliteStore {
         .await
     }
 
-    /// The units asked for are a dashboard's units below one unit, all of a depth: each
-    /// day, their rows are read as one range of that day's rows at that depth, from the
-    /// least path asked for to the greatest, and rows of units not asked for are skipped.
+    /// A dashboard asks for the units below one unit, all of one depth. Each day, their rows
+    /// are read as one range of that day's rows at that depth, from the least path asked for
+    /// to the greatest, skipping units not asked for; a list of several depths takes a
+    /// range for each.
     async fn testing_totals_of(&self, unit_paths: &[String], from: Date, to: Date) -> Result<Vec<(String, Totals)>> {
         let unit_paths = unit_paths.to_vec();
         self.read(move |c| {
