@@ -1166,7 +1166,7 @@ impl TestingStore for SqliteStore {
                 range.1 = range.1.max(path);
             }
             let mut stmt = c.prepare_cached(
-                "SELECT unit_path, collected, positive, negative, invalid, retest, rejected FROM testing_totals
+                "SELECT collected, positive, negative, invalid, retest, rejected, unit_path FROM testing_totals
                  WHERE day = ?1 AND depth = ?2 AND unit_path >= ?3 AND unit_path <= ?4",
             )?;
             let mut day = from;
@@ -1174,16 +1174,9 @@ impl TestingStore for SqliteStore {
                 for (depth, (least, greatest)) in &by_depth {
                     let mut rows = stmt.query(params![day.to_string(), depth, least, greatest])?;
                     while let Some(r) = rows.next()? {
-                        let path = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+                        let path = r.get_ref(6)?.as_str().map_err(rusqlite::Error::from)?;
                         if let Some(sum) = sums.get_mut(path) {
-                            sum.add(&Totals {
-                                collected: r.get(1)?,
-                                positive: r.get(2)?,
-                                negative: r.get(3)?,
-                                invalid: r.get(4)?,
-                                retest: r.get(5)?,
-                                rejected: r.get(6)?,
-                            });
+                            sum.add(&totals_row(r)?);
                         }
                     }
                 }
