@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use outbreak_domain::PersonId;
 use outbreak_domain::testing::{Conclusion, TestType};
-use outbreak_store::Event;
+use outbreak_store::{CONTACTS_IDENTIFIED, Event, IdentifiedContacts};
 
 use crate::testing::conclusion_words;
 use crate::{Result, Services};
@@ -20,7 +20,7 @@ use crate::{Result, Services};
 /// The outbox consumer name under which the notifier keeps its place.
 const CONSUMER: &str = "sms";
 const KINDS: &[&str] =
-    &["result.recorded", "result.corrected", "specimen.rejected", "contact.identified", "invitation.sent"];
+    &["result.recorded", "result.corrected", "specimen.rejected", CONTACTS_IDENTIFIED, "invitation.sent"];
 /// Events read per round.
 const ROUND: u32 = 500;
 const IDLE: Duration = Duration::from_secs(5);
@@ -94,11 +94,18 @@ impl Services {
     }
 
     async fn notify(&self, event: &Event) -> Result<()> {
-        if event.kind == "contact.identified" {
-            if event.payload.get("exposure").is_some() {
-                return self.notify_exposure_contact(event).await;
+        if let Some(identified) = IdentifiedContacts::of(event) {
+            for contact in identified.contacts {
+                let told = match identified.exposure {
+                    Some(_) => self.notify_exposure_contact(contact).await,
+                    None => self.notify_contact(contact).await,
+                };
+                if let Err(e) = told {
+                    // As between events: one unreachable phone must not hold up the others.
+                    tracing::warn!(error = %e, seq = event.seq, %contact, "could not tell a contact");
+                }
             }
-            return self.notify_contact(event).await;
+            return Ok(());
         }
         let Some(person) = event.payload.get("person").and_then(|p| serde_json::from_value::<PersonId>(p.clone()).ok())
         else {

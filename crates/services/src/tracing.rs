@@ -707,10 +707,10 @@ impl Services {
         Ok(updated)
     }
 
-    /// Tells a new contact by SMS what to do (the notifier calls this for `contact.identified`).
-    pub(crate) async fn notify_contact(&self, event: &Event) -> Result<()> {
-        let Ok(id) = event.subject.parse::<Uuid>() else { return Ok(()) };
-        let Some(contact) = self.store.contact(ContactId(id)).await? else { return Ok(()) };
+    /// Tells a new contact by SMS what to do (the notifier calls this for each contact a
+    /// `contacts.identified` event names).
+    pub(crate) async fn notify_contact(&self, id: ContactId) -> Result<()> {
+        let Some(contact) = self.store.contact(id).await? else { return Ok(()) };
         let Some(phone) = &contact.phone else { return Ok(()) };
         if contact.status == ContactStatus::Released {
             return Ok(());

@@ -16,7 +16,7 @@ use outbreak_domain::tracing::{
 use outbreak_domain::venue::VenueId;
 use outbreak_domain::{Invalid, Permission, PersonId, UnitCode, now};
 use outbreak_store::{
-    Checkin, Event, Exposure, ExposureContact, NewExposure, NewExposureContact, NewRestriction, PersonQuery,
+    Checkin, Exposure, ExposureContact, NewExposure, NewExposureContact, NewRestriction, PersonQuery,
     Restriction, Venue,
 };
 use serde::Serialize;
@@ -233,11 +233,10 @@ impl Services {
         Ok(contacts)
     }
 
-    /// Tells a new contact of an exposure by SMS what to do (the notifier calls this for a
-    /// `contact.identified` event that names an exposure).
-    pub(crate) async fn notify_exposure_contact(&self, event: &Event) -> Result<()> {
-        let Ok(id) = event.subject.parse::<Uuid>() else { return Ok(()) };
-        let Some(contact) = self.store.exposure_contact(ContactId(id)).await? else { return Ok(()) };
+    /// Tells a new contact of an exposure by SMS what to do (the notifier calls this for each
+    /// contact a `contacts.identified` event of an exposure names).
+    pub(crate) async fn notify_exposure_contact(&self, id: ContactId) -> Result<()> {
+        let Some(contact) = self.store.exposure_contact(id).await? else { return Ok(()) };
         let Some(phone) = &contact.phone else { return Ok(()) };
         if !contact.status.is_open() {
             return Ok(());

@@ -2134,8 +2134,7 @@ mod contact_tracing {
         seeded(store).await;
         let people = people_in(store, &["00070", "00070"]).await;
         let (case, other_case) = (new_case(store, &people[0]).await, new_case(store, &people[1]).await);
-        let events_before = store.events_after(0, &["contact.identified"], 100).await.unwrap().len();
-        assert_eq!(events_before, 0);
+        assert!(identified(store).await.is_empty());
         let f1 = contact(&case, 1, "tel:+84900000001", None, "/VN/01/00070/");
         let household = NewContact {
             person: Some(people[1].id),
@@ -2176,14 +2175,16 @@ mod contact_tracing {
             (first.exposure_at, first.quarantine_until, first.phone.clone()),
             (f1.exposure_at, f1.quarantine_until, f1.phone.clone())
         );
-        let events = store.events_after(0, &["contact.identified"], 100).await.unwrap();
+        // An event for each generation and unit, naming the case.
+        let events = store.events_after(0, &[CONTACTS_IDENTIFIED], 100).await.unwrap();
+        let named = |case, generation, contacts| IdentifiedContacts { case: Some(case), exposure: None, generation, contacts };
         assert_eq!(
-            events.iter().map(|e| e.subject.clone()).collect::<Vec<_>>(),
-            [f1.id.to_string(), household.id.to_string(), f2.id.to_string()]
-        );
-        assert_eq!(
-            (events[1].unit_path.as_str(), &events[1].payload["case"]),
-            ("/VN/79/26740/", &serde_json::json!(case.id))
+            events.iter().map(|e| (e.subject.clone(), e.unit_path.as_str(), IdentifiedContacts::of(e))).collect::<Vec<_>>(),
+            [
+                (case.id.to_string(), "/VN/01/00070/", Some(named(case.id, 1, vec![f1.id]))),
+                (case.id.to_string(), "/VN/79/26740/", Some(named(case.id, 1, vec![household.id]))),
+                (case.id.to_string(), "/VN/01/00073/", Some(named(case.id, 2, vec![f2.id]))),
+            ]
         );
         let audited = store
             .audit_entries(&AuditFilter { action: Some("case.trace".into()), limit: 10, ..AuditFilter::default() })
@@ -2201,7 +2202,7 @@ mod contact_tracing {
         let added = store.insert_contacts(again, vec![]).await.unwrap();
         assert_eq!(added.len(), 1);
         assert_eq!((added[0].visitor.as_str(), added[0].via), ("tel:+84900000003", Some(f1.id)));
-        assert_eq!(store.events_after(0, &["contact.identified"], 100).await.unwrap().len(), 4);
+        assert_eq!(identified(store).await, [f1.id, household.id, f2.id, added[0].id]);
         // The same visitor is a contact of another case on its own.
         let elsewhere = store
             .insert_contacts(vec![contact(&other_case, 1, "tel:+84900000001", None, "/VN/01/00070/")], vec![])
@@ -2291,7 +2292,10 @@ mod contact_tracing {
             assert_eq!(stored.via, Some(f1_ids[asked.via_visitor.as_deref().unwrap()]), "{}", asked.visitor);
         }
         assert_eq!(store.case_contacts(case.id, 1000).await.unwrap().len(), 660);
-        assert_eq!(store.events_after(0, &["contact.identified"], 1000).await.unwrap().len(), 660);
+        // Each new contact is named once, a hundred to an event at most.
+        let events = store.events_after(0, &[CONTACTS_IDENTIFIED], 1000).await.unwrap();
+        assert_eq!(events.len(), 7, "583 F1s in one unit, then 77 F2s in another");
+        assert_eq!(identified(store).await, added.iter().map(|c| c.id).collect::<Vec<_>>());
 
         // Again with one newcomer in the middle: only the newcomer is written.
         let mut again: Vec<NewContact> =
@@ -2300,6 +2304,12 @@ mod contact_tracing {
         let added = store.insert_contacts(again, vec![]).await.unwrap();
         assert_eq!(added.iter().map(|c| c.visitor.as_str()).collect::<Vec<_>>(), [phone(9999)]);
         assert_eq!(store.case_contacts(case.id, 1000).await.unwrap().len(), 661);
+    }
+
+    /// The contacts the outbox's `contacts.identified` events name, in order.
+    async fn identified(store: &dyn Store) -> Vec<ContactId> {
+        let events = store.events_after(0, &[CONTACTS_IDENTIFIED], 1000).await.unwrap();
+        events.iter().flat_map(|e| IdentifiedContacts::of(e).unwrap().contacts).collect()
     }
 
     async fn contact_moves_follow_the_rules(store: &dyn Store) {
@@ -2410,6 +2420,19 @@ mod zoning {
         let contacts = vec![exposed(&market, &first, "tel:+84900000001"), exposed(&market, &first, "tel:+84900000002")];
         let added = store.insert_exposure(first.clone(), contacts.clone(), vec![]).await.unwrap();
         assert_eq!(listed(&added), ["tel:+84900000001", "tel:+84900000002"]);
+        let events = store.events_after(0, &[CONTACTS_IDENTIFIED], 10).await.unwrap();
+        assert_eq!(
+            events.iter().map(|e| (e.subject.clone(), IdentifiedContacts::of(e))).collect::<Vec<_>>(),
+            [(
+                first.id.to_string(),
+                Some(IdentifiedContacts {
+                    case: None,
+                    exposure: Some(first.id),
+                    generation: 1,
+                    contacts: added.iter().map(|c| c.id).collect()
+                })
+            )]
+        );
         let again = store.insert_exposure(exposure(&market, hours(0), hours(4)), contacts, vec![]).await.unwrap();
         assert!(again.is_empty(), "an overlapping window at the same venue lists nobody twice");
 

@@ -21,7 +21,7 @@ use outbreak_domain::tracing::LONGEST_STAY;
 use outbreak_domain::venue::{REPEAT_WINDOW, Visitor, check_time};
 use outbreak_domain::{PersonId, Unit};
 use outbreak_services::{Caller, Services};
-use outbreak_store::{Contact, NewCheckin, NewSpecimen, SamplingSession};
+use outbreak_store::{CONTACTS_IDENTIFIED, Contact, IdentifiedContacts, NewCheckin, NewSpecimen, SamplingSession};
 use rand::Rng;
 use time::{Date, Duration, OffsetDateTime};
 
@@ -221,12 +221,12 @@ impl<'a> Platform<'a> {
             if sent > 0 {
                 let after = store.event_cursor(NOTIFIER).await?;
                 let limit = u32::try_from(sent).unwrap_or(u32::MAX);
-                for event in store.events_after(before, &["contact.identified"], limit).await? {
+                for event in store.events_after(before, &[CONTACTS_IDENTIFIED], limit).await? {
                     if event.seq > after {
                         break;
                     }
-                    if let Ok(id) = event.subject.parse::<uuid::Uuid>() {
-                        self.notified.entry(id).or_insert(done);
+                    for contact in IdentifiedContacts::of(&event).map(|named| named.contacts).unwrap_or_default() {
+                        self.notified.entry(contact.0).or_insert(done);
                     }
                 }
             }

@@ -245,7 +245,7 @@ pub(super) async fn lock_outbox(tx: &Transaction<'_>) -> Result<()> {
 }
 
 /// Appends events to the outbox in the order given.
-async fn insert_events(tx: &Transaction<'_>, events: &[NewEvent]) -> Result<()> {
+pub(super) async fn insert_events(tx: &Transaction<'_>, events: &[NewEvent]) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }

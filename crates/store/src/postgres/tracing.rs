@@ -9,11 +9,11 @@ use outbreak_domain::tracing::{ContactId, ContactKind, ContactStatus, ExposureId
 use outbreak_domain::venue::{VenueId, VenueKind};
 use outbreak_domain::{PersonId, Phone, UnitCode};
 use time::OffsetDateTime;
-use tokio_postgres::types::{Json, ToSql};
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, Row};
 use uuid::Uuid;
 
-use super::testing::lock_outbox;
+use super::testing::{insert_events, lock_outbox};
 use super::{PostgresStore, commit, insert_audit, push_scope, refs};
 use crate::records::NewAuditEntry;
 use crate::testing::columns::word;
@@ -188,34 +188,6 @@ async fn insert_generation(tx: &Transaction<'_>, contacts: &[NewContact]) -> Res
     }
     // In the order given (RETURNING promises none).
     Ok(contacts.iter().filter_map(|c| links.get(&c.id.0).map(|via| recorded(c, via.map(ContactId)))).collect())
-}
-
-async fn insert_events(tx: &Transaction<'_>, contacts: &[Contact]) -> Result<()> {
-    if contacts.is_empty() {
-        return Ok(());
-    }
-    let events: Vec<_> = contacts.iter().map(identified_event).collect();
-    let statement = tx
-        .prepare_cached(
-            "INSERT INTO events (kind, subject, unit_path, payload, at)
-             SELECT kind, subject, unit_path, payload, at
-             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[]) WITH ORDINALITY
-               AS e(kind, subject, unit_path, payload, at, n)
-             ORDER BY n",
-        )
-        .await?;
-    tx.execute(
-        &statement,
-        &[
-            &events.iter().map(|e| e.kind).collect::<Vec<_>>(),
-            &events.iter().map(|e| e.subject.as_str()).collect::<Vec<_>>(),
-            &events.iter().map(|e| e.unit_path.as_str()).collect::<Vec<_>>(),
-            &events.iter().map(|e| Json(&*e.payload)).collect::<Vec<_>>(),
-            &events.iter().map(|e| e.at).collect::<Vec<_>>(),
-        ],
-    )
-    .await?;
-    Ok(())
 }
 
 fn exposure_contact_row(r: &Row) -> Result<ExposureContact> {
@@ -405,7 +377,7 @@ impl TracingStore for PostgresStore {
             let split = contacts.partition_point(|c| c.generation < 2);
             let mut added = insert_generation(&txn, &contacts[..split]).await?;
             added.extend(insert_generation(&txn, &contacts[split..]).await?);
-            insert_events(&txn, &added).await?;
+            insert_events(&txn, &identified_events(&added)).await?;
             for entry in &audit {
                 insert_audit(&txn, entry).await?;
             }
@@ -553,14 +525,7 @@ impl TracingStore for PostgresStore {
                     added.push(exposure_contact_row(&row)?);
                 }
             }
-            for contact in &added {
-                let e = exposure_identified_event(contact);
-                txn.execute(
-                    "INSERT INTO events (kind, subject, unit_path, payload, at) VALUES ($1, $2, $3, $4, $5)",
-                    &[&e.kind, &e.subject, &e.unit_path, &Json(&*e.payload), &e.at],
-                )
-                .await?;
-            }
+            insert_events(&txn, &exposure_identified_events(&added)).await?;
             for entry in &audit {
                 insert_audit(&txn, entry).await?;
             }

@@ -56,6 +56,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (18, include_str!("0018_checkin_inbox.sql")),
     (19, include_str!("0019_client_keys_in_checkins.sql")),
     (20, include_str!("0020_totals_by_day.sql")),
+    (21, include_str!("0021_contacts_identified.sql")),
 ];
 
 /// Readers kept open between requests; more are opened under load and closed after.
@@ -1412,6 +1413,57 @@ mod tests {
         );
         assert_eq!(store.testing_totals_all("/VN/01/").await.unwrap(), totals(35, 3, 30, 1, 1, 0));
         assert_eq!(store.turnaround("/VN/01/", first, second).await.unwrap(), [(6, 7), (30, 2)]);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Migration 21 rewrites the contact events already in the outbox, one contact each,
+    /// in the form consumers read now.
+    #[tokio::test]
+    async fn contact_events_stored_before_migration_21_name_their_contact() {
+        use crate::TestingStore;
+        use crate::tracing::{CONTACTS_IDENTIFIED, IdentifiedContacts};
+        use outbreak_domain::testing::CaseId;
+        use outbreak_domain::tracing::{ContactId, ExposureId};
+        let dir = std::env::temp_dir().join(format!("outbreak-migrate-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("store.sqlite");
+        let (case, exposure) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        let (f1, f2, exposed) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        {
+            let mut old = connect(&path).unwrap();
+            migration_functions(&old).unwrap();
+            apply(&mut old, &MIGRATIONS[..20]).unwrap();
+            let event = |subject: uuid::Uuid, payload: String| {
+                old.execute(
+                    "INSERT INTO events (kind, subject, unit_path, payload, at)
+                     VALUES ('contact.identified', ?1, '/VN/01/', ?2, 0)",
+                    params![subject.to_string(), payload],
+                )
+                .unwrap();
+            };
+            event(f1, format!(r#"{{"case":"{case}","generation":1}}"#));
+            // Events before 56f7f27 carried more, which is left as it was.
+            event(f2, format!(r#"{{"case":"{case}","generation":2,"person":null}}"#));
+            event(exposed, format!(r#"{{"exposure":"{exposure}","generation":1}}"#));
+        }
+        let store = SqliteStore::open(&path).await.unwrap();
+        let events = store.events_after(0, &[CONTACTS_IDENTIFIED], 10).await.unwrap();
+        let named: Vec<(String, IdentifiedContacts)> =
+            events.iter().map(|e| (e.subject.clone(), IdentifiedContacts::of(e).unwrap())).collect();
+        let identified = |case: Option<uuid::Uuid>, exposure: Option<uuid::Uuid>, generation, contact| IdentifiedContacts {
+            case: case.map(CaseId),
+            exposure: exposure.map(ExposureId),
+            generation,
+            contacts: vec![ContactId(contact)],
+        };
+        assert_eq!(
+            named,
+            [
+                (case.to_string(), identified(Some(case), None, 1, f1)),
+                (case.to_string(), identified(Some(case), None, 2, f2)),
+                (exposure.to_string(), identified(None, Some(exposure), 1, exposed)),
+            ]
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -479,7 +479,7 @@ impl TracingStore for SqliteStore {
             let (f1, f2) = contacts.split_at(split);
             let mut added = insert_generation(tx, f1, &HashMap::new())?;
             added.extend(insert_generation(tx, f2, &f1_links(tx, f2)?)?);
-            insert_events(tx, &added.iter().map(identified_event).collect::<Vec<_>>())?;
+            insert_events(tx, &identified_events(&added))?;
             for entry in &audit {
                 insert_audit(tx, entry)?;
             }
@@ -629,7 +629,7 @@ impl TracingStore for SqliteStore {
                     added.push(contact?);
                 }
             }
-            insert_events(tx, &added.iter().map(exposure_identified_event).collect::<Vec<_>>())?;
+            insert_events(tx, &exposure_identified_events(&added))?;
             for entry in &audit {
                 insert_audit(tx, entry)?;
             }

@@ -5,7 +5,9 @@
 //! then the other stays at the same venues from the `(venue_key, at)` index alone (it
 //! carries `until` and `visitor_key`), ranks them here — one rule for both stores — and
 //! reads the rows of the listed check-ins only. Contacts are unique per case and visitor, so
-//! tracing a case again adds only who is new, with a `contact.identified` event each.
+//! tracing a case again adds only who is new, named in `contacts.identified` events.
+
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use outbreak_domain::testing::CaseId;
@@ -14,13 +16,13 @@ use outbreak_domain::tracing::{
 };
 use outbreak_domain::venue::{VenueId, VenueKind};
 use outbreak_domain::{PersonId, Phone, UnitCode};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::{Date, Duration, OffsetDateTime};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::testing::columns::{day, word};
-use crate::testing::plan::payload;
+use crate::testing::plan::{NewEvent, payload};
 use crate::{NewAuditEntry, Result, StoreError};
 
 /// Whose check-ins to look at, and when: a case in its infectious window, an F1 from their
@@ -243,8 +245,8 @@ pub trait TracingStore {
     async fn copresence(&self, sources: &[Presence], cap: u32) -> Result<Vec<CoPresence>>;
     /// The other members of each person's household.
     async fn household_members(&self, people: &[PersonId]) -> Result<Vec<HouseholdMember>>;
-    /// Records contacts in one transaction, F1s before F2s, with a `contact.identified`
-    /// event for each and the audit entries. A visitor already a contact of the case is
+    /// Records contacts in one transaction, F1s before F2s, with `contacts.identified`
+    /// events naming the new ones and the audit entries. A visitor already a contact of the case is
     /// left as it is; returns the contacts that were new. `NotFound("case")` for an unknown
     /// case, and then nothing is stored.
     async fn insert_contacts(&self, contacts: Vec<NewContact>, audit: Vec<NewAuditEntry>) -> Result<Vec<Contact>>;
@@ -263,8 +265,8 @@ pub trait TracingStore {
         note: &str,
         at: OffsetDateTime,
     ) -> Result<Contact>;
-    /// Records an exposure and its contacts in one transaction, with a `contact.identified`
-    /// event for each new contact and the audit entries. A visitor already listed by this
+    /// Records an exposure and its contacts in one transaction, with `contacts.identified`
+    /// events naming the new ones and the audit entries. A visitor already listed by this
     /// exposure, or by another of the same venue whose window overlaps this one, is not
     /// listed again; returns the contacts that were new.
     async fn insert_exposure(
@@ -394,30 +396,86 @@ impl ExposureContactColumns {
     }
 }
 
-/// What `contact.identified` says besides its subject, the contact's id: whose contact it
-/// is, and which generation. The rest is in the contact's record, which a consumer reads
-/// (the notifier does). A trace writes an event for each of its thousands of contacts, so
-/// the payload carries nothing the record already says.
-#[derive(Serialize)]
-struct IdentifiedPayload {
-    /// The case whose contact it is, or the exposure that made them one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    case: Option<CaseId>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    exposure: Option<ExposureId>,
-    generation: u8,
+/// The kind of the outbox event that names new contacts: those of one case (or exposure),
+/// generation and unit, up to [`CONTACTS_PER_EVENT`] of them. A trace records thousands
+/// of contacts in a few dozen units, and an event for each contact was a fifth of the
+/// time it took to record them (`docs/benchmarks.md`, issue 6).
+pub const CONTACTS_IDENTIFIED: &str = "contacts.identified";
+
+/// The most contacts one event names. The notifier moves its place in the outbox event by
+/// event, so a crash in the middle of one sends at most this many messages twice.
+pub const CONTACTS_PER_EVENT: usize = 100;
+
+/// What a [`CONTACTS_IDENTIFIED`] event says. Its subject is the case or the exposure, its
+/// unit the contacts' unit; the rest of each contact is in its record, which a consumer
+/// reads (the notifier does).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdentifiedContacts {
+    /// The case whose contacts they are, or the exposure that made them contacts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<CaseId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exposure: Option<ExposureId>,
+    pub generation: u8,
+    pub contacts: Vec<ContactId>,
 }
 
-/// The outbox event for a new contact of an exposure: the notifier tells them by SMS; the
-/// `exposure` field tells it where to look the contact up.
-pub(crate) fn exposure_identified_event(contact: &ExposureContact) -> crate::testing::plan::NewEvent {
-    crate::testing::plan::NewEvent {
-        kind: "contact.identified",
-        subject: contact.id.to_string(),
-        unit_path: contact.unit_path.clone(),
-        payload: payload(&IdentifiedPayload { case: None, exposure: Some(contact.exposure), generation: 1 }),
-        at: contact.created_at,
+impl IdentifiedContacts {
+    /// What `event` says, when it is a [`CONTACTS_IDENTIFIED`] event.
+    pub fn of(event: &crate::Event) -> Option<IdentifiedContacts> {
+        (event.kind == CONTACTS_IDENTIFIED).then(|| serde_json::from_value(event.payload.clone()).ok()).flatten()
     }
+}
+
+/// The outbox events for a case's new contacts: the notifier tells them by SMS.
+pub(crate) fn identified_events(contacts: &[Contact]) -> Vec<NewEvent> {
+    identified_groups(contacts.iter().map(|c| {
+        let whose = IdentifiedContacts { case: Some(c.case), exposure: None, generation: c.generation, contacts: vec![] };
+        (whose, c.unit_path.as_str(), c.id, c.created_at)
+    }))
+}
+
+/// The outbox events for an exposure's new contacts.
+pub(crate) fn exposure_identified_events(contacts: &[ExposureContact]) -> Vec<NewEvent> {
+    identified_groups(contacts.iter().map(|c| {
+        let whose = IdentifiedContacts { case: None, exposure: Some(c.exposure), generation: 1, contacts: vec![] };
+        (whose, c.unit_path.as_str(), c.id, c.created_at)
+    }))
+}
+
+/// One event for each case or exposure, generation and unit, and each
+/// [`CONTACTS_PER_EVENT`] contacts of those, in the order the contacts come.
+fn identified_groups<'a>(
+    contacts: impl Iterator<Item = (IdentifiedContacts, &'a str, ContactId, OffsetDateTime)>,
+) -> Vec<NewEvent> {
+    let mut filling: HashMap<(Option<CaseId>, Option<ExposureId>, u8, &str), usize> = HashMap::new();
+    let mut groups: Vec<(IdentifiedContacts, &str, OffsetDateTime)> = Vec::new();
+    for (whose, unit_path, id, at) in contacts {
+        let key = (whose.case, whose.exposure, whose.generation, unit_path);
+        let group = match filling.get(&key) {
+            Some(&group) if groups[group].0.contacts.len() < CONTACTS_PER_EVENT => group,
+            _ => {
+                groups.push((whose, unit_path, at));
+                filling.insert(key, groups.len() - 1);
+                groups.len() - 1
+            }
+        };
+        groups[group].0.contacts.push(id);
+    }
+    groups
+        .into_iter()
+        .map(|(whose, unit_path, at)| NewEvent {
+            kind: CONTACTS_IDENTIFIED,
+            subject: match (whose.case, whose.exposure) {
+                (Some(case), _) => case.to_string(),
+                (None, Some(exposure)) => exposure.to_string(),
+                (None, None) => String::new(),
+            },
+            unit_path: unit_path.to_owned(),
+            payload: payload(&whose),
+            at,
+        })
+        .collect()
 }
 
 /// Test days as stored in SQLite and passed to PostgreSQL: `2026-05-12,2026-05-18`.
@@ -541,21 +599,6 @@ pub(crate) fn copresence_rows(
         (&a.source, a.source_stay.at, a.source_checkin, ra).cmp(&(&b.source, b.source_stay.at, b.source_checkin, rb))
     });
     out.into_iter().map(|(_, row)| row).collect()
-}
-
-/// The outbox event that tells the notifier (and other systems) about a new contact.
-pub(crate) fn identified_event(contact: &Contact) -> crate::testing::plan::NewEvent {
-    crate::testing::plan::NewEvent {
-        kind: "contact.identified",
-        subject: contact.id.to_string(),
-        unit_path: contact.unit_path.clone(),
-        payload: payload(&IdentifiedPayload {
-            case: Some(contact.case),
-            exposure: None,
-            generation: contact.generation,
-        }),
-        at: contact.created_at,
-    }
 }
 
 /// A contact as it was just recorded, built from what was written rather than read back:

@@ -1,0 +1,12 @@
+-- A trace wrote a `contact.identified` event for each of its thousands of contacts; a
+-- `contacts.identified` event names up to a hundred contacts of one case or exposure,
+-- generation and unit (`tracing/mod.rs`). Events already in the outbox take the new form,
+-- each naming its one contact, so a consumer that has not read them yet reads them as it
+-- reads new ones.
+UPDATE events SET
+    kind = 'contacts.identified',
+    subject = coalesce(payload->>'case', payload->>'exposure', ''),
+    payload = payload || jsonb_build_object(
+        'generation', coalesce((payload->>'generation')::int, 1),
+        'contacts', jsonb_build_array(subject))
+WHERE kind = 'contact.identified';
