@@ -16,8 +16,8 @@ use outbreak_domain::tracing::{
 use outbreak_domain::venue::VenueId;
 use outbreak_domain::{Invalid, Permission, PersonId, UnitCode, now};
 use outbreak_store::{
-    Checkin, Exposure, ExposureContact, NewExposure, NewExposureContact, NewRestriction, PersonQuery,
-    Restriction, Venue,
+    Checkin, Exposure, ExposureContact, NewExposure, NewExposureContact, NewRestriction, PersonQuery, Restriction,
+    Venue,
 };
 use serde::Serialize;
 use time::OffsetDateTime;

@@ -2177,9 +2177,13 @@ mod contact_tracing {
         );
         // An event for each generation and unit, naming the case.
         let events = store.events_after(0, &[CONTACTS_IDENTIFIED], 100).await.unwrap();
-        let named = |case, generation, contacts| IdentifiedContacts { case: Some(case), exposure: None, generation, contacts };
+        let named =
+            |case, generation, contacts| IdentifiedContacts { case: Some(case), exposure: None, generation, contacts };
         assert_eq!(
-            events.iter().map(|e| (e.subject.clone(), e.unit_path.as_str(), IdentifiedContacts::of(e))).collect::<Vec<_>>(),
+            events
+                .iter()
+                .map(|e| (e.subject.clone(), e.unit_path.as_str(), IdentifiedContacts::of(e)))
+                .collect::<Vec<_>>(),
             [
                 (case.id.to_string(), "/VN/01/00070/", Some(named(case.id, 1, vec![f1.id]))),
                 (case.id.to_string(), "/VN/79/26740/", Some(named(case.id, 1, vec![household.id]))),

@@ -1450,12 +1450,13 @@ mod tests {
         let events = store.events_after(0, &[CONTACTS_IDENTIFIED], 10).await.unwrap();
         let named: Vec<(String, IdentifiedContacts)> =
             events.iter().map(|e| (e.subject.clone(), IdentifiedContacts::of(e).unwrap())).collect();
-        let identified = |case: Option<uuid::Uuid>, exposure: Option<uuid::Uuid>, generation, contact| IdentifiedContacts {
-            case: case.map(CaseId),
-            exposure: exposure.map(ExposureId),
-            generation,
-            contacts: vec![ContactId(contact)],
-        };
+        let identified =
+            |case: Option<uuid::Uuid>, exposure: Option<uuid::Uuid>, generation, contact| IdentifiedContacts {
+                case: case.map(CaseId),
+                exposure: exposure.map(ExposureId),
+                generation,
+                contacts: vec![ContactId(contact)],
+            };
         assert_eq!(
             named,
             [

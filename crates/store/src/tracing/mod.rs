@@ -246,9 +246,9 @@ pub trait TracingStore {
     /// The other members of each person's household.
     async fn household_members(&self, people: &[PersonId]) -> Result<Vec<HouseholdMember>>;
     /// Records contacts in one transaction, F1s before F2s, with `contacts.identified`
-    /// events naming the new ones and the audit entries. A visitor already a contact of the case is
-    /// left as it is; returns the contacts that were new. `NotFound("case")` for an unknown
-    /// case, and then nothing is stored.
+    /// events naming the new ones and the audit entries. A visitor already a contact of
+    /// the case is left as it is; returns the contacts that were new. `NotFound("case")`
+    /// for an unknown case, and then nothing is stored.
     async fn insert_contacts(&self, contacts: Vec<NewContact>, audit: Vec<NewAuditEntry>) -> Result<Vec<Contact>>;
     async fn contact(&self, id: ContactId) -> Result<Option<Contact>>;
     /// A case's contacts, F1s first, then by kind and latest exposure, at most `limit`.
@@ -430,7 +430,8 @@ impl IdentifiedContacts {
 /// The outbox events for a case's new contacts: the notifier tells them by SMS.
 pub(crate) fn identified_events(contacts: &[Contact]) -> Vec<NewEvent> {
     identified_groups(contacts.iter().map(|c| {
-        let whose = IdentifiedContacts { case: Some(c.case), exposure: None, generation: c.generation, contacts: vec![] };
+        let whose =
+            IdentifiedContacts { case: Some(c.case), exposure: None, generation: c.generation, contacts: vec![] };
         (whose, c.unit_path.as_str(), c.id, c.created_at)
     }))
 }
@@ -443,12 +444,15 @@ pub(crate) fn exposure_identified_events(contacts: &[ExposureContact]) -> Vec<Ne
     }))
 }
 
+/// What one event's contacts share: the case or exposure, the generation and the unit.
+type Shared<'a> = (Option<CaseId>, Option<ExposureId>, u8, &'a str);
+
 /// One event for each case or exposure, generation and unit, and each
 /// [`CONTACTS_PER_EVENT`] contacts of those, in the order the contacts come.
 fn identified_groups<'a>(
     contacts: impl Iterator<Item = (IdentifiedContacts, &'a str, ContactId, OffsetDateTime)>,
 ) -> Vec<NewEvent> {
-    let mut filling: HashMap<(Option<CaseId>, Option<ExposureId>, u8, &str), usize> = HashMap::new();
+    let mut filling: HashMap<Shared, usize> = HashMap::new();
     let mut groups: Vec<(IdentifiedContacts, &str, OffsetDateTime)> = Vec::new();
     for (whose, unit_path, id, at) in contacts {
         let key = (whose.case, whose.exposure, whose.generation, unit_path);
@@ -466,11 +470,11 @@ fn identified_groups<'a>(
         .into_iter()
         .map(|(whose, unit_path, at)| NewEvent {
             kind: CONTACTS_IDENTIFIED,
-            subject: match (whose.case, whose.exposure) {
-                (Some(case), _) => case.to_string(),
-                (None, Some(exposure)) => exposure.to_string(),
-                (None, None) => String::new(),
-            },
+            subject: whose
+                .case
+                .map(|c| c.to_string())
+                .or_else(|| whose.exposure.map(|e| e.to_string()))
+                .unwrap_or_default(),
             unit_path: unit_path.to_owned(),
             payload: payload(&whose),
             at,
