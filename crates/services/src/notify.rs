@@ -2,9 +2,10 @@
 //!
 //! Workflows write events in the transaction of the change; this loop sends the messages
 //! afterwards and remembers how far it got, event by event, so a crash sends one event's
-//! messages twice at worst (a hundred contacts' at most) and never loses one. It wakes when a workflow says there is news, and every few seconds
-//! anyway (another server may have written events). Each round first traces the cases
-//! confirmed since the last one (see [`crate::tracing`]), so new contacts hear at once.
+//! messages twice at worst (a hundred contacts' at most) and never loses one. It wakes
+//! when a workflow says there is news, and every few seconds anyway (another server may
+//! have written events). Each round first traces the cases confirmed since the last one
+//! (see [`crate::tracing`]), so new contacts hear at once.
 //! With several servers on one store, only the one holding the notifier's lease runs
 //! rounds; the others take over when it stops renewing.
 
