@@ -1239,17 +1239,26 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn check_ins_people_and_client_keys_stored_before_migrations_14_15_and_19_read_back_whole() {
+    /// A store file in a scratch folder of its own, migrated through `version`, for a test
+    /// to write rows as that version stored them: the folder and the file.
+    fn migrated_through(version: usize) -> (PathBuf, PathBuf) {
         let dir = std::env::temp_dir().join(format!("outbreak-migrate-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("store.sqlite");
+        let mut old = connect(&path).unwrap();
+        migration_functions(&old).unwrap();
+        apply(&mut old, &MIGRATIONS[..version]).unwrap();
+        (dir, path)
+    }
+
+    #[tokio::test]
+    async fn check_ins_people_and_client_keys_stored_before_migrations_14_15_and_19_read_back_whole() {
+        let (dir, path) = migrated_through(13);
         let venue = VenueId(uuid::Uuid::now_v7());
         let person = uuid::Uuid::now_v7();
         let at = micros(crate_now() - time::Duration::hours(2));
         {
-            let mut old = Connection::open(&path).unwrap();
-            apply(&mut old, &MIGRATIONS[..13]).unwrap();
+            let old = Connection::open(&path).unwrap();
             old.execute_batch(
                 "INSERT INTO units (code, level, name, name_folded, division_type, path)
                  VALUES ('00070', 'commune', 'Hàng Bạc', 'hang bac', 'Phường', '/VN/01/00070/')",
@@ -1370,13 +1379,9 @@ mod tests {
         use crate::TestingStore;
         use crate::testing::{DailyTotals, Totals};
         use outbreak_domain::testing::TestType;
-        let dir = std::env::temp_dir().join(format!("outbreak-migrate-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("store.sqlite");
+        let (dir, path) = migrated_through(19);
         {
-            let mut old = connect(&path).unwrap();
-            migration_functions(&old).unwrap();
-            apply(&mut old, &MIGRATIONS[..19]).unwrap();
+            let old = Connection::open(&path).unwrap();
             old.execute_batch(
                 "INSERT INTO testing_totals (unit_path, day, test_type, collected, positive, negative, invalid, retest, rejected)
                  VALUES ('/VN/01/', '2021-07-01', 'rt_pcr', 10, 1, 8, 1, 0, 0),
@@ -1424,15 +1429,11 @@ mod tests {
         use crate::tracing::{CONTACTS_IDENTIFIED, IdentifiedContacts};
         use outbreak_domain::testing::CaseId;
         use outbreak_domain::tracing::{ContactId, ExposureId};
-        let dir = std::env::temp_dir().join(format!("outbreak-migrate-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("store.sqlite");
+        let (dir, path) = migrated_through(20);
         let (case, exposure) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
         let (f1, f2, exposed) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
         {
-            let mut old = connect(&path).unwrap();
-            migration_functions(&old).unwrap();
-            apply(&mut old, &MIGRATIONS[..20]).unwrap();
+            let old = Connection::open(&path).unwrap();
             let event = |subject: uuid::Uuid, payload: String| {
                 old.execute(
                     "INSERT INTO events (kind, subject, unit_path, payload, at)
