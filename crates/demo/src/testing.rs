@@ -1,7 +1,8 @@
 //! Testing in the demo: sampling sessions in each commune on the last few days, one with
 //! individual tubes and one with pools of five; a few percent of people sampled each day;
 //! results for all but today's, with some positives (which confirm cases through the same
-//! rules as a lab's results) and some positive pools (whose members await a retest).
+//! rules as a lab's results) and some positive pools (whose members await a retest). The
+//! staff accounts' commune always has a case, so that its tracers have contacts to call.
 
 use std::collections::HashMap;
 
@@ -25,6 +26,8 @@ const LAB: &str = "demo-lab";
 /// The sessions of each commune and day: individual tubes first, then pools.
 pub(crate) struct Sessions {
     by_commune: HashMap<String, Vec<(i64, SamplingSession, SamplingSession)>>,
+    /// The path of the first commune, where the demo's staff accounts work.
+    home_path: String,
 }
 
 fn session(
@@ -73,7 +76,8 @@ pub(crate) async fn open(
         }
         by_commune.insert(commune.code.to_string(), days);
     }
-    Ok(Sessions { by_commune })
+    let home_path = communes.first().map(|c| c.path.clone()).unwrap_or_default();
+    Ok(Sessions { by_commune, home_path })
 }
 
 /// What the testing of one chunk of people made.
@@ -140,6 +144,7 @@ pub(crate) async fn sample(
     let today = outbreak_domain::local_date(now);
     let mut results = Vec::new();
     let mut pools_done = std::collections::HashSet::new();
+    let mut home_case_made = false;
     for specimen in &taken {
         if outbreak_domain::local_date(specimen.collected_at) == today {
             continue;
@@ -150,9 +155,16 @@ pub(crate) async fn sample(
             None => (specimen.barcode.clone(), 0.03),
         };
         // The first pool of each batch is positive, so that the demo always has members
-        // waiting for their retest; the rest follow the rates.
+        // waiting for their retest, and so is the first chunk's first individual tube of a
+        // resident of the staff's commune; the rest follow the rates.
         let first_pool = specimen.pool.is_some() && pools_done.len() == 1;
-        let positive = rng.gen_bool(positive_rate) || first_pool;
+        let home_case = chunk == 0
+            && !home_case_made
+            && specimen.pool.is_none()
+            && !sessions.home_path.is_empty()
+            && specimen.home_path.starts_with(&sessions.home_path);
+        home_case_made |= home_case;
+        let positive = rng.gen_bool(positive_rate) || first_pool || home_case;
         let resulted_at =
             (specimen.collected_at + Duration::hours(rng.gen_range(6..30))).min(now - Duration::minutes(5));
         let input = NewResult {

@@ -1,6 +1,6 @@
 //! The demo's testing: sessions in each commune, specimens individual and pooled, results
-//! for the past days with the cases they confirm, today's specimens pending, and no SMS
-//! for the demo's history when a server starts.
+//! for the past days with the cases they confirm (one in the staff's commune), today's
+//! specimens pending, and no SMS for the demo's history when a server starts.
 
 // Tests may unwrap and panic, helpers outside `#[test]` functions included.
 #![allow(clippy::unwrap_used, clippy::panic)]
@@ -29,6 +29,13 @@ async fn days_of_sampling_with_pools_results_and_cases() {
         .await
         .unwrap();
     assert_eq!(cases.len() as u64, summary.cases);
+    // The staff accounts' commune (the first) has a case for its tracers to work on.
+    let home = outbreak_demo::default_communes()[0].to_string();
+    assert!(
+        cases.iter().any(|c| c.case.unit_path.contains(&format!("/{home}/"))),
+        "no case in {home}: {:?}",
+        cases.iter().map(|c| &c.case.unit_path).collect::<Vec<_>>()
+    );
     let country = services.store.testing_totals_all("/VN/").await.unwrap();
     assert_eq!(country.collected as u64, summary.specimens);
     assert!(country.negative > 0 && country.retest > 0, "{country:?}");
