@@ -227,6 +227,8 @@ async fn a_positive_result_is_traced_followed_up_across_provinces_and_drawn() {
     wait_for(c, "#queue").await;
     assert_eq!(count(c, &format!("#queue tr[data-person='{trader}']")).await, 0);
     assert_eq!(count(c, "#queue tr.contact").await, 3, "the household F1, the named F1 and the F2");
+    let followed_in = text(c, &format!("#contact-{at_home} .followed-in")).await;
+    assert!(followed_in.ends_with("Phường Hoàn Kiếm (00070)"), "units are named: {followed_in}");
     click(c, &format!("#pick-{at_home}")).await;
     click(c, &format!("#pick-{on_bus}")).await;
     choose(c, "#bulk-status", "notified").await;

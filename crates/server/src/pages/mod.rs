@@ -261,6 +261,34 @@ pub fn local_time(at: time::OffsetDateTime) -> String {
     )
 }
 
+/// A unit's name, or its code when no unit has it (the page still shows the rest).
+pub(super) async fn unit_name(state: &AppState, code: &str) -> String {
+    match state.services.unit(code).await {
+        Ok(unit) => unit.name,
+        Err(_) => code.to_owned(),
+    }
+}
+
+/// A unit as staff pages name it: "Khu phố 1 (26740.KP1)", the code telling apart the many
+/// units of one name.
+pub(super) async fn unit_label(state: &AppState, code: &str) -> String {
+    match state.services.unit(code).await {
+        Ok(unit) => format!("{} ({})", unit.name, unit.code),
+        Err(_) => code.to_owned(),
+    }
+}
+
+/// The labels of the units a list mentions, each looked up once.
+pub(super) async fn unit_labels(state: &AppState, codes: Vec<&str>) -> std::collections::HashMap<String, String> {
+    let mut labels = std::collections::HashMap::new();
+    for code in codes {
+        if !labels.contains_key(code) {
+            labels.insert(code.to_owned(), unit_label(state, code).await);
+        }
+    }
+    labels
+}
+
 /// A page with personal data: browsers and proxies must not keep it.
 pub(super) fn private(mut response: Response) -> Response {
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

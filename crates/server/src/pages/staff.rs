@@ -12,7 +12,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::citizen::{PersonForm, qr_svg};
-use super::{PageContext, render, user_message};
+use super::{PageContext, render, unit_label, unit_name, user_message};
 use crate::AppState;
 use crate::error::PageError;
 use crate::extract::{CsrfForm, MaybeCaller, StaffCaller};
@@ -108,17 +108,10 @@ fn grants(caller: &Caller) -> &[outbreak_domain::Grant] {
     }
 }
 
-async fn unit_name(state: &AppState, code: &str) -> String {
-    match state.services.unit(code).await {
-        Ok(unit) => unit.name,
-        Err(_) => code.to_owned(),
-    }
-}
-
 pub async fn home(State(state): State<AppState>, ctx: PageContext, StaffCaller(caller): StaffCaller) -> Response {
     let mut named = Vec::new();
     for grant in grants(&caller) {
-        named.push((grant.role, format!("{} ({})", unit_name(&state, grant.unit.as_str()).await, grant.unit)));
+        named.push((grant.role, unit_label(&state, grant.unit.as_str()).await));
     }
     render(&Home { ctx: ctx.with_caller(Some(&caller)), grants: named })
 }

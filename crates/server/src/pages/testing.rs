@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::checkin::problem;
 use super::i18n::Texts;
-use super::{Lang, PageContext, local_time, render};
+use super::{Lang, PageContext, local_time, render, unit_labels};
 use crate::AppState;
 use crate::cookies;
 use crate::error::PageError;
@@ -837,6 +837,7 @@ pub async fn cases(
 ) -> Result<Response, PageError> {
     let rows: Vec<CaseRow> = state.services.cases(&caller, None).await.map_err(page_error(ctx.lang))?;
     let ctx = ctx.with_caller(Some(&caller));
+    let units = unit_labels(&state, rows.iter().map(|row| row.case.unit.as_str()).collect()).await;
     let cases = rows
         .into_iter()
         .map(|row| CaseView {
@@ -844,7 +845,7 @@ pub async fn cases(
             confirmed_at: local_time(row.case.confirmed_at),
             name: row.full_name,
             phone: row.phone.unwrap_or_default(),
-            unit: row.case.unit.to_string(),
+            unit: units.get(row.case.unit.as_str()).cloned().unwrap_or_else(|| row.case.unit.to_string()),
             source: ctx.t(&format!("case_source_{}", row.case.source)),
             status: ctx.t(&format!("case_{}", row.case.status.as_str())),
             status_code: row.case.status.as_str(),

@@ -13,7 +13,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use outbreak_domain::testing::{CaseId, CaseStatus};
-use outbreak_domain::tracing::{ContactId, ContactKind, ContactStatus, Evidence};
+use outbreak_domain::tracing::{ContactId, ContactKind, ContactStatus, Evidence, Stay};
 use outbreak_domain::{Permission, Role, local_date};
 use outbreak_services::checkins::VisitorId;
 use outbreak_services::clusters::{CLUSTER_DAYS, Chain, ChainContact, ClusterOrder};
@@ -27,7 +27,7 @@ use uuid::Uuid;
 use super::checkin::problem;
 use super::dashboard::number;
 use super::i18n::Texts;
-use super::{Lang, PageContext, local_time, render};
+use super::{Lang, PageContext, local_time, render, unit_label, unit_labels};
 use crate::AppState;
 use crate::error::PageError;
 use crate::extract::{CsrfForm, StaffCaller};
@@ -203,6 +203,27 @@ fn unit_of(path: &str) -> &str {
     path.trim_end_matches('/').rsplit('/').next().unwrap_or(path)
 }
 
+/// Stays side by side, each after its owner's word. When every stay starts and ends on one
+/// day in Vietnam, the day is said once and the stays as hours: "05/12/2026: ca bệnh
+/// 10:02–10:59, người này 09:02–10:30".
+fn stays_text(stays: &[(&str, &Stay)]) -> String {
+    let local = |at: OffsetDateTime| at.to_offset(time::macros::offset!(+7));
+    let hours = |at: OffsetDateTime| format!("{:02}:{:02}", local(at).hour(), local(at).minute());
+    let days: Vec<time::Date> = stays.iter().flat_map(|(_, s)| [local(s.at).date(), local(s.until).date()]).collect();
+    match days.first() {
+        Some(day) if days.iter().all(|d| d == day) => {
+            let spans: Vec<String> =
+                stays.iter().map(|(who, s)| format!("{who} {}–{}", hours(s.at), hours(s.until))).collect();
+            format!("{}: {}", date_text(*day), spans.join(", "))
+        }
+        _ => {
+            let spans: Vec<String> =
+                stays.iter().map(|(who, s)| format!("{who} {} – {}", local_time(s.at), local_time(s.until))).collect();
+            spans.join(", ")
+        }
+    }
+}
+
 /// Why someone is a contact, in the page's words: one line per venue encounter.
 fn evidence_lines(ctx: &PageContext, contact: &Contact) -> Vec<String> {
     match &contact.evidence {
@@ -222,14 +243,10 @@ fn evidence_lines(ctx: &PageContext, contact: &Contact) -> Vec<String> {
                         ctx.t("contact_ev_margin").to_owned()
                     };
                     format!(
-                        "{} ({}): {source} {} – {}; {} {} – {}; {together}",
+                        "{} ({}) · {} · {together}",
                         e.name,
                         e.code,
-                        local_time(e.source.at),
-                        local_time(e.source.until),
-                        ctx.t("contact_ev_contact"),
-                        local_time(e.contact.at),
-                        local_time(e.contact.until),
+                        stays_text(&[(source, &e.source), (ctx.t("contact_ev_contact"), &e.contact)]),
                     )
                 })
                 .collect();
@@ -271,7 +288,14 @@ pub struct ContactRow {
 }
 
 impl ContactRow {
-    fn new(ctx: &PageContext, c: &Contact, names: &HashMap<ContactId, String>) -> ContactRow {
+    /// `names` are the listed contacts' by id (an F2 names its F1), `units` the labels of
+    /// the units they are followed up in.
+    fn new(
+        ctx: &PageContext,
+        c: &Contact,
+        names: &HashMap<ContactId, String>,
+        units: &HashMap<String, String>,
+    ) -> ContactRow {
         ContactRow {
             id: c.id.to_string(),
             person: c.person.map(|p| p.to_string()).unwrap_or_default(),
@@ -286,7 +310,7 @@ impl ContactRow {
             exposure: day_text(c.exposure_at),
             quarantine_until: day_text(c.quarantine_until),
             test_days: c.test_days.iter().map(|d| date_text(*d)).collect::<Vec<_>>().join(", "),
-            followed_in: unit_of(&c.unit_path).to_owned(),
+            followed_in: units.get(unit_of(&c.unit_path)).cloned().unwrap_or_else(|| unit_of(&c.unit_path).to_owned()),
             status: status_word(ctx, c.status),
             status_code: c.status.as_str(),
             note: c.note.clone(),
@@ -339,6 +363,7 @@ async fn queue_page(
     let queue = state.services.contact_queue(caller, shown).await.map_err(page_error(ctx.lang))?;
     let ctx = ctx.with_caller(Some(caller));
     let names = HashMap::new();
+    let units = unit_labels(state, queue.iter().map(|c| unit_of(&c.unit_path)).collect()).await;
     let statuses: Vec<(&'static str, &'static str)> =
         ContactStatus::ALL.iter().map(|s| (s.as_str(), status_word(&ctx, *s))).collect();
     let mut tabs = vec![("", ctx.t("trace_tab_open"))];
@@ -347,7 +372,7 @@ async fn queue_page(
         tab: tab.to_owned(),
         tabs,
         statuses,
-        rows: queue.iter().map(|c| ContactRow::new(&ctx, c, &names)).collect(),
+        rows: queue.iter().map(|c| ContactRow::new(&ctx, c, &names, &units)).collect(),
         moved: outcome.moved,
         refused: outcome.refused,
         error: outcome.error,
@@ -591,10 +616,8 @@ async fn case_page(
     let lang = ctx.lang;
     let row: CaseRow = state.services.case(caller, id).await.map_err(page_error(lang))?;
     let contacts = state.services.contacts(caller, id).await.map_err(page_error(lang))?;
-    let unit = match state.services.unit(row.case.unit.as_str()).await {
-        Ok(unit) => format!("{} ({})", unit.name, unit.code),
-        Err(_) => row.case.unit.to_string(),
-    };
+    let unit = unit_label(state, row.case.unit.as_str()).await;
+    let units = unit_labels(state, contacts.contacts.iter().map(|c| unit_of(&c.unit_path)).collect()).await;
     let ctx = ctx.with_caller(Some(caller));
     let c = &row.case;
     let case = CaseFacts {
@@ -621,7 +644,7 @@ async fn case_page(
             .contacts
             .iter()
             .filter(|c| c.generation == generation)
-            .map(|c| ContactRow::new(&ctx, c, &names))
+            .map(|c| ContactRow::new(&ctx, c, &names, &units))
             .collect()
     };
     let (f1, f2) = (rows(1), rows(2));
@@ -791,6 +814,8 @@ const TOP: f64 = 40.0;
 const ORIGIN: f64 = 90.0;
 /// Room right of the last column for its names.
 const LABEL_ROOM: f64 = 210.0;
+/// Rows of the drawing a screen shows at once.
+const SCREEN_ROWS: usize = 12;
 
 const RED: &str = "#c62828";
 const DARK_RED: &str = "#7f0000";
@@ -871,16 +896,18 @@ fn layout(contacts: &[ChainContact]) -> (Positions, usize, u8) {
         columns[depth - 1].push(c);
     }
     let tallest = columns.iter().map(Vec::len).max().unwrap_or(0).max(1);
+    // Short columns are centred on the first screenful of the tallest, not on all of it: in
+    // a chain of hundreds of F2s the case and its F1s stay where the page opens.
+    let centred_on = tallest.min(SCREEN_ROWS);
     let mut at = Positions::new();
-    let middle = TOP + ROW * (tallest as f64 - 1.0) / 2.0;
+    let middle = TOP + ROW * (centred_on as f64 - 1.0) / 2.0;
     at.insert(None, (ORIGIN, middle));
     for (i, column) in columns.iter_mut().enumerate() {
         column.sort_by(|a, b| {
             a.contact.exposure_at.cmp(&b.contact.exposure_at).then(a.contact.name.cmp(&b.contact.name))
         });
         let x = ORIGIN + COLUMN * (i as f64 + 1.0);
-        // A short column is centred on the tallest.
-        let offset = ROW * (tallest - column.len()) as f64 / 2.0;
+        let offset = ROW * centred_on.saturating_sub(column.len()) as f64 / 2.0;
         for (j, c) in column.iter().enumerate() {
             at.insert(Some(c.contact.id), (x, TOP + offset + ROW * j as f64));
         }
@@ -1205,15 +1232,39 @@ mod tests {
     }
 
     #[test]
+    fn stays_over_midnight_keep_their_days() {
+        // 23:30 to 00:30 in Vietnam.
+        let late = Stay { at: datetime!(2026-05-10 16:30 UTC), until: datetime!(2026-05-10 17:30 UTC) };
+        assert_eq!(stays_text(&[("ca bệnh", &late)]), "ca bệnh 10/05/2026 23:30 – 11/05/2026 00:30");
+    }
+
+    #[test]
     fn evidence_reads_in_words_with_both_stays() {
         let c = contact(1, 1, None, market(), 0);
         let lines = evidence_lines(&ctx(Lang::Vi), &c);
         assert_eq!(lines.len(), 2);
-        assert!(lines[0].starts_with("Chợ Hàng Da (V1): ca bệnh 10/05/2026 08:00 – 10/05/2026 09:00;"), "{lines:?}");
-        assert!(lines[0].contains("ở cùng lúc 30 phút"), "{lines:?}");
+        assert_eq!(
+            lines[0],
+            "Chợ Hàng Da (V1) · 10/05/2026: ca bệnh 08:00–09:00, người này 08:00–08:30 · ở cùng lúc 30 phút"
+        );
         assert_eq!(lines[1], "+2 lượt gặp khác");
         let home = contact(2, 1, None, Evidence::Household { household: UnitCode::country() }, 0);
         assert_eq!(evidence_lines(&ctx(Lang::En), &home), ["Lives in household VN"]);
+    }
+
+    #[test]
+    fn a_long_column_leaves_the_case_where_the_page_opens() {
+        let mut contacts = vec![contact(1, 1, None, market(), 0)];
+        contacts.extend((2..40).map(|n| contact(n, 2, Some(1), market(), 1)));
+        let drawn: Vec<ChainContact> = contacts
+            .into_iter()
+            .map(|c| ChainContact { depth: c.generation, from: c.via, case: None, contact: c })
+            .collect();
+        let (at, tallest, _) = layout(&drawn);
+        assert_eq!(tallest, 38);
+        let first_screen = TOP + ROW * SCREEN_ROWS as f64;
+        assert!(at[&None].1 < first_screen, "the case");
+        assert!(at[&Some(ContactId(Uuid::from_u128(1)))].1 < first_screen, "its F1");
     }
 
     #[test]
@@ -1241,6 +1292,7 @@ mod tests {
         assert_eq!((tallest, depth), (2, 2));
         let y = |n: u128| at[&Some(ContactId(Uuid::from_u128(n)))].1;
         assert!(y(2) < y(1), "the earlier exposure is on top");
+        assert_eq!(y(3), (y(1) + y(2)) / 2.0, "a short column is centred");
         let chain = Chain {
             case: CaseRow {
                 case: Case {
