@@ -261,6 +261,11 @@ pub fn local_time(at: time::OffsetDateTime) -> String {
     )
 }
 
+/// A stored phone number as people write it at home (`0912345678`); anything else as it is.
+pub(super) fn phone_text(stored: &str) -> String {
+    outbreak_domain::Phone::parse("phone", stored).map(|p| p.national()).unwrap_or_else(|_| stored.to_owned())
+}
+
 /// A unit's name, or its code when no unit has it (the page still shows the rest).
 pub(super) async fn unit_name(state: &AppState, code: &str) -> String {
     match state.services.unit(code).await {

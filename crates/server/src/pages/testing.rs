@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::checkin::problem;
 use super::i18n::Texts;
-use super::{Lang, PageContext, local_time, render, unit_labels};
+use super::{Lang, PageContext, local_time, phone_text, render, unit_labels};
 use crate::AppState;
 use crate::cookies;
 use crate::error::PageError;
@@ -844,7 +844,7 @@ pub async fn cases(
             id: row.case.id.to_string(),
             confirmed_at: local_time(row.case.confirmed_at),
             name: row.full_name,
-            phone: row.phone.unwrap_or_default(),
+            phone: row.phone.as_deref().map(phone_text).unwrap_or_default(),
             unit: units.get(row.case.unit.as_str()).cloned().unwrap_or_else(|| row.case.unit.to_string()),
             source: ctx.t(&format!("case_source_{}", row.case.source)),
             status: ctx.t(&format!("case_{}", row.case.status.as_str())),

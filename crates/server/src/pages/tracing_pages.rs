@@ -27,7 +27,7 @@ use uuid::Uuid;
 use super::checkin::problem;
 use super::dashboard::number;
 use super::i18n::Texts;
-use super::{Lang, PageContext, local_time, render, unit_label, unit_labels};
+use super::{Lang, PageContext, local_time, phone_text, render, unit_label, unit_labels};
 use crate::AppState;
 use crate::error::PageError;
 use crate::extract::{CsrfForm, StaffCaller};
@@ -497,6 +497,8 @@ pub struct CaseFacts {
     pub id: String,
     pub name: String,
     pub phone: String,
+    /// The phone in E.164, for the `tel:` link.
+    pub tel: String,
     pub unit: String,
     pub source: &'static str,
     pub confirmed_at: String,
@@ -623,7 +625,8 @@ async fn case_page(
     let case = CaseFacts {
         id: c.id.to_string(),
         name: row.full_name.clone(),
-        phone: row.phone.clone().unwrap_or_default(),
+        phone: row.phone.as_deref().map(phone_text).unwrap_or_default(),
+        tel: row.phone.clone().unwrap_or_default(),
         unit,
         source: ctx.t(&format!("case_source_{}", c.source)),
         confirmed_at: local_time(c.confirmed_at),

@@ -21,7 +21,7 @@ use uuid::Uuid;
 use super::checkin::problem;
 use super::i18n::Texts;
 use super::tracing_pages::{day_text, status_word};
-use super::{PageContext, local_time, render};
+use super::{PageContext, local_time, phone_text, render};
 use crate::AppState;
 use crate::error::PageError;
 use crate::extract::{CsrfForm, StaffCaller};
@@ -306,6 +306,8 @@ struct ExposureContactRow {
     id: String,
     name: String,
     phone: String,
+    /// The phone in E.164, for the `tel:` link.
+    tel: String,
     stay: String,
     exposure: String,
     quarantine_until: String,
@@ -343,7 +345,8 @@ async fn exposure_page(
             ExposureContactRow {
                 id: c.id.to_string(),
                 name: c.name.clone(),
-                phone: c.phone.as_ref().map(|p| p.as_str().to_owned()).unwrap_or_default(),
+                phone: c.phone.as_ref().map(|p| p.national()).unwrap_or_default(),
+                tel: c.phone.as_ref().map(|p| p.as_str().to_owned()).unwrap_or_default(),
                 stay: window_text(stay.at, stay.until),
                 exposure: local_time(c.exposure_at),
                 quarantine_until: day_text(c.quarantine_until),
@@ -412,6 +415,8 @@ struct ResidentRow {
     id: String,
     name: String,
     phone: String,
+    /// The phone in E.164, for the `tel:` link.
+    tel: String,
     street: String,
 }
 
@@ -459,7 +464,8 @@ async fn restriction_page(
         .map(|p| ResidentRow {
             id: p.person.to_string(),
             name: p.full_name.clone(),
-            phone: p.phone.clone().unwrap_or_default(),
+            phone: p.phone.as_deref().map(phone_text).unwrap_or_default(),
+            tel: p.phone.clone().unwrap_or_default(),
             street: p.street.clone(),
         })
         .collect();
