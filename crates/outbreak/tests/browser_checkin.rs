@@ -261,7 +261,9 @@ async fn a_traveller_declares_a_domestic_journey_with_places_typed_by_name() {
     let server = TestServer::start().await;
     let browser = Browser::start().await;
     let c = &browser.client;
-    goto(c, &format!("{}/declare", server.url)).await;
+    // From the front page, without an account.
+    goto(c, &server.url).await;
+    click(c, "#declare-link").await;
     fill(c, "#declare-phone", "0966 777 888").await;
     fill(c, "#from-unit", "Không Có Nơi Này").await;
     fill(c, "#to-unit", "Phường Sài Gòn").await;
