@@ -222,6 +222,11 @@ async fn a_positive_result_is_traced_followed_up_across_provinces_and_drawn() {
     wait_for(c, "#chain-legend li").await;
     screenshot(c, "tracing-chain").await;
 
+    // A link cut short when it was copied names no page, and says so in words.
+    let cut = format!("{}/cases/{}", server.url, &case.to_string()[..20]);
+    goto(c, &cut).await;
+    assert!(text(c, "main").await.contains("Không có trang nào ở đường dẫn này"), "{cut}");
+
     // The queue of Hoàn Kiếm: its own residents, not the trader who lives in Saigon.
     goto(c, &format!("{}/tracing", server.url)).await;
     wait_for(c, "#queue").await;

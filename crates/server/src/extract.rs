@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
 use outbreak_domain::Principal;
@@ -132,6 +132,30 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             let status = other.status();
             let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "too_large" } else { "invalid_body" };
             ApiError::new(status, code, other.body_text(), None)
+        }
+    }
+}
+
+/// A page's path parameters. One that does not parse (an id cut short when a link was
+/// copied, say) names no page: the visitor gets the not-found page in their language, not
+/// the parser's words.
+pub struct PagePath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for PagePath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(PagePath(value)),
+            Err(_) => {
+                let lang = Lang::from_parts(parts);
+                let message = PageContext::texts_only(lang).t("bad_link").to_owned();
+                Err(PageError::Show { status: StatusCode::NOT_FOUND, message, lang })
+            }
         }
     }
 }

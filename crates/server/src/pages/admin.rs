@@ -2,7 +2,7 @@
 //! manage accounts, read the audit log.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use outbreak_domain::{Permission, Role, Unit};
 use outbreak_services::accounts::{AccountRequest, GrantRequest};
@@ -12,7 +12,7 @@ use super::{PageContext, local_time, render, user_message};
 use crate::AppState;
 use crate::api::AuditParams;
 use crate::error::PageError;
-use crate::extract::{CsrfForm, StaffCaller};
+use crate::extract::{CsrfForm, PagePath, StaffCaller};
 
 #[derive(Template)]
 #[template(path = "admin_units.html")]
@@ -87,7 +87,7 @@ pub async fn add_unit(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
-    Path(parent): Path<String>,
+    PagePath(parent): PagePath<String>,
     CsrfForm(input): CsrfForm<NewUnitInput>,
 ) -> Response {
     let outcome = state.services.add_child_unit(&caller, &parent, &input.code, &input.name, &input.division_type).await;

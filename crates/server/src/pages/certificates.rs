@@ -3,7 +3,7 @@
 //! anyone pastes or scans an `HC1:` text and reads whether it holds and why not.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use outbreak_domain::vaccination::DoseId;
 use outbreak_services::ServiceError;
@@ -15,7 +15,7 @@ use super::i18n::Texts;
 use super::{Lang, PageContext, local_time, private, render};
 use crate::AppState;
 use crate::error::PageError;
-use crate::extract::{CsrfForm, MaybeCaller};
+use crate::extract::{CsrfForm, MaybeCaller, PagePath};
 
 pub(super) const TEXTS: Texts = &[
     ("cert_title", "Chứng nhận tiêm chủng COVID-19", "COVID-19 vaccination certificate"),
@@ -91,7 +91,7 @@ pub async fn dose_certificate(
     State(state): State<AppState>,
     ctx: PageContext,
     MaybeCaller(caller): MaybeCaller,
-    Path(id): Path<Uuid>,
+    PagePath(id): PagePath<Uuid>,
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
     let caller = caller.ok_or(PageError::SignIn { staff: false })?;

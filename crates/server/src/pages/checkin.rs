@@ -6,7 +6,7 @@
 //! that name the field at fault, and units typed by name or by code.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use outbreak_domain::venue::{NewDeclaration, NewMovement, Symptom, VenueKind};
@@ -20,7 +20,7 @@ use super::venues::VenueView;
 use super::{PageContext, local_time, render};
 use crate::AppState;
 use crate::error::{ApiError, PageError};
-use crate::extract::{CsrfForm, MaybeCaller};
+use crate::extract::{CsrfForm, MaybeCaller, PagePath};
 
 /// A venue kind's name in the page's language.
 pub fn kind_label(ctx: &PageContext, kind: VenueKind) -> &'static str {
@@ -338,7 +338,7 @@ pub async fn page(
     State(state): State<AppState>,
     ctx: PageContext,
     MaybeCaller(caller): MaybeCaller,
-    Path(code): Path<String>,
+    PagePath(code): PagePath<String>,
 ) -> Response {
     match open_venue(&state, ctx, caller.as_ref(), &code).await {
         Ok((venue, ctx)) => {
@@ -363,7 +363,7 @@ pub async fn check_in(
     State(state): State<AppState>,
     ctx: PageContext,
     MaybeCaller(caller): MaybeCaller,
-    Path(code): Path<String>,
+    PagePath(code): PagePath<String>,
     CsrfForm(input): CsrfForm<CheckinInput>,
 ) -> Response {
     let caller = caller.as_ref();
@@ -478,7 +478,7 @@ pub async fn declare_at(
     State(state): State<AppState>,
     ctx: PageContext,
     MaybeCaller(caller): MaybeCaller,
-    Path(code): Path<String>,
+    PagePath(code): PagePath<String>,
     CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
 ) -> Response {
     match open_venue(&state, ctx, caller.as_ref(), &code).await {

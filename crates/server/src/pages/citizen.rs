@@ -2,7 +2,7 @@
 //! offline use by the service worker), self-registration, and a printable QR card.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use outbreak_domain::{NewPerson, PersonId, Principal};
 use outbreak_services::Caller;
@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::{PageContext, render};
 use crate::AppState;
 use crate::error::PageError;
-use crate::extract::{CitizenCaller, CsrfForm, MaybeCaller};
+use crate::extract::{CitizenCaller, CsrfForm, MaybeCaller, PagePath};
 
 #[derive(Template)]
 #[template(path = "landing.html")]
@@ -173,7 +173,7 @@ pub async fn card(
     State(state): State<AppState>,
     ctx: PageContext,
     CitizenCaller(caller): CitizenCaller,
-    Path(id): Path<Uuid>,
+    PagePath(id): PagePath<Uuid>,
 ) -> Result<Response, PageError> {
     card_page(&state, ctx, &caller, PersonId(id)).await
 }

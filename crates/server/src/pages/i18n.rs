@@ -140,6 +140,11 @@ const TEXTS: Texts = &[
     ("older", "Cũ hơn →", "Older →"),
     ("error", "Có lỗi", "Something is wrong"),
     ("back_home", "Về trang chủ", "Back to the start"),
+    (
+        "bad_link",
+        "Không có trang nào ở đường dẫn này: có thể đường dẫn bị cắt mất hoặc gõ nhầm.",
+        "There is no page at this address: the link may have been cut short or mistyped.",
+    ),
     ("card_title", "Thẻ QR cá nhân", "Personal QR card"),
     (
         "card_help",

@@ -2,7 +2,7 @@
 //! what a scanned personal QR opens. Access and auditing happen in the services.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use outbreak_domain::{Permission, PersonId, Principal, Role};
@@ -15,7 +15,7 @@ use super::citizen::{PersonForm, qr_svg};
 use super::{PageContext, render, unit_label, unit_name, user_message};
 use crate::AppState;
 use crate::error::PageError;
-use crate::extract::{CsrfForm, MaybeCaller, StaffCaller};
+use crate::extract::{CsrfForm, MaybeCaller, PagePath, StaffCaller};
 
 #[derive(Template)]
 #[template(path = "staff_home.html")]
@@ -141,7 +141,7 @@ pub async fn person(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
-    Path(id): Path<Uuid>,
+    PagePath(id): PagePath<Uuid>,
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
     let record = state.services.person(&caller, PersonId(id)).await.map_err(|e| PageError::from_service(e, lang))?;
@@ -211,7 +211,7 @@ pub async fn edit_form(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
-    Path(id): Path<Uuid>,
+    PagePath(id): PagePath<Uuid>,
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
     let record = state.services.person(&caller, PersonId(id)).await.map_err(|e| PageError::from_service(e, lang))?;
@@ -222,7 +222,7 @@ pub async fn update(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
-    Path(id): Path<Uuid>,
+    PagePath(id): PagePath<Uuid>,
     CsrfForm(form): CsrfForm<PersonForm>,
 ) -> Response {
     match state.services.update_person(&caller, PersonId(id), &form.to_new_person()).await {
@@ -235,7 +235,7 @@ pub async fn card(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
-    Path(id): Path<Uuid>,
+    PagePath(id): PagePath<Uuid>,
 ) -> Result<Response, PageError> {
     super::citizen::card_page(&state, ctx, &caller, PersonId(id)).await
 }
@@ -247,7 +247,7 @@ pub async fn reissue_qr(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
-    Path(id): Path<Uuid>,
+    PagePath(id): PagePath<Uuid>,
     CsrfForm(_): CsrfForm<Empty>,
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
@@ -263,7 +263,7 @@ pub async fn scan(
     ctx: PageContext,
     MaybeCaller(caller): MaybeCaller,
     headers: HeaderMap,
-    Path(token): Path<String>,
+    PagePath(token): PagePath<String>,
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
     if let Some(caller) = caller.as_ref().filter(|c| matches!(c.principal, Principal::Staff { .. }))

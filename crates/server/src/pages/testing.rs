@@ -4,7 +4,7 @@
 //! it, record or correct its result, upload a results file), and the list of cases.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use outbreak_domain::testing::{Conclusion, NewResult, NewSession, SessionId, SpecimenStatus, TestType};
@@ -22,7 +22,7 @@ use super::{Lang, PageContext, local_time, phone_text, render, unit_labels};
 use crate::AppState;
 use crate::cookies;
 use crate::error::PageError;
-use crate::extract::{CsrfForm, StaffCaller};
+use crate::extract::{CsrfForm, PagePath, StaffCaller};
 
 /// How long sampling mode stays on without being left: one working day.
 const SAMPLING_MODE_SECS: i64 = 12 * 3600;
@@ -358,7 +358,7 @@ pub async fn session(
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    PagePath(id): PagePath<Uuid>,
     Query(params): Query<TakenParams>,
 ) -> Result<Response, PageError> {
     let taken = match params.taken {
@@ -384,7 +384,7 @@ pub async fn take_specimen(
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    PagePath(id): PagePath<Uuid>,
     CsrfForm(form): CsrfForm<IdentifierForm>,
 ) -> Result<Response, PageError> {
     let session = SessionId(id);
@@ -406,7 +406,7 @@ pub async fn start_sampling_mode(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
-    Path(id): Path<Uuid>,
+    PagePath(id): PagePath<Uuid>,
     CsrfForm(_): CsrfForm<Empty>,
 ) -> Result<Response, PageError> {
     let view = state.services.sampling_session(&caller, SessionId(id)).await.map_err(page_error(ctx.lang))?;
@@ -435,7 +435,7 @@ pub async fn close_session(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
-    Path(id): Path<Uuid>,
+    PagePath(id): PagePath<Uuid>,
     CsrfForm(_): CsrfForm<Empty>,
 ) -> Result<Response, PageError> {
     state.services.close_session(&caller, SessionId(id)).await.map_err(page_error(ctx.lang))?;
@@ -452,7 +452,7 @@ pub async fn close_pool(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
-    Path(barcode): Path<String>,
+    PagePath(barcode): PagePath<String>,
     CsrfForm(form): CsrfForm<BackForm>,
 ) -> Result<Response, PageError> {
     state.services.close_pool(&caller, &barcode).await.map_err(page_error(ctx.lang))?;
@@ -514,7 +514,7 @@ pub async fn scan_take(
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
     headers: HeaderMap,
-    Path(token): Path<String>,
+    PagePath(token): PagePath<String>,
     CsrfForm(_): CsrfForm<Empty>,
 ) -> Result<Response, PageError> {
     let Some(session) = sampling_mode(&headers) else {
@@ -564,7 +564,7 @@ pub async fn label(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
-    Path(barcode): Path<String>,
+    PagePath(barcode): PagePath<String>,
 ) -> Result<Response, PageError> {
     let tube = state.services.tube(&caller, &barcode).await.map_err(page_error(ctx.lang))?;
     let ctx = ctx.with_caller(Some(&caller));
@@ -733,7 +733,7 @@ pub async fn tube(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
-    Path(barcode): Path<String>,
+    PagePath(barcode): PagePath<String>,
 ) -> Result<Response, PageError> {
     tube_page(&state, ctx, &caller, &barcode, None, None).await
 }
@@ -749,7 +749,7 @@ pub async fn tube_step(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
-    Path(barcode): Path<String>,
+    PagePath(barcode): PagePath<String>,
     CsrfForm(form): CsrfForm<StepForm>,
 ) -> Result<Response, PageError> {
     let step = match form.step.as_str() {
@@ -783,7 +783,7 @@ pub async fn tube_result(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
-    Path(barcode): Path<String>,
+    PagePath(barcode): PagePath<String>,
     CsrfForm(form): CsrfForm<ResultForm>,
 ) -> Result<Response, PageError> {
     let ct = match form.ct.trim().replace(',', ".") {

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use outbreak_domain::testing::{CaseId, CaseStatus};
@@ -30,7 +30,7 @@ use super::i18n::Texts;
 use super::{Lang, PageContext, local_time, phone_text, render, unit_label, unit_labels};
 use crate::AppState;
 use crate::error::PageError;
-use crate::extract::{CsrfForm, StaffCaller};
+use crate::extract::{CsrfForm, PagePath, StaffCaller};
 
 pub(super) const TEXTS: Texts = &[
     ("trace_queue_title", "Hàng đợi truy vết", "Tracers' queue"),
@@ -407,7 +407,7 @@ pub async fn move_contact(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
-    Path(id): Path<Uuid>,
+    PagePath(id): PagePath<Uuid>,
     CsrfForm(form): CsrfForm<MoveForm>,
 ) -> Result<Response, PageError> {
     let mut outcome = Outcome::default();
@@ -694,7 +694,7 @@ pub async fn case(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
-    Path(id): Path<Uuid>,
+    PagePath(id): PagePath<Uuid>,
     Query(params): Query<CaseParams>,
 ) -> Result<Response, PageError> {
     let message = match (&params.named, &params.saved) {
@@ -713,7 +713,7 @@ pub async fn trace(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
-    Path(id): Path<Uuid>,
+    PagePath(id): PagePath<Uuid>,
     CsrfForm(_): CsrfForm<Empty>,
 ) -> Result<Response, PageError> {
     let mut outcome = CaseOutcome::default();
@@ -740,7 +740,7 @@ pub async fn set_case_status(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
-    Path(id): Path<Uuid>,
+    PagePath(id): PagePath<Uuid>,
     CsrfForm(form): CsrfForm<CaseStatusForm>,
 ) -> Result<Response, PageError> {
     match state.services.set_case_status(&caller, CaseId(id), &form.status, &form.note).await {
@@ -782,7 +782,7 @@ pub async fn name_contact(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
-    Path(id): Path<Uuid>,
+    PagePath(id): PagePath<Uuid>,
     CsrfForm(form): CsrfForm<NameForm>,
 ) -> Result<Response, PageError> {
     let named = NamedContact { visitor: form.visitor(), exposed_at: None, note: form.note.clone() };
@@ -802,7 +802,7 @@ pub async fn name_contact(
 }
 
 /// A language switch or a reload after a form on the case page: back to the case.
-pub async fn back_to_case(Path(id): Path<Uuid>) -> Redirect {
+pub async fn back_to_case(PagePath(id): PagePath<Uuid>) -> Redirect {
     Redirect::to(&format!("/cases/{id}"))
 }
 
@@ -1085,7 +1085,7 @@ pub async fn chain(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
-    Path(id): Path<Uuid>,
+    PagePath(id): PagePath<Uuid>,
 ) -> Result<Response, PageError> {
     let chain = state.services.chain(&caller, CaseId(id)).await.map_err(page_error(ctx.lang))?;
     let ctx = ctx.with_caller(Some(&caller));

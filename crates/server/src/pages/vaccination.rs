@@ -5,7 +5,7 @@
 //! with its chart and drill-down, and the doses and invitations on the citizen's page.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use outbreak_domain::vaccination::{InvitationId, SiteId, VaccinationSessionId};
@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::i18n::Texts;
 use super::{PageContext, local_time, render, user_message};
 use crate::error::PageError;
-use crate::extract::{CitizenCaller, CsrfForm, StaffCaller};
+use crate::extract::{CitizenCaller, CsrfForm, PagePath, StaffCaller};
 use crate::{AppState, cookies};
 
 pub(super) const TEXTS: Texts = &[
@@ -197,7 +197,7 @@ pub async fn session(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
-    Path(id): Path<Uuid>,
+    PagePath(id): PagePath<Uuid>,
     Query(params): Query<MessageParams>,
 ) -> Result<Response, PageError> {
     let (session, invitations) =
@@ -230,7 +230,7 @@ pub async fn allocate(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
-    Path(id): Path<Uuid>,
+    PagePath(id): PagePath<Uuid>,
     CsrfForm(_): CsrfForm<super::testing::Empty>,
 ) -> Result<Response, PageError> {
     let report = state.services.allocate(&caller, VaccinationSessionId(id)).await.map_err(page_error(ctx.lang))?;
@@ -385,7 +385,7 @@ pub async fn vaccinate(
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    PagePath(id): PagePath<Uuid>,
     Query(params): Query<ScanParams>,
 ) -> Result<Response, PageError> {
     let message = params.recorded.map(|n| format!("{} {n}", ctx.t("vx_recorded")));
@@ -399,7 +399,7 @@ pub async fn start_camera_mode(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
-    Path(id): Path<Uuid>,
+    PagePath(id): PagePath<Uuid>,
     CsrfForm(_): CsrfForm<super::testing::Empty>,
 ) -> Result<Response, PageError> {
     let site = SiteId(id);
@@ -457,7 +457,7 @@ pub async fn record_dose(
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    PagePath(id): PagePath<Uuid>,
     CsrfForm(form): CsrfForm<DoseForm>,
 ) -> Result<Response, PageError> {
     let screening = state
@@ -635,7 +635,7 @@ pub async fn answer(
     State(state): State<AppState>,
     ctx: PageContext,
     CitizenCaller(caller): CitizenCaller,
-    Path(id): Path<Uuid>,
+    PagePath(id): PagePath<Uuid>,
     CsrfForm(form): CsrfForm<AnswerForm>,
 ) -> Result<Response, PageError> {
     state

@@ -4,7 +4,7 @@
 //! and the audited visitor log. Every decision about access is the services'.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use outbreak_domain::venue::{NewVenue, VenueKind};
@@ -19,7 +19,7 @@ use super::{Lang, PageContext, local_time, render};
 use crate::AppState;
 use crate::cookies;
 use crate::error::PageError;
-use crate::extract::{CsrfForm, MaybeCaller, StaffCaller};
+use crate::extract::{CsrfForm, MaybeCaller, PagePath, StaffCaller};
 
 /// How long check-in mode stays on without being left: one working day.
 const CHECKIN_MODE_SECS: i64 = 12 * 3600;
@@ -325,7 +325,7 @@ pub async fn page(
     ctx: PageContext,
     MaybeCaller(caller): MaybeCaller,
     headers: HeaderMap,
-    Path(code): Path<String>,
+    PagePath(code): PagePath<String>,
     Query(params): Query<VenueParams>,
 ) -> Result<Response, PageError> {
     let caller = signed_in(caller)?;
@@ -342,7 +342,7 @@ pub async fn set_active(
     State(state): State<AppState>,
     ctx: PageContext,
     MaybeCaller(caller): MaybeCaller,
-    Path(code): Path<String>,
+    PagePath(code): PagePath<String>,
     CsrfForm(input): CsrfForm<ActiveInput>,
 ) -> Result<Response, PageError> {
     let caller = signed_in(caller)?;
@@ -364,7 +364,7 @@ pub async fn check_in_visitor(
     ctx: PageContext,
     MaybeCaller(caller): MaybeCaller,
     headers: HeaderMap,
-    Path(code): Path<String>,
+    PagePath(code): PagePath<String>,
     CsrfForm(input): CsrfForm<VisitorInput>,
 ) -> Result<Response, PageError> {
     let caller = signed_in(caller)?;
@@ -390,7 +390,7 @@ pub async fn start_checkin_mode(
     State(state): State<AppState>,
     ctx: PageContext,
     MaybeCaller(caller): MaybeCaller,
-    Path(code): Path<String>,
+    PagePath(code): PagePath<String>,
     CsrfForm(_): CsrfForm<Empty>,
 ) -> Result<Response, PageError> {
     signed_in(caller)?;
@@ -473,7 +473,7 @@ pub async fn scan_confirm(
     ctx: PageContext,
     MaybeCaller(caller): MaybeCaller,
     headers: HeaderMap,
-    Path(token): Path<String>,
+    PagePath(token): PagePath<String>,
     CsrfForm(_): CsrfForm<Empty>,
 ) -> Result<Response, PageError> {
     let caller = signed_in(caller)?;
@@ -489,7 +489,7 @@ pub async fn poster(
     State(state): State<AppState>,
     ctx: PageContext,
     MaybeCaller(caller): MaybeCaller,
-    Path(code): Path<String>,
+    PagePath(code): PagePath<String>,
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
     let venue = state.services.venue_by_code(&code).await.map_err(page_error(lang))?;
@@ -520,7 +520,7 @@ pub async fn visitors(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
-    Path(code): Path<String>,
+    PagePath(code): PagePath<String>,
     Query(params): Query<DateParam>,
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;

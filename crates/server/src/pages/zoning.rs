@@ -6,7 +6,7 @@
 //! services.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use outbreak_domain::tracing::{ContactId, ExposureEvidence, ExposureId, RestrictionId};
@@ -24,7 +24,7 @@ use super::tracing_pages::{day_text, status_word};
 use super::{PageContext, local_time, phone_text, render};
 use crate::AppState;
 use crate::error::PageError;
-use crate::extract::{CsrfForm, StaffCaller};
+use crate::extract::{CsrfForm, PagePath, StaffCaller};
 
 pub(super) const TEXTS: Texts = &[
     ("zoning_title", "Khoanh vùng", "Zoning"),
@@ -374,7 +374,7 @@ pub async fn exposure(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
-    Path(id): Path<Uuid>,
+    PagePath(id): PagePath<Uuid>,
 ) -> Result<Response, PageError> {
     exposure_page(&state, ctx, &caller, ExposureId(id), None, None).await
 }
@@ -392,7 +392,7 @@ pub async fn move_contact(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
-    Path((exposure, contact)): Path<(Uuid, Uuid)>,
+    PagePath((exposure, contact)): PagePath<(Uuid, Uuid)>,
     CsrfForm(form): CsrfForm<MoveForm>,
 ) -> Result<Response, PageError> {
     match state.services.update_exposure_contact(&caller, ContactId(contact), &form.status, &form.note).await {
@@ -496,7 +496,7 @@ pub async fn restriction(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
-    Path(id): Path<Uuid>,
+    PagePath(id): PagePath<Uuid>,
 ) -> Result<Response, PageError> {
     restriction_page(&state, ctx, &caller, RestrictionId(id), None).await
 }
@@ -505,7 +505,7 @@ pub async fn lift(
     State(state): State<AppState>,
     ctx: PageContext,
     StaffCaller(caller): StaffCaller,
-    Path(id): Path<Uuid>,
+    PagePath(id): PagePath<Uuid>,
     CsrfForm(_): CsrfForm<super::testing::Empty>,
 ) -> Result<Response, PageError> {
     match state.services.lift_restriction(&caller, RestrictionId(id)).await {
