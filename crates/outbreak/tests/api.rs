@@ -205,6 +205,11 @@ async fn jurisdiction_limits_reads_and_the_audit_log_records_them() {
     assert_eq!(own.status(), 200);
     let other = tracer.get(format!("{}/api/v1/people/{}", server.url, ids[1])).send().await.unwrap();
     assert_eq!(error_of(other).await.0, StatusCode::FORBIDDEN);
+    // An id cut short names nobody, and the API says so in its own JSON.
+    let cut = tracer.get(format!("{}/api/v1/people/{}", server.url, &ids[0][..20])).send().await.unwrap();
+    let (status, error) = error_of(cut).await;
+    assert_eq!((status, error["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{error}");
+    assert!(error["message"].as_str().unwrap().contains("`id`"), "{error}");
     let found: Vec<Value> =
         tracer.get(format!("{}/api/v1/people?q=nguyen", server.url)).send().await.unwrap().json().await.unwrap();
     assert_eq!(found.len(), 1);

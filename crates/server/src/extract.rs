@@ -79,6 +79,30 @@ where
     }
 }
 
+/// An API route's path parameters. One that does not parse names nothing: the answer is
+/// the API's JSON not-found error, saying which parameter was wrong, not axum's plain text.
+pub struct ApiPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(ApiPath(value)),
+            Err(rejection) => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("nothing at this address: {}", rejection.body_text()),
+                None,
+            )),
+        }
+    }
+}
+
 /// A JSON body, refused with a message that says what was wrong with it.
 pub struct ApiJson<T>(pub T);
 

@@ -1,7 +1,7 @@
 //! Staff and system accounts, their roles, and API tokens (admins, within jurisdiction).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use outbreak_domain::Grant;
 use outbreak_services::accounts::{AccountRequest, GrantRequest};
@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::ErrorBody;
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiCaller, ApiJson};
+use crate::extract::{ApiCaller, ApiJson, ApiPath};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -149,7 +149,7 @@ async fn create(
 async fn set_grants(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<Vec<GrantBody>>,
 ) -> Result<Json<AccountView>, ApiError> {
     Ok(Json(state.services.set_grants(&caller, id, &grants(body)).await?.into()))
@@ -162,7 +162,7 @@ async fn set_grants(
 async fn set_disabled(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<DisabledBody>,
 ) -> Result<StatusCode, ApiError> {
     state.services.set_account_disabled(&caller, id, body.disabled).await?;
@@ -176,7 +176,7 @@ async fn set_disabled(
 async fn tokens(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<Vec<TokenView>>, ApiError> {
     Ok(Json(state.services.api_tokens(&caller, id).await?.into_iter().map(Into::into).collect()))
 }
@@ -189,7 +189,7 @@ async fn tokens(
 async fn issue_token(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<NewTokenBody>,
 ) -> Result<(StatusCode, Json<IssuedTokenView>), ApiError> {
     let issued = state.services.issue_api_token(&caller, id, &body.name).await?;
@@ -204,7 +204,7 @@ async fn issue_token(
 async fn revoke_token(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path((id, token_id)): Path<(Uuid, Uuid)>,
+    ApiPath((id, token_id)): ApiPath<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
     state.services.revoke_api_token(&caller, id, token_id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -3,7 +3,7 @@
 //! account: anyone checking a certificate at a border or a door may ask.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use outbreak_domain::vaccination::DoseId;
 use outbreak_services::certificates::{IssuedHc1, TrustList, Verification};
 use serde::Deserialize;
@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::ErrorBody;
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiCaller, ApiJson};
+use crate::extract::{ApiCaller, ApiJson, ApiPath};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(dose_certificate)).routes(routes!(trust_list)).routes(routes!(verify))
@@ -30,7 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn dose_certificate(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<IssuedHc1>, ApiError> {
     Ok(Json(state.services.dose_certificate(&caller, DoseId(id)).await?.issued))
 }

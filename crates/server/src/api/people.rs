@@ -1,7 +1,7 @@
 //! People: register, search, open, change; and their personal QR.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use outbreak_domain::{NewPerson, Person, PersonId};
 use outbreak_store::PersonRecord;
@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::ErrorBody;
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiCaller, ApiJson};
+use crate::extract::{ApiCaller, ApiJson, ApiPath};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -97,7 +97,7 @@ async fn search(
 async fn open(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<PersonView>, ApiError> {
     Ok(Json(state.services.person(&caller, person_id(id)).await?.into()))
 }
@@ -110,7 +110,7 @@ async fn open(
 async fn update(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<NewPerson>,
 ) -> Result<Json<PersonView>, ApiError> {
     Ok(Json(state.services.update_person(&caller, person_id(id), &body).await?.into()))
@@ -123,7 +123,7 @@ async fn update(
 async fn personal_qr(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<PersonalQr>, ApiError> {
     let person = state.services.person(&caller, person_id(id)).await?;
     let token = state.services.personal_qr_token(person.id()).await?;
@@ -137,7 +137,7 @@ async fn personal_qr(
 async fn reissue_qr(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<PersonalQr>, ApiError> {
     let token = state.services.reissue_personal_qr(&caller, person_id(id)).await?;
     Ok(Json(PersonalQr { url: state.services.personal_qr_url(&token), token }))
@@ -150,7 +150,7 @@ async fn reissue_qr(
 async fn scan(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(token): Path<String>,
+    ApiPath(token): ApiPath<String>,
 ) -> Result<Json<PersonView>, ApiError> {
     Ok(Json(state.services.resolve_personal_qr(&caller, &token).await?.into()))
 }

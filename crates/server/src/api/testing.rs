@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
@@ -23,7 +23,7 @@ use uuid::Uuid;
 use super::ErrorBody;
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiCaller, ApiJson, client_address};
+use crate::extract::{ApiCaller, ApiJson, ApiPath, client_address};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -81,7 +81,7 @@ async fn sessions(
 async fn session(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<SessionView>, ApiError> {
     Ok(Json(state.services.sampling_session(&caller, SessionId(id)).await?))
 }
@@ -93,7 +93,7 @@ async fn session(
 async fn close_session(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     state.services.close_session(&caller, SessionId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -108,7 +108,7 @@ async fn close_session(
 async fn take_specimen(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<VisitorId>,
 ) -> Result<(StatusCode, Json<Specimen>), ApiError> {
     Ok((StatusCode::CREATED, Json(state.services.take_specimen(&caller, SessionId(id), &body).await?)))
@@ -121,7 +121,7 @@ async fn take_specimen(
 async fn tube(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(barcode): Path<String>,
+    ApiPath(barcode): ApiPath<String>,
 ) -> Result<Json<TubeView>, ApiError> {
     Ok(Json(state.services.tube(&caller, &barcode).await?))
 }
@@ -143,7 +143,7 @@ pub struct StepBody {
 async fn move_tube(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(barcode): Path<String>,
+    ApiPath(barcode): ApiPath<String>,
     ApiJson(body): ApiJson<StepBody>,
 ) -> Result<StatusCode, ApiError> {
     let step = match body.step.as_str() {
@@ -170,7 +170,7 @@ async fn move_tube(
 async fn close_pool(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(barcode): Path<String>,
+    ApiPath(barcode): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     state.services.close_pool(&caller, &barcode).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -382,7 +382,7 @@ async fn cases(
 async fn case(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<CaseRow>, ApiError> {
     Ok(Json(state.services.case(&caller, CaseId(id)).await?))
 }
@@ -402,7 +402,7 @@ pub struct CaseStatusBody {
 async fn set_case_status(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<CaseStatusBody>,
 ) -> Result<Json<Case>, ApiError> {
     Ok(Json(state.services.set_case_status(&caller, CaseId(id), &body.status, &body.note).await?))

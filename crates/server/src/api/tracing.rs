@@ -2,7 +2,7 @@
 //! queue with each contact's follow-up.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use outbreak_domain::testing::CaseId;
 use outbreak_domain::tracing::ContactId;
@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::ErrorBody;
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiCaller, ApiJson};
+use crate::extract::{ApiCaller, ApiJson, ApiPath};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -44,7 +44,7 @@ pub struct TraceParams {
 async fn trace_case(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     Query(params): Query<TraceParams>,
 ) -> Result<Json<TraceReport>, ApiError> {
     Ok(Json(state.services.trace_case_to(&caller, CaseId(id), params.depth.unwrap_or_default()).await?))
@@ -58,7 +58,7 @@ async fn trace_case(
 async fn contacts(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<CaseContacts>, ApiError> {
     Ok(Json(state.services.contacts(&caller, CaseId(id)).await?))
 }
@@ -71,7 +71,7 @@ async fn contacts(
 async fn name_contact(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<NamedContact>,
 ) -> Result<(StatusCode, Json<Contact>), ApiError> {
     Ok((StatusCode::CREATED, Json(state.services.name_contact(&caller, CaseId(id), &body).await?)))
@@ -114,7 +114,7 @@ pub struct ContactStatusBody {
 async fn update_contact(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<ContactStatusBody>,
 ) -> Result<Json<Contact>, ApiError> {
     Ok(Json(state.services.update_contact(&caller, ContactId(id), &body.status, &body.note).await?))

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use outbreak_domain::Unit;
 use serde::{Deserialize, Serialize};
@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use super::ErrorBody;
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiCaller, ApiJson};
+use crate::extract::{ApiCaller, ApiJson, ApiPath};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -60,14 +60,14 @@ async fn find(State(state): State<AppState>, Query(params): Query<FindParams>) -
 /// One unit.
 #[utoipa::path(get, path = "/units/{code}", tag = "units", params(("code" = String, Path)),
     responses((status = 200, body = Unit), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn one(State(state): State<AppState>, Path(code): Path<String>) -> Result<Json<Unit>, ApiError> {
+async fn one(State(state): State<AppState>, ApiPath(code): ApiPath<String>) -> Result<Json<Unit>, ApiError> {
     Ok(Json(state.services.unit(&code).await?))
 }
 
 /// The units directly below a unit (`VN` for the provinces).
 #[utoipa::path(get, path = "/units/{code}/children", tag = "units", params(("code" = String, Path)),
     responses((status = 200, body = [Unit]), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn children(State(state): State<AppState>, Path(code): Path<String>) -> Result<Json<Vec<Unit>>, ApiError> {
+async fn children(State(state): State<AppState>, ApiPath(code): ApiPath<String>) -> Result<Json<Vec<Unit>>, ApiError> {
     Ok(Json(state.services.child_units(&code).await?))
 }
 
@@ -79,7 +79,7 @@ async fn children(State(state): State<AppState>, Path(code): Path<String>) -> Re
 async fn add_child(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
     ApiJson(body): ApiJson<NewUnit>,
 ) -> Result<(StatusCode, Json<Unit>), ApiError> {
     let unit = state.services.add_child_unit(&caller, &code, &body.code, &body.name, &body.division_type).await?;

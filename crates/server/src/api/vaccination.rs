@@ -5,7 +5,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use outbreak_domain::vaccination::{
     AdverseEventId, DoseId, InvitationId, OrganisationId, OrganisationStatus, PriorityGroup, Product,
@@ -27,7 +27,7 @@ use super::ErrorBody;
 use super::testing::{LookupBody, UploadParams};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiCaller, ApiJson, client_address};
+use crate::extract::{ApiCaller, ApiJson, ApiPath, client_address};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -146,7 +146,7 @@ async fn my_organisations(
 async fn decide_organisation(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<OrganisationDecision>,
 ) -> Result<Json<Organisation>, ApiError> {
     Ok(Json(state.services.decide_organisation(&caller, OrganisationId(id), &body).await?))
@@ -166,7 +166,7 @@ async fn decide_organisation(
 async fn upload_registrations(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     Query(params): Query<UploadParams>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<RegistrationReport>, ApiError> {
@@ -263,7 +263,7 @@ pub struct SessionView {
 async fn session(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<SessionView>, ApiError> {
     let (session, invitations) = state.services.vaccination_session(&caller, VaccinationSessionId(id)).await?;
     Ok(Json(SessionView { session, invitations }))
@@ -277,7 +277,7 @@ async fn session(
 async fn allocate(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<AllocationReport>, ApiError> {
     Ok(Json(state.services.allocate(&caller, VaccinationSessionId(id)).await?))
 }
@@ -295,7 +295,7 @@ pub struct AnswerBody {
 async fn answer_invitation(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<AnswerBody>,
 ) -> Result<Json<Invitation>, ApiError> {
     Ok(Json(state.services.answer_invitation(&caller, InvitationId(id), body.confirm).await?))
@@ -316,7 +316,7 @@ pub struct ScanBody {
 async fn vaccinee(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<ScanBody>,
 ) -> Result<Json<Vaccinee>, ApiError> {
     Ok(Json(state.services.vaccinee(&caller, SiteId(id), &body.scanned).await?))
@@ -349,7 +349,7 @@ pub struct DoseView {
 async fn dose(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<DoseView>, ApiError> {
     let (dose, history) = state.services.dose_history(&caller, DoseId(id)).await?;
     Ok(Json(DoseView { dose, history }))
@@ -363,7 +363,7 @@ async fn dose(
 async fn correct_dose(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<CorrectionInput>,
 ) -> Result<Json<Dose>, ApiError> {
     Ok(Json(state.services.correct_dose(&caller, DoseId(id), &body).await?))
@@ -408,7 +408,7 @@ pub struct FollowUpBody {
 async fn follow_up_adverse_event(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<FollowUpBody>,
 ) -> Result<StatusCode, ApiError> {
     state.services.follow_up_adverse_event(&caller, AdverseEventId(id), &body.status, &body.note).await?;

@@ -1,7 +1,7 @@
 //! Venues, check-ins and health declarations (platform 1).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use outbreak_domain::venue::{NewDeclaration, NewVenue, VenueKind};
 use outbreak_services::checkins::{CheckinItem, ItemResult, Receipt, VenueToday};
@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::ErrorBody;
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiCaller, ApiJson, MaybeApiCaller};
+use crate::extract::{ApiCaller, ApiJson, ApiPath, MaybeApiCaller};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -245,7 +245,7 @@ async fn my_venues(
 /// What a venue's poster says.
 #[utoipa::path(get, path = "/venues/{code}", tag = "venues", params(("code" = String, Path)),
     responses((status = 200, body = PublicVenue), (status = 404, body = ErrorBody)))]
-async fn venue(State(state): State<AppState>, Path(code): Path<String>) -> Result<Json<PublicVenue>, ApiError> {
+async fn venue(State(state): State<AppState>, ApiPath(code): ApiPath<String>) -> Result<Json<PublicVenue>, ApiError> {
     let v = state.services.venue_by_code(&code).await?;
     Ok(Json(PublicVenue { code: v.code, name: v.name, kind: v.kind, plate: v.plate, active: v.active }))
 }
@@ -257,7 +257,7 @@ async fn venue(State(state): State<AppState>, Path(code): Path<String>) -> Resul
 async fn set_active(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
     ApiJson(body): ApiJson<ActiveBody>,
 ) -> Result<Json<VenueView>, ApiError> {
     Ok(Json(state.services.set_venue_active(&caller, &code, body.active).await?.into()))
@@ -270,7 +270,7 @@ async fn set_active(
 async fn today(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
 ) -> Result<Json<VenueToday>, ApiError> {
     Ok(Json(state.services.venue_today(&caller, &code).await?))
 }
@@ -283,7 +283,7 @@ async fn today(
 async fn visitors(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
     Query(params): Query<DayParams>,
 ) -> Result<Json<Vec<CheckinView>>, ApiError> {
     let start = match params.date.as_deref() {
@@ -312,7 +312,7 @@ async fn visitors(
 async fn check_in_here(
     State(state): State<AppState>,
     MaybeApiCaller(caller): MaybeApiCaller,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
     ApiJson(body): ApiJson<SelfCheckin>,
 ) -> Result<(StatusCode, Json<Receipt>), ApiError> {
     let receipt = match &caller {
@@ -378,7 +378,7 @@ async fn check_in_batch(
 async fn check_out(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
     state.services.check_out(&caller, id).await?;
     Ok(StatusCode::NO_CONTENT)

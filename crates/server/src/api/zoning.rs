@@ -2,7 +2,7 @@
 //! units put under restriction and the residents and venues inside them.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use outbreak_domain::tracing::{ContactId, ExposureId, RestrictionId};
 use outbreak_services::zoning::{ExposureReport, RestrictionReport};
@@ -18,7 +18,7 @@ use super::ErrorBody;
 use super::tracing::ContactStatusBody;
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiCaller, ApiJson};
+use crate::extract::{ApiCaller, ApiJson, ApiPath};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -79,7 +79,7 @@ async fn exposures(
 async fn exposure_contacts(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<Vec<ExposureContact>>, ApiError> {
     Ok(Json(state.services.exposure_contacts(&caller, ExposureId(id)).await?))
 }
@@ -92,7 +92,7 @@ async fn exposure_contacts(
 async fn update_exposure_contact(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<ContactStatusBody>,
 ) -> Result<Json<ExposureContact>, ApiError> {
     Ok(Json(state.services.update_exposure_contact(&caller, ContactId(id), &body.status, &body.note).await?))
@@ -147,7 +147,7 @@ async fn restrictions(
 async fn restriction(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<RestrictionReport>, ApiError> {
     Ok(Json(state.services.restriction(&caller, RestrictionId(id)).await?))
 }
@@ -159,7 +159,7 @@ async fn restriction(
 async fn lift_restriction(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<Restriction>, ApiError> {
     Ok(Json(state.services.lift_restriction(&caller, RestrictionId(id)).await?))
 }
