@@ -82,6 +82,7 @@ async fn tracer_opens_own_commune_is_refused_another_and_the_audit_log_shows_it(
     c.goto(&format!("{}/people/{other}", server.url)).await.unwrap();
     let refusal = text(c, "#error-message").await;
     assert!(refusal.contains("outside your jurisdiction"), "{refusal}");
+    assert_eq!(text(c, "#error-summary").await, "Bạn không có quyền xem hoặc làm việc này.");
     assert!(!c.source().await.unwrap().contains("Trần Thị Sài"));
 
     // A personal QR scanned with the phone's camera opens the person for staff.

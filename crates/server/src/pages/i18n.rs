@@ -139,6 +139,13 @@ const TEXTS: Texts = &[
     ("filter", "Lọc", "Filter"),
     ("older", "Cũ hơn →", "Older →"),
     ("error", "Có lỗi", "Something is wrong"),
+    ("error_400", "Yêu cầu chưa đúng. Hãy xem lại thông tin đã nhập.", "The request is not right. Check what was entered."),
+    ("error_403", "Bạn không có quyền xem hoặc làm việc này.", "You may not see or do this."),
+    ("error_404", "Không tìm thấy.", "Not found."),
+    ("error_409", "Việc này đã được ghi nhận trước đó.", "This was already recorded."),
+    ("error_429", "Quá nhiều lần thử. Hãy đợi một lúc rồi thử lại.", "Too many tries. Wait a while, then try again."),
+    ("error_500", "Có lỗi phía máy chủ. Hãy thử lại sau.", "Something went wrong on our side. Try again later."),
+    ("error_detail", "Chi tiết", "Details"),
     ("back_home", "Về trang chủ", "Back to the start"),
     (
         "bad_link",

@@ -240,12 +240,24 @@ pub fn render(template: &impl Template) -> Response {
 struct ErrorPage<'a> {
     ctx: PageContext,
     status: u16,
+    /// What kind of problem it is and what to do, in the page's language.
+    summary: &'static str,
     message: &'a str,
 }
 
 pub fn error_page(lang: Lang, status: StatusCode, message: &str) -> Response {
     let ctx = PageContext { lang, csrf: String::new(), signed_in: None, is_staff: false, is_admin: false };
-    render(&ErrorPage { ctx, status: status.as_u16(), message })
+    // Services explain a refusal in English; the page leads with its kind in the visitor's
+    // language, then gives those words.
+    let summary = match status.as_u16() {
+        403 => ctx.t("error_403"),
+        404 => ctx.t("error_404"),
+        409 => ctx.t("error_409"),
+        429 => ctx.t("error_429"),
+        500.. => ctx.t("error_500"),
+        _ => ctx.t("error_400"),
+    };
+    render(&ErrorPage { ctx, status: status.as_u16(), summary, message })
 }
 
 /// Dates and times as pages show them: in Vietnam's time zone (UTC+7, no daylight saving).
