@@ -139,7 +139,11 @@ const TEXTS: Texts = &[
     ("filter", "Lọc", "Filter"),
     ("older", "Cũ hơn →", "Older →"),
     ("error", "Có lỗi", "Something is wrong"),
-    ("error_400", "Yêu cầu chưa đúng. Hãy xem lại thông tin đã nhập.", "The request is not right. Check what was entered."),
+    (
+        "error_400",
+        "Yêu cầu chưa đúng. Hãy xem lại thông tin đã nhập.",
+        "The request is not right. Check what was entered.",
+    ),
     ("error_403", "Bạn không có quyền xem hoặc làm việc này.", "You may not see or do this."),
     ("error_404", "Không tìm thấy.", "Not found."),
     ("error_409", "Việc này đã được ghi nhận trước đó.", "This was already recorded."),
