@@ -48,7 +48,8 @@ async fn a_pooled_day_from_the_swab_to_the_case_and_the_live_dashboard() {
 
     // The sampler opens a pooled session and turns on camera sampling mode.
     staff_sign_in(c, &server, "sampler", &sampler).await;
-    goto(c, &format!("{}/testing", server.url)).await;
+    // From the staff home, by the links the roles open.
+    click(c, "#testing-link").await;
     fill(c, "#site", "Trạm Y tế Hàng Trống").await;
     fill(c, "#session-unit", "00070").await;
     fill(c, "#team", "Tổ 1").await;
@@ -86,7 +87,8 @@ async fn a_pooled_day_from_the_swab_to_the_case_and_the_live_dashboard() {
 
     // The lab receives the pool and records it positive: every member goes to retest.
     staff_sign_in(c, &server, "lab", &lab).await;
-    goto(c, &format!("{}/lab", server.url)).await;
+    assert!(c.find(Locator::Css("#tracing-link")).await.is_err(), "a lab has no tracers' queue");
+    click(c, "#lab-link").await;
     fill(c, "#find-barcode", &pool).await;
     click(c, "#find-tube").await;
     assert_eq!(text(c, "#tube-barcode").await, pool);

@@ -11,8 +11,8 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
+use outbreak_domain::Permission;
 use outbreak_domain::testing::{Conclusion, SpecimenStatus, TestType};
-use outbreak_domain::{Permission, Role};
 use outbreak_services::ServiceError;
 use outbreak_services::testing::{Dashboard, PersonResults};
 use outbreak_store::{DailyTotals, Specimen, Totals};
@@ -288,12 +288,6 @@ fn parent_of(path: &str) -> Option<(String, String)> {
     let parts: Vec<&str> = path.trim_matches('/').split('/').filter(|p| !p.is_empty()).collect();
     let above = parts.len().checked_sub(1).filter(|n| *n > 0)?;
     Some((parts[above - 1].to_owned(), format!("/{}/", parts[..above].join("/"))))
-}
-
-/// Whether staff holding these roles may read testing figures somewhere (for the link on
-/// the staff home).
-pub(super) fn reads_testing(grants: &[(Role, String)]) -> bool {
-    grants.iter().any(|(role, _)| Permission::ReadTesting.roles().contains(role))
 }
 
 /// JSON that can sit inside `<script type="application/json">`: no `<`, `>` or `&` in it

@@ -22,7 +22,37 @@ use crate::extract::{CsrfForm, MaybeCaller, PagePath, StaffCaller};
 struct Home {
     ctx: PageContext,
     grants: Vec<(Role, String)>,
+    /// The work the roles open: the link's id, address and words.
+    links: Vec<(&'static str, &'static str, &'static str)>,
 }
+
+/// The staff home's links, each shown to whoever holds one of its permissions somewhere.
+const WORK: &[(&str, &str, &str, &[Permission])] = &[
+    (
+        "venues-link",
+        "/venues",
+        "venues",
+        &[Permission::ManageVenues, Permission::RecordCheckins, Permission::ReadCheckins],
+    ),
+    ("declarations-link", "/declarations", "flagged_declarations", &[Permission::ReadCheckins]),
+    (
+        "testing-link",
+        "/testing",
+        "testing",
+        &[Permission::CollectSamples, Permission::RecordResults, Permission::ManageCases],
+    ),
+    ("lab-link", "/lab", "lab", &[Permission::RecordResults]),
+    ("dashboard-link", "/testing/dashboard", "dash_title", &[Permission::ReadTesting]),
+    ("cases-link", "/cases", "cases", &[Permission::ManageCases]),
+    ("tracing-link", "/tracing", "trace_queue_title", &[Permission::ManageCases]),
+    ("zoning-link", "/zoning", "zoning_title", &[Permission::ManageCases]),
+    (
+        "vaccination-link",
+        "/vaccination",
+        "vaccination",
+        &[Permission::PlanVaccination, Permission::RecordDoses, Permission::RegisterPeople],
+    ),
+];
 
 /// A person as listed and shown on pages.
 pub struct PersonRow {
@@ -113,7 +143,13 @@ pub async fn home(State(state): State<AppState>, ctx: PageContext, StaffCaller(c
     for grant in grants(&caller) {
         named.push((grant.role, unit_label(&state, grant.unit.as_str()).await));
     }
-    render(&Home { ctx: ctx.with_caller(Some(&caller)), grants: named })
+    let ctx = ctx.with_caller(Some(&caller));
+    let links = WORK
+        .iter()
+        .filter(|(.., permissions)| permissions.iter().any(|p| !caller.principal.jurisdiction(*p).is_empty()))
+        .map(|(id, href, text, _)| (*id, *href, ctx.t(text)))
+        .collect();
+    render(&Home { ctx, grants: named, links })
 }
 
 pub async fn search(

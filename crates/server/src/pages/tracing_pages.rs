@@ -12,9 +12,9 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use outbreak_domain::local_date;
 use outbreak_domain::testing::{CaseId, CaseStatus};
 use outbreak_domain::tracing::{ContactId, ContactKind, ContactStatus, Evidence, Stay};
-use outbreak_domain::{Permission, Role, local_date};
 use outbreak_services::checkins::VisitorId;
 use outbreak_services::clusters::{CLUSTER_DAYS, Chain, ChainContact, ClusterOrder};
 use outbreak_services::tracing::{NamedContact, TraceReport};
@@ -173,12 +173,6 @@ pub(super) const TEXTS: Texts = &[
 
 fn page_error(lang: Lang) -> impl Fn(ServiceError) -> PageError {
     move |e| PageError::from_service(e, lang)
-}
-
-/// Whether staff holding these roles follow up contacts somewhere (for the link on the
-/// staff home).
-pub(super) fn manages_cases(grants: &[(Role, String)]) -> bool {
-    grants.iter().any(|(role, _)| Permission::ManageCases.roles().contains(role))
 }
 
 /// A day in Vietnam as people write it: 15/08/2021.

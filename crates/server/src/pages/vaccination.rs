@@ -95,15 +95,6 @@ pub(super) const TEXTS: Texts = &[
 /// How long a phone stays in camera mode: a working day.
 const CAMERA_MODE_SECS: i64 = 12 * 3600;
 
-/// Whether the staff home links to the vaccination pages: planners, vaccinators and
-/// organisation managers.
-pub(super) fn works_in_vaccination(grants: &[(outbreak_domain::Role, String)]) -> bool {
-    use outbreak_domain::Permission::{PlanVaccination, RecordDoses, RegisterPeople};
-    grants
-        .iter()
-        .any(|(role, _)| [PlanVaccination, RecordDoses, RegisterPeople].iter().any(|p| p.roles().contains(role)))
-}
-
 fn page_error(lang: super::Lang) -> impl Fn(outbreak_services::ServiceError) -> PageError {
     move |e| PageError::from_service(e, lang)
 }
