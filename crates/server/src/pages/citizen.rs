@@ -9,7 +9,7 @@ use outbreak_services::Caller;
 use outbreak_store::PersonRecord;
 use uuid::Uuid;
 
-use super::{PageContext, render};
+use super::{PageContext, birth_text, render};
 use crate::AppState;
 use crate::error::PageError;
 use crate::extract::{CitizenCaller, CsrfForm, MaybeCaller, PagePath};
@@ -191,7 +191,7 @@ pub(super) async fn card_page(
     let qr_svg = qr_svg(state, record.id(), 300).await.map_err(|e| PageError::from_service(e, lang))?;
     Ok(render(&Card {
         ctx: ctx.with_caller(Some(caller)),
-        birth: record.person.date_of_birth.to_string(),
+        birth: birth_text(&record.person.date_of_birth),
         name: record.person.full_name,
         qr_svg,
     }))

@@ -19,7 +19,7 @@ use outbreak_store::{DailyTotals, Specimen, Totals};
 use serde::Deserialize;
 use time::Date;
 
-use super::{Lang, PageContext, local_time, private, render};
+use super::{Lang, PageContext, date_text, local_time, private, render};
 use crate::AppState;
 use crate::error::PageError;
 use crate::extract::{CsrfForm, StaffCaller, client_address};
@@ -200,10 +200,6 @@ fn hours(lang: Lang, hours: Option<i64>) -> String {
     hours.map(|h| number(lang, h)).unwrap_or_else(|| "—".into())
 }
 
-fn day(date: Date) -> String {
-    format!("{:02}/{:02}/{}", date.day(), u8::from(date.month()), date.year())
-}
-
 fn share(t: &Totals) -> Option<f64> {
     let conclusive = t.positive + t.negative;
     (conclusive > 0).then(|| t.positive as f64 / conclusive as f64)
@@ -242,7 +238,7 @@ fn day_rows(lang: Lang, days: &[DailyTotals]) -> Vec<DayRow> {
         .into_iter()
         .rev()
         .map(|(date, (rt_pcr, rapid, totals))| DayRow {
-            date: day(date),
+            date: date_text(date),
             rt_pcr: number(lang, rt_pcr),
             rapid: number(lang, rapid),
             positive: number(lang, totals.positive),
@@ -337,7 +333,7 @@ pub async fn dashboard(
         stream: format!("/api/v1/testing/dashboard/stream?unit={}&days={days}", d.unit),
         unit: d.unit.clone(),
         unit_name: d.unit_name.clone(),
-        period: format!("{} – {}", day(d.from), day(d.to)),
+        period: format!("{} – {}", date_text(d.from), date_text(d.to)),
         days,
         day_choices: choices.into_iter().map(|n| (n, n == days)).collect(),
         parent,

@@ -278,16 +278,8 @@ pub(super) fn phone_text(stored: &str) -> String {
     outbreak_domain::Phone::parse("phone", stored).map(|p| p.national()).unwrap_or_else(|_| stored.to_owned())
 }
 
-/// A unit's name, or its code when no unit has it (the page still shows the rest).
-pub(super) async fn unit_name(state: &AppState, code: &str) -> String {
-    match state.services.unit(code).await {
-        Ok(unit) => unit.name,
-        Err(_) => code.to_owned(),
-    }
-}
-
 /// A unit as staff pages name it: "Khu phố 1 (26740.KP1)", the code telling apart the many
-/// units of one name.
+/// units of one name; the code alone when no unit has it (the page still shows the rest).
 pub(super) async fn unit_label(state: &AppState, code: &str) -> String {
     match state.services.unit(code).await {
         Ok(unit) => format!("{} ({})", unit.name, unit.code),
@@ -306,6 +298,20 @@ pub(super) async fn unit_labels(state: &AppState, codes: Vec<&str>) -> std::coll
     labels
 }
 
+/// A day as people in Vietnam write it: 15/08/2021.
+pub fn date_text(day: time::Date) -> String {
+    format!("{:02}/{:02}/{}", day.day(), u8::from(day.month()), day.year())
+}
+
+/// A date of birth as people write it: the day (15/08/1990), or the year alone when only
+/// the year is known.
+pub(super) fn birth_text(birth: &outbreak_domain::BirthDate) -> String {
+    match birth {
+        outbreak_domain::BirthDate::Full(day) => date_text(*day),
+        outbreak_domain::BirthDate::Year(year) => year.to_string(),
+    }
+}
+
 /// A page with personal data: browsers and proxies must not keep it.
 pub(super) fn private(mut response: Response) -> Response {
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -315,4 +321,21 @@ pub(super) fn private(mut response: Response) -> Response {
 /// What a person is told about a failed action: the API's message, which hides internals.
 pub fn user_message(error: outbreak_services::ServiceError) -> String {
     crate::error::ApiError::from(error).detail.message
+}
+
+#[cfg(test)]
+mod tests {
+    use outbreak_domain::BirthDate;
+    use time::macros::date;
+
+    use super::*;
+
+    #[test]
+    fn dates_phones_and_births_read_as_people_write_them() {
+        assert_eq!(date_text(date!(2021 - 08 - 15)), "15/08/2021");
+        assert_eq!(birth_text(&BirthDate::Full(date!(1990 - 05 - 12))), "12/05/1990");
+        assert_eq!(birth_text(&BirthDate::Year(1950)), "1950");
+        assert_eq!(phone_text("+84912345678"), "0912345678");
+        assert_eq!(phone_text("not a phone"), "not a phone");
+    }
 }

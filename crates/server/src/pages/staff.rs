@@ -12,7 +12,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::citizen::{PersonForm, qr_svg};
-use super::{PageContext, render, unit_label, unit_name, user_message};
+use super::{PageContext, birth_text, render, unit_label, unit_labels, user_message};
 use crate::AppState;
 use crate::error::PageError;
 use crate::extract::{CsrfForm, MaybeCaller, PagePath, StaffCaller};
@@ -69,17 +69,17 @@ pub struct PersonRow {
 }
 
 impl PersonRow {
-    fn new(ctx: &PageContext, record: &PersonRecord, unit_name: String) -> PersonRow {
+    fn new(ctx: &PageContext, record: &PersonRecord, unit: String) -> PersonRow {
         let p = &record.person;
         PersonRow {
             id: p.id,
             name: p.full_name.clone(),
-            birth: p.date_of_birth.to_string(),
+            birth: birth_text(&p.date_of_birth),
             sex: ctx.t(p.sex.as_str()),
             phone: p.phone.as_ref().map(|p| p.national()).unwrap_or_default(),
             cccd: p.cccd.as_ref().map(|c| c.as_str().to_owned()).unwrap_or_default(),
             insurance: p.insurance_number.as_ref().map(|n| n.as_str().to_owned()).unwrap_or_default(),
-            unit: unit_name,
+            unit,
             street: p.street.clone(),
             household: p.household.as_ref().map(ToString::to_string).unwrap_or_default(),
         }
@@ -162,10 +162,14 @@ pub async fn search(
     let searched = !params.q.trim().is_empty();
     let (people, error) = match state.services.search_people(&caller, &params.q, params.page).await {
         Ok(found) => {
-            let mut rows = Vec::with_capacity(found.len());
-            for record in &found {
-                rows.push(PersonRow::new(&ctx, record, unit_name(&state, record.person.address_unit.as_str()).await));
-            }
+            let units = unit_labels(&state, found.iter().map(|r| r.person.address_unit.as_str()).collect()).await;
+            let rows = found
+                .iter()
+                .map(|record| {
+                    let unit = record.person.address_unit.as_str();
+                    PersonRow::new(&ctx, record, units.get(unit).cloned().unwrap_or_else(|| unit.to_owned()))
+                })
+                .collect();
             (rows, None)
         }
         Err(e) => (Vec::new(), Some(user_message(e))),
@@ -182,7 +186,7 @@ pub async fn person(
     let lang = ctx.lang;
     let record = state.services.person(&caller, PersonId(id)).await.map_err(|e| PageError::from_service(e, lang))?;
     let ctx = ctx.with_caller(Some(&caller));
-    let unit = unit_name(&state, record.person.address_unit.as_str()).await;
+    let unit = unit_label(&state, record.person.address_unit.as_str()).await;
     let qr_svg = qr_svg(&state, record.id(), 160).await.map_err(|e| PageError::from_service(e, lang))?;
     // Vaccination is shown to those who may read it; others see the page without it.
     let doses = match state.services.person_doses(&caller, record.id()).await {

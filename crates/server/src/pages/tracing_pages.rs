@@ -27,7 +27,7 @@ use uuid::Uuid;
 use super::checkin::problem;
 use super::dashboard::number;
 use super::i18n::Texts;
-use super::{Lang, PageContext, local_time, phone_text, render, unit_label, unit_labels};
+use super::{Lang, PageContext, date_text, local_time, phone_text, render, unit_label, unit_labels};
 use crate::AppState;
 use crate::error::PageError;
 use crate::extract::{CsrfForm, PagePath, StaffCaller};
@@ -178,10 +178,6 @@ fn page_error(lang: Lang) -> impl Fn(ServiceError) -> PageError {
 /// A day in Vietnam as people write it: 15/08/2021.
 pub(super) fn day_text(at: OffsetDateTime) -> String {
     date_text(local_date(at))
-}
-
-fn date_text(day: time::Date) -> String {
-    format!("{:02}/{:02}/{}", day.day(), u8::from(day.month()), day.year())
 }
 
 pub(super) fn status_word(ctx: &PageContext, status: ContactStatus) -> &'static str {
