@@ -191,7 +191,7 @@ pub(super) async fn card_page(
     let qr_svg = qr_svg(state, record.id(), 300).await.map_err(|e| PageError::from_service(e, lang))?;
     Ok(render(&Card {
         ctx: ctx.with_caller(Some(caller)),
-        birth: birth_text(&record.person.date_of_birth),
+        birth: birth_text(&record.person.date_of_birth.to_string()),
         name: record.person.full_name,
         qr_svg,
     }))

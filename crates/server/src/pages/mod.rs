@@ -303,13 +303,11 @@ pub fn date_text(day: time::Date) -> String {
     format!("{:02}/{:02}/{}", day.day(), u8::from(day.month()), day.year())
 }
 
-/// A date of birth as people write it: the day (15/08/1990), or the year alone when only
-/// the year is known.
-pub(super) fn birth_text(birth: &outbreak_domain::BirthDate) -> String {
-    match birth {
-        outbreak_domain::BirthDate::Full(day) => date_text(*day),
-        outbreak_domain::BirthDate::Year(year) => year.to_string(),
-    }
+/// A date of birth as people write it: the day (12/05/1990) for a stored `1990-05-12`, the
+/// year alone when only the year is known.
+pub(super) fn birth_text(stored: &str) -> String {
+    let iso = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(stored, iso).map(date_text).unwrap_or_else(|_| stored.to_owned())
 }
 
 /// A page with personal data: browsers and proxies must not keep it.
@@ -325,7 +323,6 @@ pub fn user_message(error: outbreak_services::ServiceError) -> String {
 
 #[cfg(test)]
 mod tests {
-    use outbreak_domain::BirthDate;
     use time::macros::date;
 
     use super::*;
@@ -333,8 +330,8 @@ mod tests {
     #[test]
     fn dates_phones_and_births_read_as_people_write_them() {
         assert_eq!(date_text(date!(2021 - 08 - 15)), "15/08/2021");
-        assert_eq!(birth_text(&BirthDate::Full(date!(1990 - 05 - 12))), "12/05/1990");
-        assert_eq!(birth_text(&BirthDate::Year(1950)), "1950");
+        assert_eq!(birth_text("1990-05-12"), "12/05/1990");
+        assert_eq!(birth_text("1950"), "1950");
         assert_eq!(phone_text("+84912345678"), "0912345678");
         assert_eq!(phone_text("not a phone"), "not a phone");
     }

@@ -74,7 +74,7 @@ impl PersonRow {
         PersonRow {
             id: p.id,
             name: p.full_name.clone(),
-            birth: birth_text(&p.date_of_birth),
+            birth: birth_text(&p.date_of_birth.to_string()),
             sex: ctx.t(p.sex.as_str()),
             phone: p.phone.as_ref().map(|p| p.national()).unwrap_or_default(),
             cccd: p.cccd.as_ref().map(|c| c.as_str().to_owned()).unwrap_or_default(),

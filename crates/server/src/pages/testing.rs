@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::checkin::problem;
 use super::i18n::Texts;
-use super::{Lang, PageContext, local_time, phone_text, render, unit_labels};
+use super::{Lang, PageContext, birth_text, local_time, phone_text, render, unit_labels};
 use crate::AppState;
 use crate::cookies;
 use crate::error::PageError;
@@ -497,7 +497,7 @@ pub async fn scan_in_sampling_mode(
     match state.services.resolve_personal_qr(caller, token).await {
         Ok(record) => {
             page.person_name = record.person.full_name;
-            page.birth = record.person.date_of_birth.to_string();
+            page.birth = birth_text(&record.person.date_of_birth.to_string());
             render(&page)
         }
         Err(e) => {

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::i18n::Texts;
-use super::{PageContext, local_time, render, user_message};
+use super::{PageContext, birth_text, local_time, render, user_message};
 use crate::error::PageError;
 use crate::extract::{CitizenCaller, CsrfForm, PagePath, StaffCaller};
 use crate::{AppState, cookies};
@@ -286,7 +286,7 @@ impl VaccineeView {
         VaccineeView {
             id: v.person.to_string(),
             name: v.full_name.clone(),
-            birth: v.date_of_birth.clone(),
+            birth: birth_text(&v.date_of_birth),
             doses: v.doses.iter().map(DoseRow::new).collect(),
             next: v.next_dose_number,
             earliest: v.earliest_next.map(local_time).unwrap_or_default(),
