@@ -18,7 +18,7 @@ use outbreak_domain::{NewPerson, PersonId, local_date, now};
 use outbreak_services::checkins::VisitorId;
 use outbreak_store::{Contact, NewCheckin, Venue};
 use outbreak_testkit::browser::Browser;
-use support::pages::{attr, click, fill, goto, screenshot, sign_out, staff_sign_in, text};
+use support::pages::{attr, citizen_sign_in, click, fill, goto, screenshot, sign_out, staff_sign_in, text};
 use support::{TestServer, root};
 use time::OffsetDateTime;
 
@@ -290,6 +290,15 @@ async fn a_positive_result_is_traced_followed_up_across_provinces_and_drawn() {
     wait_for_sms(&server, "+84911000002", "tiep xuc gan").await;
     wait_for_sms(&server, "+84911000005", "(F1)").await;
     wait_for_sms(&server, "+84911000009", "tiep xuc gan").await;
+
+    // The trader reads on their own page (in English, as chosen above) what to do and until
+    // when, without the case named.
+    citizen_sign_in(c, &server, "0911 000 003", "+84911000003").await;
+    let notice = text(c, "#contact-notices").await;
+    assert!(notice.contains("Chợ Hàng Da") && notice.contains("Isolate until"), "{notice}");
+    assert!(!notice.contains("Nguyễn Văn Ca"), "{notice}");
+    screenshot(c, "tracing-contact-own-page").await;
+    sign_out(c, &server).await;
 
     // Hanoi's tracer still sees how the trader stands.
     staff_sign_in(c, &server, "tracer.hk", &hanoi).await;

@@ -13,11 +13,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use outbreak_domain::testing::{CaseId, CaseStatus};
 use outbreak_domain::tracing::{
-    ContactId, ContactStatus, Evidence, InfectiousWindow, LONGEST_STAY, MAX_ENCOUNTERS, Stay, TracingRules,
-    VenueEncounter,
+    ContactId, ContactKind, ContactStatus, Evidence, InfectiousWindow, LONGEST_STAY, MAX_ENCOUNTERS, Stay,
+    TracingRules, VenueEncounter,
 };
 use outbreak_domain::venue::{CLOCK_SKEW, VenueId, Visitor};
-use outbreak_domain::{Invalid, Permission, PersonId, Phone, local_date, now};
+use outbreak_domain::{Invalid, Permission, PersonId, Phone, Principal, local_date, now};
 use outbreak_store::{
     CaseRow, Checkin, CoPresence, Contact, ContactCount, ContactFilter, Event, HouseholdMember, NewAuditEntry,
     NewContact, Presence,
@@ -55,6 +55,8 @@ const LIST_LIMIT: u32 = 10_000;
 /// Contacts of a case read when tracing it again.
 const ALL_CONTACTS: u32 = 1_000_000;
 const QUEUE_LIMIT: u32 = 500;
+/// Open follow-ups shown to a citizen for one person: more than anyone has at once.
+const MY_CONTACTS: u32 = 20;
 
 /// What one run of tracing found for a case.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -117,6 +119,39 @@ pub struct CaseContacts {
     pub counts: Vec<ContactCount>,
     /// F1s first; at most 10,000.
     pub contacts: Vec<Contact>,
+}
+
+/// A follow-up as the person followed up sees it: their own side only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactNotice {
+    pub full_name: String,
+    pub generation: u8,
+    pub kind: ContactKind,
+    pub exposure_at: OffsetDateTime,
+    /// Where they were exposed (a venue contact), and their own stay there.
+    pub venue: Option<(String, Stay)>,
+    pub status: ContactStatus,
+    pub quarantine_until: OffsetDateTime,
+    pub test_days: Vec<time::Date>,
+}
+
+impl ContactNotice {
+    fn of(full_name: &str, contact: Contact) -> ContactNotice {
+        let venue = match contact.evidence {
+            Evidence::Venue { encounters, .. } => encounters.into_iter().next().map(|e| (e.name, e.contact)),
+            Evidence::Household { .. } | Evidence::Named { .. } => None,
+        };
+        ContactNotice {
+            full_name: full_name.to_owned(),
+            generation: contact.generation,
+            kind: contact.kind,
+            exposure_at: contact.exposure_at,
+            venue,
+            status: contact.status,
+            quarantine_until: contact.quarantine_until,
+            test_days: contact.test_days,
+        }
+    }
 }
 
 /// A contact the case names to a tracer.
@@ -689,10 +724,38 @@ impl Services {
             Some(status) => vec![ContactStatus::parse("status", status)?],
             None => ContactStatus::ALL.iter().copied().filter(|s| s.is_open()).collect(),
         };
-        let filter = ContactFilter { scope: scope.paths, statuses, limit: QUEUE_LIMIT };
+        let filter = ContactFilter { scope: scope.paths, statuses, person: None, limit: QUEUE_LIMIT };
         let queue = self.store.contact_queue(&filter).await?;
         self.audit(caller, "contact.queue", "contact", "", &format!("{} contacts", queue.len())).await?;
         Ok(queue)
+    }
+
+    /// What a signed-in citizen's own page tells them: for each person registered with their
+    /// phone, the follow-ups still open where that person lives, the earliest quarantine end
+    /// first. Only the person's own side of it: when and where they were exposed, never who
+    /// the case is or when the case was there.
+    pub async fn my_contacts(&self, caller: &Caller) -> Result<Vec<ContactNotice>> {
+        let Principal::Citizen { phone } = &caller.principal else {
+            return Err(ServiceError::Forbidden("this page is for citizens".into()));
+        };
+        let open: Vec<ContactStatus> = ContactStatus::ALL.iter().copied().filter(|s| s.is_open()).collect();
+        let mut notices = Vec::new();
+        for record in self.store.people_by_phone(phone).await? {
+            let filter = ContactFilter {
+                scope: vec![record.address_path.clone()],
+                statuses: open.clone(),
+                person: Some(record.id()),
+                limit: MY_CONTACTS,
+            };
+            notices.extend(
+                self.store
+                    .contact_queue(&filter)
+                    .await?
+                    .into_iter()
+                    .map(|c| ContactNotice::of(&record.person.full_name, c)),
+            );
+        }
+        Ok(notices)
     }
 
     /// Moves a contact on in its follow-up, with a note (audited). The tracers where the

@@ -2254,6 +2254,7 @@ mod contact_tracing {
         let queue = |scope: &[&str], statuses: &[ContactStatus]| ContactFilter {
             scope: scope.iter().map(|s| s.to_string()).collect(),
             statuses: statuses.to_vec(),
+            person: None,
             limit: 100,
         };
         let visitors = |contacts: Vec<Contact>| {
@@ -2275,6 +2276,10 @@ mod contact_tracing {
         assert!(store.contact_queue(&queue(&[], &open)).await.unwrap().is_empty());
         assert!(store.contact_queue(&queue(&["/VN/"], &[])).await.unwrap().is_empty());
         assert_eq!(store.contact_queue(&ContactFilter { limit: 2, ..queue(&["/VN/"], &open) }).await.unwrap().len(), 2);
+        // One person's own follow-ups, as their page asks for them.
+        let own = |person: PersonId| ContactFilter { person: Some(person), ..queue(&["/VN/"], &open) };
+        assert_eq!(visitors(store.contact_queue(&own(people[1].id)).await.unwrap()), [people[1].id.to_string()]);
+        assert!(store.contact_queue(&own(people[0].id)).await.unwrap().is_empty(), "the case is nobody's contact");
     }
 
     /// A trace the size of a real one at a market: hundreds of F1s and the F2s found through

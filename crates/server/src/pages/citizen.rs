@@ -6,10 +6,12 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use outbreak_domain::{NewPerson, PersonId, Principal};
 use outbreak_services::Caller;
+use outbreak_services::tracing::ContactNotice;
 use outbreak_store::PersonRecord;
 use uuid::Uuid;
 
-use super::{PageContext, birth_text, render};
+use super::tracing_pages::{day_text, status_word, stays_text};
+use super::{PageContext, birth_text, date_text, render};
 use crate::AppState;
 use crate::error::PageError;
 use crate::extract::{CitizenCaller, CsrfForm, MaybeCaller, PagePath};
@@ -39,6 +41,42 @@ struct Home {
     results: Vec<super::dashboard::ResultsOf>,
     /// Each person's doses and invitations, for `doses_list.html`.
     doses: Vec<super::vaccination::DosesOf>,
+    /// Open follow-ups of the phone's people as contacts of a case: what each must do.
+    notices: Vec<NoticeView>,
+}
+
+/// A follow-up as its person reads it on their page.
+struct NoticeView {
+    name: String,
+    /// What happened: exposed on a day (at a venue, at a time), or through a close contact.
+    what: String,
+    /// What to do, and until when.
+    todo: String,
+    test_days: String,
+    status: &'static str,
+    status_code: &'static str,
+}
+
+impl NoticeView {
+    fn new(ctx: &PageContext, n: &ContactNotice) -> NoticeView {
+        let until = day_text(n.quarantine_until);
+        let how = if n.generation == 1 { ctx.t("notice_close_contact") } else { ctx.t("notice_contact_of_contact") };
+        let what = match &n.venue {
+            Some((venue, stay)) => {
+                format!("{how} — {venue} · {}", stays_text(&[(ctx.t("notice_you_were_there"), stay)]))
+            }
+            None => format!("{how} {} {}", ctx.t("notice_on"), day_text(n.exposure_at)),
+        };
+        let todo = if n.generation == 1 { ctx.t("notice_isolate") } else { ctx.t("notice_watch") };
+        NoticeView {
+            name: n.full_name.clone(),
+            what,
+            todo: format!("{todo} {until}."),
+            test_days: n.test_days.iter().map(|d| date_text(*d)).collect::<Vec<_>>().join(", "),
+            status: status_word(ctx, n.status),
+            status_code: n.status.as_str(),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -138,6 +176,8 @@ async fn home_page(
     let results = super::dashboard::results_view(&ctx, &results);
     let doses = state.services.my_doses(caller).await.map_err(|e| PageError::from_service(e, lang))?;
     let doses = super::vaccination::doses_view(&ctx, &doses);
+    let notices = state.services.my_contacts(caller).await.map_err(|e| PageError::from_service(e, lang))?;
+    let notices = notices.iter().map(|n| NoticeView::new(&ctx, n)).collect();
     Ok(render(&Home {
         ctx: ctx.with_caller(Some(caller)),
         people,
@@ -146,6 +186,7 @@ async fn home_page(
         error,
         results,
         doses,
+        notices,
     }))
 }
 

@@ -151,6 +151,23 @@ const TEXTS: Texts = &[
     ("error_500", "Có lỗi phía máy chủ. Hãy thử lại sau.", "Something went wrong on our side. Try again later."),
     ("error_detail", "Chi tiết", "Details"),
     ("back_home", "Về trang chủ", "Back to the start"),
+    ("notice_title", "Bạn có thể đã tiếp xúc với ca bệnh", "You may have been in contact with a case"),
+    ("notice_close_contact", "Tiếp xúc gần (F1) với ca bệnh", "Close contact (F1) of a case"),
+    ("notice_contact_of_contact", "Tiếp xúc với người tiếp xúc gần (F2)", "Contact of a close contact (F2)"),
+    ("notice_on", "ngày", "on"),
+    ("notice_you_were_there", "bạn ở đó", "you were there"),
+    (
+        "notice_isolate",
+        "Hãy tự cách ly tại nhà, theo dõi sức khoẻ và liên hệ trạm y tế xã/phường. Cách ly đến hết",
+        "Self-isolate at home, watch your health and call your health station. Isolate until",
+    ),
+    (
+        "notice_watch",
+        "Hãy hạn chế đi lại, theo dõi sức khoẻ và liên hệ trạm y tế nếu có triệu chứng. Theo dõi đến hết",
+        "Limit your movements, watch your health and call your health station if you have symptoms. Watch until",
+    ),
+    ("notice_tests", "Ngày xét nghiệm", "Test days"),
+    ("notice_status", "Trạng thái theo dõi", "Follow-up"),
     (
         "bad_link",
         "Không có trang nào ở đường dẫn này: có thể đường dẫn bị cắt mất hoặc gõ nhầm.",

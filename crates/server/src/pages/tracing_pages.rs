@@ -196,7 +196,7 @@ fn unit_of(path: &str) -> &str {
 /// Stays side by side, each after its owner's word. When every stay starts and ends on one
 /// day in Vietnam, the day is said once and the stays as hours: "05/12/2026: ca bệnh
 /// 10:02–10:59, người này 09:02–10:30".
-fn stays_text(stays: &[(&str, &Stay)]) -> String {
+pub(super) fn stays_text(stays: &[(&str, &Stay)]) -> String {
     let local = |at: OffsetDateTime| at.to_offset(outbreak_domain::VIETNAM);
     let hours = |at: OffsetDateTime| format!("{:02}:{:02}", local(at).hour(), local(at).minute());
     let days: Vec<time::Date> = stays.iter().flat_map(|(_, s)| [local(s.at).date(), local(s.until).date()]).collect();

@@ -436,7 +436,12 @@ impl TracingStore for PostgresStore {
             vec![Box::new(filter.statuses.iter().map(|s| s.as_str().to_owned()).collect::<Vec<String>>())];
         let mut sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE status = ANY($1) AND (");
         push_scope(&mut sql, &mut values, "unit_path", &filter.scope);
-        sql.push_str(&format!(") ORDER BY quarantine_until, id LIMIT {}", filter.limit));
+        sql.push(')');
+        if let Some(person) = filter.person {
+            values.push(Box::new(person.0));
+            sql.push_str(&format!(" AND person_id = ${}", values.len()));
+        }
+        sql.push_str(&format!(" ORDER BY quarantine_until, id LIMIT {}", filter.limit));
         client.query(&sql, &refs(&values)).await?.iter().map(contact_row).collect()
     }
 

@@ -540,7 +540,12 @@ impl TracingStore for SqliteStore {
                 format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE status IN ({}) AND (", statuses.join(", "));
             let mut values = Vec::new();
             push_scope(&mut sql, &mut values, "unit_path", &filter.scope);
-            sql.push_str(&format!(") ORDER BY quarantine_until, id LIMIT {}", filter.limit));
+            sql.push(')');
+            if let Some(person) = filter.person {
+                values.push(person.to_string());
+                sql.push_str(&format!(" AND person_id = ?{}", values.len()));
+            }
+            sql.push_str(&format!(" ORDER BY quarantine_until, id LIMIT {}", filter.limit));
             let mut stmt = c.prepare(&sql)?;
             let rows = stmt.query_map(params_from_iter(values.iter()), contact_row)?;
             rows.map(|r| r?).collect()

@@ -148,6 +148,8 @@ pub struct ContactFilter {
     pub scope: Vec<String>,
     /// Statuses to list; empty finds nothing.
     pub statuses: Vec<ContactStatus>,
+    /// Only this person's contacts (a citizen's own page), when set.
+    pub person: Option<PersonId>,
     pub limit: u32,
 }
 
