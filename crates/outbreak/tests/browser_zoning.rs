@@ -14,7 +14,7 @@ use outbreak_domain::venue::NewVenue;
 use outbreak_domain::{NewPerson, now};
 use outbreak_store::{NewCheckin, Venue};
 use outbreak_testkit::browser::Browser;
-use support::pages::{attr, click, fill, goto, screenshot, staff_sign_in, text};
+use support::pages::{attr, citizen_sign_in, click, fill, goto, screenshot, sign_out, staff_sign_in, text};
 use support::{TestServer, root};
 
 async fn venue(server: &TestServer, name: &str, unit: &str) -> Venue {
@@ -83,6 +83,14 @@ async fn a_tracer_zones_a_market_and_a_neighbourhood() {
     click(c, &format!("#{first} button[value='notified']")).await;
     c.wait().for_element(Locator::Css("#zoning-note")).await.unwrap();
     assert_eq!(attr(c, &format!("#{first}"), "data-status").await, "notified");
+
+    // A visitor who checked in by phone alone signs in and reads what to do.
+    sign_out(c, &server).await;
+    citizen_sign_in(c, &server, "0915 000 002", "+84915000002").await;
+    let notice = text(c, "#contact-notices").await;
+    assert!(notice.contains("Chợ Đồng Xuân") && notice.contains("Hãy tự cách ly tại nhà"), "{notice}");
+    sign_out(c, &server).await;
+    staff_sign_in(c, &server, "tracer.zone", &password).await;
 
     // A trace report's hub visit links here with the venue and the case's stay filled in.
     goto(c, &format!("{}/zoning?venue={}&from=2026-05-10T08:00&until=2026-05-10T09:30", server.url, market.code)).await;

@@ -13,14 +13,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use outbreak_domain::testing::{CaseId, CaseStatus};
 use outbreak_domain::tracing::{
-    ContactId, ContactKind, ContactStatus, Evidence, InfectiousWindow, LONGEST_STAY, MAX_ENCOUNTERS, Stay,
+    ContactId, ContactStatus, Evidence, ExposureEvidence, InfectiousWindow, LONGEST_STAY, MAX_ENCOUNTERS, Stay,
     TracingRules, VenueEncounter,
 };
 use outbreak_domain::venue::{CLOCK_SKEW, VenueId, Visitor};
 use outbreak_domain::{Invalid, Permission, PersonId, Phone, Principal, local_date, now};
 use outbreak_store::{
-    CaseRow, Checkin, CoPresence, Contact, ContactCount, ContactFilter, Event, HouseholdMember, NewAuditEntry,
-    NewContact, Presence,
+    CaseRow, Checkin, CoPresence, Contact, ContactCount, ContactFilter, Event, ExposureContact, HouseholdMember,
+    NewAuditEntry, NewContact, Presence,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -121,14 +121,24 @@ pub struct CaseContacts {
     pub contacts: Vec<Contact>,
 }
 
+/// How a citizen came to be followed up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exposed {
+    /// A close contact of a case (F1).
+    CloseContact,
+    /// A contact of a close contact (F2).
+    ContactOfContact,
+    /// Checked in at a venue while it was declared exposed.
+    AtExposedVenue,
+}
+
 /// A follow-up as the person followed up sees it: their own side only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContactNotice {
     pub full_name: String,
-    pub generation: u8,
-    pub kind: ContactKind,
+    pub how: Exposed,
     pub exposure_at: OffsetDateTime,
-    /// Where they were exposed (a venue contact), and their own stay there.
+    /// Where they were exposed (at a venue), and their own stay there.
     pub venue: Option<(String, Stay)>,
     pub status: ContactStatus,
     pub quarantine_until: OffsetDateTime,
@@ -143,10 +153,22 @@ impl ContactNotice {
         };
         ContactNotice {
             full_name: full_name.to_owned(),
-            generation: contact.generation,
-            kind: contact.kind,
+            how: if contact.generation == 1 { Exposed::CloseContact } else { Exposed::ContactOfContact },
             exposure_at: contact.exposure_at,
             venue,
+            status: contact.status,
+            quarantine_until: contact.quarantine_until,
+            test_days: contact.test_days,
+        }
+    }
+
+    fn of_exposure(full_name: &str, contact: ExposureContact) -> ContactNotice {
+        let ExposureEvidence::Exposure { name, stay, .. } = contact.evidence;
+        ContactNotice {
+            full_name: full_name.to_owned(),
+            how: Exposed::AtExposedVenue,
+            exposure_at: contact.exposure_at,
+            venue: Some((name, stay)),
             status: contact.status,
             quarantine_until: contact.quarantine_until,
             test_days: contact.test_days,
@@ -731,8 +753,8 @@ impl Services {
     }
 
     /// What a signed-in citizen's own page tells them: for each person registered with their
-    /// phone, the follow-ups still open where that person lives, the earliest quarantine end
-    /// first. Only the person's own side of it: when and where they were exposed, never who
+    /// phone, the follow-ups still open (as a case's contact where that person lives, or as a
+    /// visitor of a venue declared exposed), the earliest quarantine end first. Only the person's own side of it: when and where they were exposed, never who
     /// the case is or when the case was there.
     pub async fn my_contacts(&self, caller: &Caller) -> Result<Vec<ContactNotice>> {
         let Principal::Citizen { phone } = &caller.principal else {
@@ -747,14 +769,20 @@ impl Services {
                 person: Some(record.id()),
                 limit: MY_CONTACTS,
             };
+            let name = &record.person.full_name;
+            notices.extend(self.store.contact_queue(&filter).await?.into_iter().map(|c| ContactNotice::of(name, c)));
+            let exposures =
+                self.store.visitor_exposure_contacts(&Visitor::Person(record.id()).key(), MY_CONTACTS).await?;
             notices.extend(
-                self.store
-                    .contact_queue(&filter)
-                    .await?
-                    .into_iter()
-                    .map(|c| ContactNotice::of(&record.person.full_name, c)),
+                exposures.into_iter().filter(|c| c.status.is_open()).map(|c| ContactNotice::of_exposure(name, c)),
             );
         }
+        // Check-ins by phone without an account name the phone, and so do their exposures.
+        let by_phone = self.store.visitor_exposure_contacts(&Visitor::Phone(phone.clone()).key(), MY_CONTACTS).await?;
+        notices.extend(
+            by_phone.into_iter().filter(|c| c.status.is_open()).map(|c| ContactNotice::of_exposure(&c.name.clone(), c)),
+        );
+        notices.sort_by_key(|n| n.quarantine_until);
         Ok(notices)
     }
 

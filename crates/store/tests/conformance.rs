@@ -2504,6 +2504,9 @@ mod zoning {
             store.update_exposure_contact(ContactId(Uuid::now_v7()), Notified, "", now()).await,
             Err(StoreError::NotFound("contact"))
         ));
+        // The visitor's own page finds them by their key, and nobody else's.
+        assert_eq!(store.visitor_exposure_contacts("tel:+84900000009", 10).await.unwrap(), [moved]);
+        assert!(store.visitor_exposure_contacts("tel:+84900000008", 10).await.unwrap().is_empty());
     }
 
     fn restriction(unit: &str, from: OffsetDateTime, until: OffsetDateTime) -> NewRestriction {

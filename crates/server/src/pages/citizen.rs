@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use outbreak_domain::{NewPerson, PersonId, Principal};
 use outbreak_services::Caller;
-use outbreak_services::tracing::ContactNotice;
+use outbreak_services::tracing::{ContactNotice, Exposed};
 use outbreak_store::PersonRecord;
 use uuid::Uuid;
 
@@ -60,14 +60,21 @@ struct NoticeView {
 impl NoticeView {
     fn new(ctx: &PageContext, n: &ContactNotice) -> NoticeView {
         let until = day_text(n.quarantine_until);
-        let how = if n.generation == 1 { ctx.t("notice_close_contact") } else { ctx.t("notice_contact_of_contact") };
+        let how = ctx.t(match n.how {
+            Exposed::CloseContact => "notice_close_contact",
+            Exposed::ContactOfContact => "notice_contact_of_contact",
+            Exposed::AtExposedVenue => "notice_exposed_venue",
+        });
         let what = match &n.venue {
             Some((venue, stay)) => {
                 format!("{how} — {venue} · {}", stays_text(&[(ctx.t("notice_you_were_there"), stay)]))
             }
             None => format!("{how} {} {}", ctx.t("notice_on"), day_text(n.exposure_at)),
         };
-        let todo = if n.generation == 1 { ctx.t("notice_isolate") } else { ctx.t("notice_watch") };
+        let todo = match n.how {
+            Exposed::CloseContact | Exposed::AtExposedVenue => ctx.t("notice_isolate"),
+            Exposed::ContactOfContact => ctx.t("notice_watch"),
+        };
         NoticeView {
             name: n.full_name.clone(),
             what,

@@ -154,6 +154,7 @@ const TEXTS: Texts = &[
     ("notice_title", "Bạn có thể đã tiếp xúc với ca bệnh", "You may have been in contact with a case"),
     ("notice_close_contact", "Tiếp xúc gần (F1) với ca bệnh", "Close contact (F1) of a case"),
     ("notice_contact_of_contact", "Tiếp xúc với người tiếp xúc gần (F2)", "Contact of a close contact (F2)"),
+    ("notice_exposed_venue", "Đã ở địa điểm được công bố có nguy cơ lây nhiễm", "Was at a place declared exposed"),
     ("notice_on", "ngày", "on"),
     ("notice_you_were_there", "bạn ở đó", "you were there"),
     (

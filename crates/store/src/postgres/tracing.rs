@@ -570,6 +570,17 @@ impl TracingStore for PostgresStore {
         client.query(&statement, &[&id.0, &i64::from(limit)]).await?.iter().map(exposure_contact_row).collect()
     }
 
+    async fn visitor_exposure_contacts(&self, visitor: &str, limit: u32) -> Result<Vec<ExposureContact>> {
+        let client = self.pool.get().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {EXPOSURE_CONTACT_COLUMNS} FROM exposure_contacts WHERE visitor = $1
+                 ORDER BY exposure_at DESC, id LIMIT $2"
+            ))
+            .await?;
+        client.query(&statement, &[&visitor, &i64::from(limit)]).await?.iter().map(exposure_contact_row).collect()
+    }
+
     async fn update_exposure_contact(
         &self,
         id: ContactId,

@@ -682,6 +682,19 @@ impl TracingStore for SqliteStore {
         .await
     }
 
+    async fn visitor_exposure_contacts(&self, visitor: &str, limit: u32) -> Result<Vec<ExposureContact>> {
+        let visitor = visitor.to_owned();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {EXPOSURE_CONTACT_COLUMNS} FROM exposure_contacts WHERE visitor = ?1
+                 ORDER BY exposure_at DESC, id LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![visitor, i64::from(limit)], exposure_contact_row)?;
+            rows.map(|r| r?).collect()
+        })
+        .await
+    }
+
     async fn update_exposure_contact(
         &self,
         id: ContactId,

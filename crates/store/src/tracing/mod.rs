@@ -283,6 +283,9 @@ pub trait TracingStore {
     /// An exposure's contacts, the latest exposure first.
     async fn exposure_contacts(&self, id: ExposureId, limit: u32) -> Result<Vec<ExposureContact>>;
     async fn exposure_contact(&self, id: ContactId) -> Result<Option<ExposureContact>>;
+    /// The exposures a visitor (`Visitor::key()`) was listed by, the latest exposure first:
+    /// what their own page tells them.
+    async fn visitor_exposure_contacts(&self, visitor: &str, limit: u32) -> Result<Vec<ExposureContact>>;
     /// Moves an exposure's contact to `status` with `note`, by the same rules as a case's
     /// contact: `NotFound("contact")`, or `Refused` naming `status`.
     async fn update_exposure_contact(
