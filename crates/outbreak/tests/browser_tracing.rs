@@ -299,6 +299,11 @@ async fn a_positive_result_is_traced_followed_up_across_provinces_and_drawn() {
     assert!(!notice.contains("Nguyễn Văn Ca"), "{notice}");
     screenshot(c, "tracing-contact-own-page").await;
     sign_out(c, &server).await;
+    // So does the friend the case named, known only by phone, once they sign in with it.
+    citizen_sign_in(c, &server, "0911 000 009", "+84911000009").await;
+    let notice = text(c, "#contact-notices").await;
+    assert!(notice.contains("Phạm Văn Bạn: Close contact (F1) of a case on"), "{notice}");
+    sign_out(c, &server).await;
 
     // Hanoi's tracer still sees how the trader stands.
     staff_sign_in(c, &server, "tracer.hk", &hanoi).await;

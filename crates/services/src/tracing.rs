@@ -135,6 +135,7 @@ pub enum Exposed {
 /// A follow-up as the person followed up sees it: their own side only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContactNotice {
+    /// The registered person's name, else the name given when checking in by phone alone.
     pub full_name: String,
     pub how: Exposed,
     pub exposure_at: OffsetDateTime,
@@ -146,13 +147,13 @@ pub struct ContactNotice {
 }
 
 impl ContactNotice {
-    fn of(full_name: &str, contact: Contact) -> ContactNotice {
+    fn of(full_name: Option<&str>, contact: Contact) -> ContactNotice {
         let venue = match contact.evidence {
             Evidence::Venue { encounters, .. } => encounters.into_iter().next().map(|e| (e.name, e.contact)),
             Evidence::Household { .. } | Evidence::Named { .. } => None,
         };
         ContactNotice {
-            full_name: full_name.to_owned(),
+            full_name: full_name.unwrap_or(&contact.name).to_owned(),
             how: if contact.generation == 1 { Exposed::CloseContact } else { Exposed::ContactOfContact },
             exposure_at: contact.exposure_at,
             venue,
@@ -162,10 +163,11 @@ impl ContactNotice {
         }
     }
 
-    fn of_exposure(full_name: &str, contact: ExposureContact) -> ContactNotice {
+    fn of_exposure(full_name: Option<&str>, contact: ExposureContact) -> ContactNotice {
+        let full_name = full_name.unwrap_or(&contact.name).to_owned();
         let ExposureEvidence::Exposure { name, stay, .. } = contact.evidence;
         ContactNotice {
-            full_name: full_name.to_owned(),
+            full_name,
             how: Exposed::AtExposedVenue,
             exposure_at: contact.exposure_at,
             venue: Some((name, stay)),
@@ -769,7 +771,7 @@ impl Services {
                 person: Some(record.id()),
                 limit: MY_CONTACTS,
             };
-            let name = &record.person.full_name;
+            let name = Some(record.person.full_name.as_str());
             notices.extend(self.store.contact_queue(&filter).await?.into_iter().map(|c| ContactNotice::of(name, c)));
             let exposures =
                 self.store.visitor_exposure_contacts(&Visitor::Person(record.id()).key(), MY_CONTACTS).await?;
@@ -777,11 +779,14 @@ impl Services {
                 exposures.into_iter().filter(|c| c.status.is_open()).map(|c| ContactNotice::of_exposure(name, c)),
             );
         }
-        // Check-ins by phone without an account name the phone, and so do their exposures.
-        let by_phone = self.store.visitor_exposure_contacts(&Visitor::Phone(phone.clone()).key(), MY_CONTACTS).await?;
-        notices.extend(
-            by_phone.into_iter().filter(|c| c.status.is_open()).map(|c| ContactNotice::of_exposure(&c.name.clone(), c)),
-        );
+        // Check-ins by phone without an account name the phone, and so do the contacts and
+        // exposures they led to.
+        let key = Visitor::Phone(phone.clone()).key();
+        let contacts = self.store.phone_contacts(&key, MY_CONTACTS).await?;
+        notices.extend(contacts.into_iter().filter(|c| c.status.is_open()).map(|c| ContactNotice::of(None, c)));
+        let exposures = self.store.visitor_exposure_contacts(&key, MY_CONTACTS).await?;
+        notices
+            .extend(exposures.into_iter().filter(|c| c.status.is_open()).map(|c| ContactNotice::of_exposure(None, c)));
         notices.sort_by_key(|n| n.quarantine_until);
         Ok(notices)
     }

@@ -2280,6 +2280,15 @@ mod contact_tracing {
         let own = |person: PersonId| ContactFilter { person: Some(person), ..queue(&["/VN/"], &open) };
         assert_eq!(visitors(store.contact_queue(&own(people[1].id)).await.unwrap()), [people[1].id.to_string()]);
         assert!(store.contact_queue(&own(people[0].id)).await.unwrap().is_empty(), "the case is nobody's contact");
+        // One who checked in by phone alone, found by that phone (a contact of both cases); a
+        // person is found by person.
+        let by_phone = store.phone_contacts("tel:+84900000001", 10).await.unwrap();
+        let mut cases: Vec<CaseId> = by_phone.iter().map(|c| c.case).collect();
+        cases.sort();
+        let mut both = vec![case.id, other_case.id];
+        both.sort();
+        assert_eq!(cases, both);
+        assert!(store.phone_contacts(&people[1].id.to_string(), 10).await.unwrap().is_empty());
     }
 
     /// A trace the size of a real one at a market: hundreds of F1s and the F2s found through

@@ -46,6 +46,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (15, include_str!("0015_queue_by_unit.sql")),
     (16, include_str!("0016_client_keys_by_visitor.sql")),
     (17, include_str!("0017_contacts_identified.sql")),
+    (18, include_str!("0018_phone_contacts.sql")),
 ];
 
 const UNIT_COLUMNS: &str = "code, parent_code, level, name, division_type, path, population";

@@ -570,6 +570,17 @@ impl TracingStore for PostgresStore {
         client.query(&statement, &[&id.0, &i64::from(limit)]).await?.iter().map(exposure_contact_row).collect()
     }
 
+    async fn phone_contacts(&self, visitor: &str, limit: u32) -> Result<Vec<Contact>> {
+        let client = self.pool.get().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {CONTACT_COLUMNS} FROM contacts WHERE visitor = $1 AND person_id IS NULL
+                 ORDER BY exposure_at DESC, id LIMIT $2"
+            ))
+            .await?;
+        client.query(&statement, &[&visitor, &i64::from(limit)]).await?.iter().map(contact_row).collect()
+    }
+
     async fn visitor_exposure_contacts(&self, visitor: &str, limit: u32) -> Result<Vec<ExposureContact>> {
         let client = self.pool.get().await?;
         let statement = client

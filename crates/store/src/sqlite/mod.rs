@@ -57,6 +57,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (19, include_str!("0019_client_keys_in_checkins.sql")),
     (20, include_str!("0020_totals_by_day.sql")),
     (21, include_str!("0021_contacts_identified.sql")),
+    (22, include_str!("0022_phone_contacts.sql")),
 ];
 
 /// Readers kept open between requests; more are opened under load and closed after.

@@ -682,6 +682,19 @@ impl TracingStore for SqliteStore {
         .await
     }
 
+    async fn phone_contacts(&self, visitor: &str, limit: u32) -> Result<Vec<Contact>> {
+        let visitor = visitor.to_owned();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {CONTACT_COLUMNS} FROM contacts INDEXED BY contacts_phone_visitor
+                 WHERE visitor = ?1 AND person_id IS NULL ORDER BY exposure_at DESC, id LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![visitor, i64::from(limit)], contact_row)?;
+            rows.map(|r| r?).collect()
+        })
+        .await
+    }
+
     async fn visitor_exposure_contacts(&self, visitor: &str, limit: u32) -> Result<Vec<ExposureContact>> {
         let visitor = visitor.to_owned();
         self.read(move |c| {

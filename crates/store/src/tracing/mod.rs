@@ -283,6 +283,9 @@ pub trait TracingStore {
     /// An exposure's contacts, the latest exposure first.
     async fn exposure_contacts(&self, id: ExposureId, limit: u32) -> Result<Vec<ExposureContact>>;
     async fn exposure_contact(&self, id: ContactId) -> Result<Option<ExposureContact>>;
+    /// The contacts of a visitor who checked in by phone alone (`tel:+84…`, no person),
+    /// the latest exposure first: what their own page tells them once they sign in.
+    async fn phone_contacts(&self, visitor: &str, limit: u32) -> Result<Vec<Contact>>;
     /// The exposures a visitor (`Visitor::key()`) was listed by, the latest exposure first:
     /// what their own page tells them.
     async fn visitor_exposure_contacts(&self, visitor: &str, limit: u32) -> Result<Vec<ExposureContact>>;
