@@ -199,6 +199,35 @@ async fn a_case_is_traced_to_its_contacts_and_they_are_followed_up(server: TestS
     assert!(server.messages("+84911000006").is_empty());
     assert!(server.messages("+84911000001").is_empty(), "the case is not its own contact");
 
+    // Each reads their own follow-up through the API once signed in: the trader as a
+    // person, the walk-in by the phone they checked in with. The case is not named.
+    let own = |phone: &'static str| {
+        let server = &server;
+        async move {
+            let citizen = TestServer::client();
+            let url = |path: &str| format!("{}/api/v1{path}", server.url);
+            citizen.post(url("/auth/code")).json(&json!({"phone": phone})).send().await.unwrap();
+            let code = server.last_code(phone).unwrap();
+            let verified = citizen
+                .post(url("/auth/code/verify"))
+                .json(&json!({"phone": phone, "code": code}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(verified.status(), StatusCode::OK);
+            citizen.get(url("/me/contacts")).send().await.unwrap().json::<Value>().await.unwrap()
+        }
+    };
+    let trader_sees = own("+84911000003").await;
+    assert_eq!(trader_sees[0]["how"], "close_contact");
+    assert_eq!(
+        (trader_sees[0]["full_name"].as_str(), trader_sees[0]["venue"].as_str()),
+        (Some("Trần Văn Buôn"), Some("Chợ Hàng Da"))
+    );
+    assert!(!trader_sees.to_string().contains("Nguyễn Văn Ca"), "{trader_sees}");
+    let walk_in_sees = own("+84911000004").await;
+    assert_eq!((walk_in_sees.as_array().unwrap().len(), walk_in_sees[0]["how"].as_str()), (1, Some("close_contact")));
+
     // Tracing again on demand finds the same people and adds nobody.
     let (status, report) = call(&server, &hanoi, "POST", &format!("/cases/{case}/trace"), None).await;
     assert_eq!(status, StatusCode::OK, "{report}");

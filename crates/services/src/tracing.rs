@@ -122,7 +122,8 @@ pub struct CaseContacts {
 }
 
 /// How a citizen came to be followed up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Exposed {
     /// A close contact of a case (F1).
     CloseContact,
@@ -132,31 +133,42 @@ pub enum Exposed {
     AtExposedVenue,
 }
 
-/// A follow-up as the person followed up sees it: their own side only.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A follow-up as the person followed up sees it: their own side only, never the case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ContactNotice {
     /// The registered person's name, else the name given when checking in by phone alone.
     pub full_name: String,
     pub how: Exposed,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub exposure_at: OffsetDateTime,
-    /// Where they were exposed (at a venue), and their own stay there.
-    pub venue: Option<(String, Stay)>,
+    /// Where they were exposed, when it was at a venue.
+    pub venue: Option<String>,
+    /// Their own stay at that venue.
+    pub stay: Option<Stay>,
     pub status: ContactStatus,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub quarantine_until: OffsetDateTime,
+    #[schema(value_type = Vec<String>)]
     pub test_days: Vec<time::Date>,
 }
 
 impl ContactNotice {
     fn of(full_name: Option<&str>, contact: Contact) -> ContactNotice {
-        let venue = match contact.evidence {
-            Evidence::Venue { encounters, .. } => encounters.into_iter().next().map(|e| (e.name, e.contact)),
-            Evidence::Household { .. } | Evidence::Named { .. } => None,
+        let (venue, stay) = match contact.evidence {
+            Evidence::Venue { encounters, .. } => match encounters.into_iter().next() {
+                Some(e) => (Some(e.name), Some(e.contact)),
+                None => (None, None),
+            },
+            Evidence::Household { .. } | Evidence::Named { .. } => (None, None),
         };
         ContactNotice {
             full_name: full_name.unwrap_or(&contact.name).to_owned(),
             how: if contact.generation == 1 { Exposed::CloseContact } else { Exposed::ContactOfContact },
             exposure_at: contact.exposure_at,
             venue,
+            stay,
             status: contact.status,
             quarantine_until: contact.quarantine_until,
             test_days: contact.test_days,
@@ -170,7 +182,8 @@ impl ContactNotice {
             full_name,
             how: Exposed::AtExposedVenue,
             exposure_at: contact.exposure_at,
-            venue: Some((name, stay)),
+            venue: Some(name),
+            stay: Some(stay),
             status: contact.status,
             quarantine_until: contact.quarantine_until,
             test_days: contact.test_days,

@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use outbreak_domain::testing::CaseId;
 use outbreak_domain::tracing::ContactId;
-use outbreak_services::tracing::{CaseContacts, NamedContact, TraceDepth, TraceReport};
+use outbreak_services::tracing::{CaseContacts, ContactNotice, NamedContact, TraceDepth, TraceReport};
 use outbreak_store::Contact;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(contacts, name_contact))
         .routes(routes!(contact_queue))
         .routes(routes!(update_contact))
+        .routes(routes!(my_contacts))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -118,4 +119,17 @@ async fn update_contact(
     ApiJson(body): ApiJson<ContactStatusBody>,
 ) -> Result<Json<Contact>, ApiError> {
     Ok(Json(state.services.update_contact(&caller, ContactId(id), &body.status, &body.note).await?))
+}
+
+/// The signed-in citizen's open follow-ups (and those of the people registered with their
+/// phone, or of check-ins by that phone alone): how and when they were exposed, what to do
+/// until when. The case is never named.
+#[utoipa::path(get, path = "/me/contacts", tag = "tracing",
+    responses((status = 200, body = [ContactNotice]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("session" = [])))]
+async fn my_contacts(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+) -> Result<Json<Vec<ContactNotice>>, ApiError> {
+    Ok(Json(state.services.my_contacts(&caller).await?))
 }

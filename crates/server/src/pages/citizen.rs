@@ -65,11 +65,11 @@ impl NoticeView {
             Exposed::ContactOfContact => "notice_contact_of_contact",
             Exposed::AtExposedVenue => "notice_exposed_venue",
         });
-        let what = match &n.venue {
-            Some((venue, stay)) => {
+        let what = match (&n.venue, &n.stay) {
+            (Some(venue), Some(stay)) => {
                 format!("{how} — {venue} · {}", stays_text(&[(ctx.t("notice_you_were_there"), stay)]))
             }
-            None => format!("{how} {} {}", ctx.t("notice_on"), day_text(n.exposure_at)),
+            _ => format!("{how} {} {}", ctx.t("notice_on"), day_text(n.exposure_at)),
         };
         let todo = match n.how {
             Exposed::CloseContact | Exposed::AtExposedVenue => ctx.t("notice_isolate"),
