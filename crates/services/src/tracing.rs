@@ -769,8 +769,9 @@ impl Services {
 
     /// What a signed-in citizen's own page tells them: for each person registered with their
     /// phone, the follow-ups still open (as a case's contact where that person lives, or as a
-    /// visitor of a venue declared exposed), the earliest quarantine end first. Only the person's own side of it: when and where they were exposed, never who
-    /// the case is or when the case was there.
+    /// visitor of a venue declared exposed), the earliest quarantine end first. Only their
+    /// own side of it: when and where they were exposed, never who the case is or when the
+    /// case was there.
     pub async fn my_contacts(&self, caller: &Caller) -> Result<Vec<ContactNotice>> {
         let Principal::Citizen { phone } = &caller.principal else {
             return Err(ServiceError::Forbidden("this page is for citizens".into()));
