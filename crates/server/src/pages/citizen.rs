@@ -1,5 +1,6 @@
 //! The citizen's pages: the landing page, their home with their personal QR (kept for
-//! offline use by the service worker), self-registration, and a printable QR card.
+//! offline use by the service worker) and, above it, what to do when they are being followed
+//! up as a contact, self-registration, and a printable QR card.
 
 use askama::Template;
 use axum::extract::State;
@@ -41,7 +42,8 @@ struct Home {
     results: Vec<super::dashboard::ResultsOf>,
     /// Each person's doses and invitations, for `doses_list.html`.
     doses: Vec<super::vaccination::DosesOf>,
-    /// Open follow-ups of the phone's people as contacts of a case: what each must do.
+    /// Open follow-ups of the phone's people (a case's contacts, visitors of a venue declared
+    /// exposed): what each must do.
     notices: Vec<NoticeView>,
 }
 
