@@ -38,6 +38,11 @@ async fn citizen_signs_in_with_a_code_from_the_sms_log_and_sees_their_qr() {
     c.wait().for_element(Locator::Css("#code")).await.unwrap();
     assert!(text(c, "main").await.contains("0987654321"));
     let code = server.last_code("+84987654321").expect("the code reached the SMS log");
+    // A mistyped code is refused in the page's language; the right one still works after.
+    fill(c, "#code", if code == "000000" { "111111" } else { "000000" }).await;
+    click(c, "#verify").await;
+    assert!(text(c, ".error").await.contains("Mã không đúng hoặc đã hết hạn"));
+    c.find(Locator::Css("#code")).await.unwrap().clear().await.unwrap();
     fill(c, "#code", &code).await;
     click(c, "#verify").await;
     c.wait().for_element(Locator::Css(".qr svg")).await.unwrap();

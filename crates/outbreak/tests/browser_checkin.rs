@@ -108,6 +108,15 @@ async fn a_poster_is_followed_by_phones_that_check_in_and_declare_and_the_owner_
         let visitor = Browser::start().await;
         let v = &visitor.client;
         goto(v, &url).await;
+        // A number cut short is refused in the page's language, and nothing is stored.
+        fill(v, "#visitor-phone", "0987 111").await;
+        fill(v, "#visitor-name", "Lê Văn Khách").await;
+        click(v, "#checkin-phone").await;
+        let refused = text(v, "#checkin-error").await;
+        assert!(refused.contains("phải là số điện thoại Việt Nam"), "{refused}");
+        assert_eq!(checkins(&server).await, 1);
+        v.find(Locator::Css("#visitor-phone")).await.unwrap().clear().await.unwrap();
+        v.find(Locator::Css("#visitor-name")).await.unwrap().clear().await.unwrap();
         fill(v, "#visitor-phone", "0987 111 222").await;
         screenshot(v, "checkin-page").await;
         fill(v, "#visitor-name", "Lê Văn Khách").await;

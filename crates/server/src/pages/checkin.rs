@@ -17,7 +17,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::venues::VenueView;
-use super::{PageContext, local_time, render};
+use super::{Lang, PageContext, local_time, render};
 use crate::AppState;
 use crate::error::{ApiError, PageError};
 use crate::extract::{CsrfForm, MaybeCaller, PagePath};
@@ -73,12 +73,31 @@ fn field_key(field: &str) -> Option<&'static str> {
     Some(key)
 }
 
+/// The commonest refusals, said in Vietnamese on Vietnamese pages. Elsewhere the services'
+/// own words stay: they say more (which limit, which value), in English.
+fn reason_key(code: &str, field: &str) -> Option<&'static str> {
+    let key = match (code, field) {
+        ("invalid_format", "phone" | "visitor.phone" | "contact_phone") => "why_phone",
+        ("required", _) => "why_required",
+        ("too_long", _) => "why_too_long",
+        ("in_future", _) => "why_in_future",
+        ("too_old", _) => "why_too_old",
+        ("rate_limited", _) => "why_rate_limited",
+        _ => return None,
+    };
+    Some(key)
+}
+
 pub fn problem(ctx: &PageContext, error: ServiceError) -> Problem {
     let api = ApiError::from(error);
     let field = api.detail.field.unwrap_or_default();
+    let reason = match reason_key(&api.detail.code, &field) {
+        Some(key) if ctx.lang == Lang::Vi => ctx.t(key).to_owned(),
+        _ => api.detail.message,
+    };
     let message = match field_key(&field) {
-        Some(key) => format!("{}: {}", ctx.t(key), api.detail.message),
-        None => api.detail.message,
+        Some(key) => format!("{}: {reason}", ctx.t(key)),
+        None => reason,
     };
     Problem { status: api.status, message, field }
 }

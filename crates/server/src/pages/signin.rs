@@ -5,8 +5,10 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
+use outbreak_services::ServiceError;
 use serde::Deserialize;
 
+use super::checkin::problem;
 use super::{PageContext, render};
 use crate::AppState;
 use crate::api_session::session_cookies;
@@ -78,7 +80,10 @@ pub async fn send_code(
     let client = client_address(&parts, &state);
     match state.services.request_otp(&input.phone, &client).await {
         Ok(phone) => Redirect::to(&format!("/signin/code?phone={}", phone.national())).into_response(),
-        Err(e) => render(&PhoneForm { ctx, phone: input.phone, error: Some(super::user_message(e)) }),
+        Err(e) => {
+            let error = Some(problem(&ctx, e).message);
+            render(&PhoneForm { ctx, phone: input.phone, error })
+        }
     }
 }
 
@@ -97,7 +102,15 @@ pub async fn check_code(
             session_cookies(&state, &signed_in, response.headers_mut());
             response
         }
-        Err(e) => render(&CodeForm { ctx, phone: input.phone, error: Some(super::user_message(e)) }),
+        // A wrong or expired code is the one refusal here; say it in the page's language.
+        Err(ServiceError::Unauthenticated(_)) => {
+            let error = Some(ctx.t("signin_code_wrong").to_owned());
+            render(&CodeForm { ctx, phone: input.phone, error })
+        }
+        Err(e) => {
+            let error = Some(problem(&ctx, e).message);
+            render(&CodeForm { ctx, phone: input.phone, error })
+        }
     }
 }
 
