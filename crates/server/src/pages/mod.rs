@@ -299,7 +299,7 @@ pub(super) async fn unit_labels(state: &AppState, codes: Vec<&str>) -> std::coll
 }
 
 /// A day as people in Vietnam write it: 15/08/2021.
-pub fn date_text(day: time::Date) -> String {
+pub(super) fn date_text(day: time::Date) -> String {
     format!("{:02}/{:02}/{}", day.day(), u8::from(day.month()), day.year())
 }
 
