@@ -157,10 +157,7 @@ pub struct ContactNotice {
 impl ContactNotice {
     fn of(full_name: Option<&str>, contact: Contact) -> ContactNotice {
         let (venue, stay) = match contact.evidence {
-            Evidence::Venue { encounters, .. } => match encounters.into_iter().next() {
-                Some(e) => (Some(e.name), Some(e.contact)),
-                None => (None, None),
-            },
+            Evidence::Venue { encounters, .. } => encounters.into_iter().next().map(|e| (e.name, e.contact)).unzip(),
             Evidence::Household { .. } | Evidence::Named { .. } => (None, None),
         };
         ContactNotice {
