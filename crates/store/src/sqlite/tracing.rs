@@ -1,7 +1,8 @@
 //! Co-presence, households and contacts in SQLite.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::LazyLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use outbreak_domain::testing::CaseId;
@@ -35,24 +36,13 @@ const SOURCE_VISITS_SQL: &str = "WITH src AS (
       AND c.visitor = src.visitor AND c.until > src.wfrom
     ORDER BY src.n, c.at, c.id";
 
-/// Other visitors' stays at each visit's venue that meet it within the margin, from the
-/// venue index alone (which also says whether each was made by phone): no check-in row is
-/// read here. Each class of stays is read back only as far as its longest stay.
-static MEETINGS_SQL: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "WITH s AS MATERIALIZED (
-            SELECT key AS n, value ->> 0 AS venue_key, value ->> 1 AS visitor_key, value ->> 2 AS at,
-                   value ->> 3 AS until, value ->> 4 AS margin
-            FROM json_each(?1)
-        ), {STAY_CLASSES}
-        SELECT s.n, o.id, o.visitor_key, o.by_phone, o.at, o.until
-        FROM s CROSS JOIN k CROSS JOIN checkins o INDEXED BY checkins_venue
-        WHERE o.venue_key = s.venue_key AND o.stay_class = k.class
-          AND o.at > s.at - k.longest - s.margin AND o.at < s.until + s.margin
-          AND o.until + s.margin > s.at AND o.visitor_key <> s.visitor_key",
-        STAY_CLASSES = *super::STAY_CLASSES
-    )
-});
+/// Other visitors' stays of one class at a visit's venue that meet it within the margin,
+/// from the venue index alone (which also says whether each was made by phone): no check-in
+/// row is read here. A class is read back only as far as its longest stay.
+const MEETINGS_SQL: &str = "SELECT o.id, o.visitor_key, o.by_phone, o.at, o.until
+    FROM checkins o INDEXED BY checkins_venue
+    WHERE o.venue_key = ?1 AND o.stay_class = ?2 AND o.at > ?3 AND o.at < ?4
+      AND o.until > ?5 AND o.visitor_key <> ?6";
 
 /// People by their visitor keys, from the index that carries what a contact needs.
 const PEOPLE_BY_KEY_SQL: &str = "SELECT pe.key, pe.id, pe.full_name, pe.phone, pe.address_path
@@ -159,67 +149,83 @@ fn met_visitors(
     Ok(met)
 }
 
-/// The meetings of the visits asked (see [`MEETINGS_SQL`]), and which of them were check-ins
-/// by phone.
-fn meetings(c: &Connection, asked: &str) -> Result<(Vec<Meeting>, HashSet<i64>)> {
-    let (mut meetings, mut by_phone) = (Vec::new(), HashSet::new());
-    let mut stmt = c.prepare_cached(&MEETINGS_SQL)?;
-    let mut found = stmt.query([asked])?;
-    while let Some(r) = found.next()? {
-        let (visit, checkin, visitor_key, phone, at, until): (i64, i64, i64, bool, i64, i64) =
-            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?);
-        if phone {
-            by_phone.insert(checkin);
+/// One range of the venue index that the co-presence search reads: the stays of one class
+/// at a visit's venue that could meet the visit (see [`MEETINGS_SQL`]).
+struct StayScan {
+    visit: usize,
+    venue_key: i64,
+    class: i64,
+    /// Arrivals after this and before `before`: a stay of the class that arrived earlier
+    /// had ended before the visit began.
+    after: i64,
+    before: i64,
+    /// Stays that end after this meet the visit within its margin.
+    ends_after: i64,
+    /// The visitor whose visit this is, whose own stays are not meetings.
+    visitor_key: i64,
+}
+
+/// The scans of every visit, a stay class each.
+fn stay_scans(visits: &[SourceVisit]) -> Vec<StayScan> {
+    let mut scans = Vec::new();
+    for (visit, v) in visits.iter().enumerate() {
+        let (at, until, margin) = (micros(v.stay.at), micros(v.stay.until), duration_micros(v.margin()));
+        for (class, longest) in super::stay_class_longest().enumerate() {
+            scans.push(StayScan {
+                visit,
+                venue_key: v.venue_key,
+                class: class as i64,
+                after: at - longest - margin,
+                before: until + margin,
+                ends_after: at - margin,
+                visitor_key: v.visitor_key,
+            });
         }
-        meetings.push(Meeting {
-            visit: visit as usize,
-            checkin,
-            visitor_key,
-            at: from_micros(at),
-            until: from_micros(until),
-        });
+    }
+    scans
+}
+
+/// Runs the scans that are left, taking the next from `next` until there is none, and
+/// answers the meetings found and which of them were check-ins by phone. Several
+/// connections share the scans this way, a hub's long scan on one while the others go on.
+/// A connection's scans share one snapshot.
+fn meetings(c: &Connection, scans: &[StayScan], next: &AtomicUsize) -> Result<(Vec<Meeting>, HashSet<i64>)> {
+    let (mut meetings, mut by_phone) = (Vec::new(), HashSet::new());
+    let tx = c.unchecked_transaction()?;
+    let mut stmt = tx.prepare_cached(MEETINGS_SQL)?;
+    while let Some(scan) = scans.get(next.fetch_add(1, Ordering::Relaxed)) {
+        let mut found = stmt.query(params![
+            scan.venue_key,
+            scan.class,
+            scan.after,
+            scan.before,
+            scan.ends_after,
+            scan.visitor_key
+        ])?;
+        while let Some(r) = found.next()? {
+            let (checkin, visitor_key, phone, at, until): (i64, i64, bool, i64, i64) =
+                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+            if phone {
+                by_phone.insert(checkin);
+            }
+            meetings.push(Meeting {
+                visit: scan.visit,
+                checkin,
+                visitor_key,
+                at: from_micros(at),
+                until: from_micros(until),
+            });
+        }
     }
     Ok((meetings, by_phone))
 }
 
-/// The reads of [`TracingStore::copresence`], in one read transaction so that they all
-/// see the same check-ins.
-fn copresence_in(c: &Connection, sources: &str, cap: u32) -> Result<Vec<CoPresence>> {
-    let tx = c.unchecked_transaction()?;
-    let longest = duration_micros(LONGEST_STAY);
-    let visits: Vec<SourceVisit> = tx
-        .prepare_cached(SOURCE_VISITS_SQL)?
-        .query_map(params![sources, longest], source_visit)?
+/// The sources' check-ins in their windows, with their venues.
+fn source_visits(c: &Connection, sources: &str) -> Result<Vec<SourceVisit>> {
+    c.prepare_cached(SOURCE_VISITS_SQL)?
+        .query_map(params![sources, duration_micros(LONGEST_STAY)], source_visit)?
         .map(|r| r?)
-        .collect::<Result<_>>()?;
-    if visits.is_empty() {
-        return Ok(Vec::new());
-    }
-    let asked: Vec<serde_json::Value> = visits
-        .iter()
-        .map(|v| {
-            serde_json::json!([
-                v.venue_key,
-                v.visitor_key,
-                micros(v.stay.at),
-                micros(v.stay.until),
-                duration_micros(v.margin())
-            ])
-        })
-        .collect();
-    let (meetings, by_phone) = meetings(&tx, &serde_json::Value::Array(asked).to_string())?;
-    let stays: Vec<Stay> = visits.iter().map(|v| v.stay).collect();
-    let ranked = rank_meetings(visits.len(), &meetings, &stays, cap);
-    let rows = met_visitors(&tx, &ranked, &by_phone)?;
-    ::tracing::trace!(
-        visits = visits.len(),
-        meetings = meetings.len(),
-        listed = ranked.len(),
-        rows = rows.len(),
-        visitors = rows.values().map(|r| r.visitor.as_str()).collect::<std::collections::HashSet<_>>().len(),
-        "co-presence read"
-    );
-    Ok(copresence_rows(&visits, ranked, &rows))
+        .collect()
 }
 
 fn stored_phone(text: &str) -> Result<Phone> {
@@ -422,7 +428,46 @@ impl TracingStore for SqliteStore {
             .map(|s| serde_json::json!([s.visitor, key64(&s.visitor), micros(s.from), micros(s.until)]))
             .collect();
         let sources = serde_json::Value::Array(sources).to_string();
-        self.read_checkins(move |c| copresence_in(c, &sources, cap)).await
+        // Where the search's time goes, for the trace log.
+        let started = std::time::Instant::now();
+        let visits = self.read_checkins(move |c| source_visits(c, &sources)).await?;
+        if visits.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The venue index's ranges are read on two connections at once: a trace is asked
+        // for while someone waits, and a hub's thousands of stays are most of its time.
+        // Each connection reads a snapshot of its own; a check-in recorded meanwhile is at
+        // most met by one of them.
+        let (scans, next) = (Arc::new(stay_scans(&visits)), Arc::new(AtomicUsize::new(0)));
+        let reader = || {
+            let (scans, next) = (scans.clone(), next.clone());
+            self.read(move |c| meetings(c, &scans, &next))
+        };
+        let visits_read = started.elapsed();
+        let ((mut meetings, mut by_phone), (more, more_by_phone)) = tokio::try_join!(reader(), reader())?;
+        let meetings_read = started.elapsed();
+        meetings.extend(more);
+        by_phone.extend(more_by_phone);
+        let stays: Vec<Stay> = visits.iter().map(|v| v.stay).collect();
+        let ranked = rank_meetings(visits.len(), &meetings, &stays, cap);
+        let found = meetings.len();
+        let (ranked, rows) = self
+            .read(move |c| {
+                let rows = met_visitors(c, &ranked, &by_phone)?;
+                Ok((ranked, rows))
+            })
+            .await?;
+        ::tracing::trace!(
+            visits = visits.len(),
+            meetings = found,
+            listed = ranked.len(),
+            rows = rows.len(),
+            visits_us = visits_read.as_micros() as u64,
+            meetings_us = (meetings_read - visits_read).as_micros() as u64,
+            ranked_and_rows_us = (started.elapsed() - meetings_read).as_micros() as u64,
+            "co-presence read"
+        );
+        Ok(copresence_rows(&visits, ranked, &rows))
     }
 
     async fn household_members(&self, people: &[PersonId]) -> Result<Vec<HouseholdMember>> {
