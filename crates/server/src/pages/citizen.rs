@@ -175,17 +175,21 @@ async fn home_page(
     error: Option<String>,
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
-    let records = state.services.my_people(caller).await.map_err(|e| PageError::from_service(e, lang))?;
+    // The page's sections read apart from each other, so they are read at once.
+    let (records, results, doses, notices) = tokio::try_join!(
+        state.services.my_people(caller),
+        state.services.my_results(caller),
+        state.services.my_doses(caller),
+        state.services.my_contacts(caller),
+    )
+    .map_err(|e| PageError::from_service(e, lang))?;
     let mut people = Vec::with_capacity(records.len());
     for record in records {
         let qr_svg = qr_svg(state, record.id(), 260).await.map_err(|e| PageError::from_service(e, lang))?;
         people.push(QrPerson { id: record.id(), name: record.person.full_name, qr_svg });
     }
-    let results = state.services.my_results(caller).await.map_err(|e| PageError::from_service(e, lang))?;
     let results = super::dashboard::results_view(&ctx, &results);
-    let doses = state.services.my_doses(caller).await.map_err(|e| PageError::from_service(e, lang))?;
     let doses = super::vaccination::doses_view(&ctx, &doses);
-    let notices = state.services.my_contacts(caller).await.map_err(|e| PageError::from_service(e, lang))?;
     let notices = notices.iter().map(|n| NoticeView::new(&ctx, n)).collect();
     Ok(render(&Home {
         ctx: ctx.with_caller(Some(caller)),
