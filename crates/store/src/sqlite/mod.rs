@@ -124,9 +124,10 @@ fn stay_class_longest() -> impl Iterator<Item = i64> {
     STAY_CLASS_MINUTES.iter().map(|m| m * 60_000_000).chain([LONGEST_STAY.whole_microseconds() as i64])
 }
 
-/// The stay classes as a table `k(class, longest)`, the longest in microseconds: a query that
-/// reads the venue index by time asks each class in turn, looking back as far as its
-/// longest stay.
+/// The stay classes as a table `k(class, longest)`, the longest in microseconds, for a
+/// single statement that reads the venue index by time class by class, each as far back as
+/// its longest stay (the trace benchmark's floor; the co-presence search reads a range per
+/// class from `stay_class_longest`).
 pub static STAY_CLASSES: LazyLock<String> = LazyLock::new(|| {
     let rows: Vec<String> =
         stay_class_longest().enumerate().map(|(class, micros)| format!("({class}, {micros})")).collect();
@@ -1206,8 +1207,8 @@ mod tests {
     use outbreak_domain::venue::VenueId;
 
     /// The classes the venue index files stays under (migration 15's SQL) are those the
-    /// co-presence search asks for (`STAY_CLASSES`): each stay is in the first class whose
-    /// longest stay it does not exceed.
+    /// co-presence search asks for (`stay_class_longest`, listed by `STAY_CLASSES`): each
+    /// stay is in the first class whose longest stay it does not exceed.
     #[test]
     fn stays_are_filed_under_the_classes_the_search_asks_for() {
         let mut conn = Connection::open_in_memory().unwrap();

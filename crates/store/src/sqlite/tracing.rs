@@ -434,10 +434,9 @@ impl TracingStore for SqliteStore {
         if visits.is_empty() {
             return Ok(Vec::new());
         }
-        // The venue index's ranges are read on two connections at once, each taking the
-        // next range left, so a hub's long range does not hold up the rest. Each
-        // connection reads a snapshot of its own; a check-in recorded meanwhile is met by
-        // at most one of them.
+        // The venue index's ranges are read on two connections at once (see `meetings`).
+        // Each reads a snapshot of its own; a check-in recorded meanwhile is met by at
+        // most one of them.
         let (scans, next) = (Arc::new(stay_scans(&visits)), Arc::new(AtomicUsize::new(0)));
         let reader = || {
             let (scans, next) = (scans.clone(), next.clone());
